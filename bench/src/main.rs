@@ -1,0 +1,2 @@
+//! brain-ws-bench binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! BRAiN conformance suite (skeleton).

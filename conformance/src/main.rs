@@ -1,0 +1,2 @@
+//! brain-ws-conformance binary.
+fn main() {}

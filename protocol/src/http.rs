@@ -1,0 +1,255 @@
+//! Bodies of the HTTP API (API Reference, "HTTP API Endpoints"), with the
+//! exact key names of the seed.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{ChannelName, ErrorCode, EventType};
+
+/// `POST /api/ws/broadcast` request: publish `message` on `channel`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BroadcastRequest {
+    /// The channel to publish on.
+    pub channel: ChannelName,
+    /// The event payload; subscribers receive it as the envelope's `data`.
+    pub message: serde_json::Value,
+    /// The event type; `"broadcast"` when absent.
+    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    pub event_type: Option<EventType>,
+}
+
+impl BroadcastRequest {
+    /// The event type used when the request names none.
+    pub const DEFAULT_TYPE: &'static str = "broadcast";
+}
+
+/// The `status` of a broadcast response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum BroadcastStatus {
+    /// The event was handed to the broker.
+    Broadcasted,
+}
+
+/// The `status` of a send-to-user response.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SendStatus {
+    /// The message was handed to the broker.
+    Sent,
+}
+
+/// `POST /api/ws/broadcast` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BroadcastResponse {
+    /// Always `broadcasted`.
+    pub status: BroadcastStatus,
+    /// The channel published on.
+    pub channel: ChannelName,
+    /// How many subscribers the channel had (cluster-wide) when published.
+    pub subscribers: u64,
+}
+
+/// `POST /api/ws/broadcast/all` request: an event to every connection.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BroadcastAllRequest {
+    /// The event type.
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// The event payload.
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+/// `POST /api/ws/broadcast/all` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct BroadcastAllResponse {
+    /// Always `broadcasted`.
+    pub status: BroadcastStatus,
+    /// How many connections there were (cluster-wide) when published.
+    pub total_connections: u64,
+}
+
+/// `POST /api/ws/users/{user_id}/send` request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SendToUserRequest {
+    /// The event type.
+    #[serde(rename = "type")]
+    pub event_type: EventType,
+    /// The event payload.
+    #[serde(default)]
+    pub data: serde_json::Value,
+}
+
+/// `POST /api/ws/users/{user_id}/send` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SendToUserResponse {
+    /// Always `sent`.
+    pub status: SendStatus,
+    /// The user addressed.
+    pub user_id: String,
+    /// How many connections the user had (cluster-wide) when sent.
+    pub connections: u64,
+}
+
+/// `GET /api/ws/stats` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StatsResponse {
+    /// Open WebSocket connections.
+    pub total_connections: u64,
+    /// Distinct authenticated users with at least one connection.
+    pub total_users: u64,
+    /// Channels with at least one subscriber.
+    pub total_channels: u64,
+    /// Subscribers per channel.
+    pub channels: BTreeMap<String, u64>,
+    /// Per-node breakdown, when several nodes share a broker.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeStats>,
+}
+
+/// One node's part of [`StatsResponse`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct NodeStats {
+    /// The node's id.
+    pub node_id: String,
+    /// Open connections on the node.
+    pub total_connections: u64,
+    /// Distinct users connected to the node.
+    pub total_users: u64,
+    /// Subscribers per channel on the node.
+    pub channels: BTreeMap<String, u64>,
+}
+
+/// `GET /api/ws/channels/{channel}` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ChannelSubscribersResponse {
+    /// The channel asked about.
+    pub channel: ChannelName,
+    /// Its subscriber count.
+    pub subscribers: u64,
+    /// The subscribed connections' ids.
+    pub connection_ids: Vec<Uuid>,
+}
+
+/// How a server treats tokens on WebSocket connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthMode {
+    /// Tokens are ignored; every connection is anonymous.
+    None,
+    /// A valid token identifies the user; no token means anonymous; an
+    /// invalid token is refused.
+    Optional,
+    /// Every connection needs a valid token.
+    Required,
+}
+
+/// Optional features a server supports, read by clients and the conformance suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Features {
+    /// Tokens are verified (auth mode optional or required).
+    pub authentication: bool,
+    /// Some channels keep history and support `subscribe.since` recovery.
+    pub history: bool,
+    /// Some channels accept `publish` from clients.
+    pub client_publish: bool,
+    /// The server shares a broker with other nodes.
+    pub multi_node: bool,
+}
+
+/// The endpoints a server serves.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Endpoints {
+    /// WebSocket endpoints.
+    pub websocket: Vec<String>,
+    /// HTTP endpoints.
+    pub http: Vec<String>,
+}
+
+/// History settings, as reported by `GET /api/ws/info`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HistoryInfo {
+    /// Whether any channel keeps history.
+    pub enabled: bool,
+    /// Events kept per channel.
+    pub size: u64,
+    /// Seconds an event is kept.
+    pub ttl_seconds: u64,
+    /// Channel names or patterns that keep history.
+    pub channels: Vec<String>,
+}
+
+/// `GET /api/ws/info` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InfoResponse {
+    /// Server name.
+    pub name: String,
+    /// Server version.
+    pub version: String,
+    /// Protocol identifier, `brain.v1`.
+    pub protocol: String,
+    /// This node's id.
+    pub node_id: String,
+    /// Optional features.
+    pub features: Features,
+    /// Served endpoints.
+    pub endpoints: Endpoints,
+    /// Seconds between server pings.
+    pub heartbeat_interval: f64,
+    /// Seconds a connection may stay silent after a ping before it is closed.
+    pub heartbeat_timeout: f64,
+    /// Largest accepted frame or HTTP body, in bytes.
+    pub max_message_size: u64,
+    /// Most subscriptions one connection may hold.
+    pub max_subscriptions: u64,
+    /// Token handling.
+    pub auth: AuthMode,
+    /// `memory` or `redis`.
+    pub broker: String,
+    /// History settings.
+    pub history: HistoryInfo,
+    /// Channel names or patterns that accept client `publish`.
+    pub client_publish_channels: Vec<String>,
+}
+
+/// `GET /health` and `GET /ready` response.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HealthResponse {
+    /// `ok`, or `unavailable` (with 503) when not ready.
+    pub status: String,
+    /// Named checks and their state, for `/ready`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub checks: BTreeMap<String, String>,
+}
+
+/// The JSON body of every 4xx and 5xx HTTP answer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// The `error` of an [`ErrorBody`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ErrorDetail {
+    /// What went wrong, for programs.
+    pub code: ErrorCode,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+impl ErrorBody {
+    /// An error body with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            error: ErrorDetail {
+                code,
+                message: message.into(),
+            },
+        }
+    }
+}

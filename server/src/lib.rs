@@ -1,0 +1,1 @@
+//! BRAiN WebSocket server (skeleton).

@@ -1,0 +1,2 @@
+//! brain-ws-server binary.
+fn main() {}
