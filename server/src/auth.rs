@@ -1,9 +1,15 @@
 //! Who a connection is: the `Authenticator` trait that turns a token into an
-//! identity. The server calls it before the WebSocket upgrade, so a bad token
-//! is refused with 401 and never downgraded to an anonymous connection.
+//! identity, and the auth mode rules around it (`resolve`). The server calls
+//! them before the WebSocket upgrade, so a bad token is refused with 401 and
+//! never downgraded to an anonymous connection.
 
 use std::collections::HashMap;
 use std::sync::Arc;
+
+use brain_ws_protocol::http::AuthMode;
+
+use crate::config::Config;
+use crate::pattern::ChannelPattern;
 
 /// What a valid token says about its holder.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -13,8 +19,10 @@ pub struct Identity {
     /// Roles granted by the token.
     pub roles: Vec<String>,
     /// Channel names or patterns the token allows, when it restricts them.
-    pub channels: Option<Vec<String>>,
-    /// When the token expires, as seconds since the Unix epoch.
+    pub channels: Option<Vec<ChannelPattern>>,
+    /// When the token stops being accepted (its `exp` plus the verifier's
+    /// leeway), as seconds since the Unix epoch: the connection is closed
+    /// with 4002 (token expired) at that moment.
     pub expires_at: Option<u64>,
 }
 
@@ -24,9 +32,53 @@ pub enum AuthError {
     /// A token is required and none was given.
     #[error("a token is required")]
     Missing,
-    /// The token is malformed, forged or expired.
+    /// The token has expired.
+    #[error("the token has expired")]
+    Expired,
+    /// The token is malformed, forged, or its claims are not accepted.
     #[error("invalid token: {0}")]
     Invalid(String),
+    /// A token was presented but the server has no key to verify it with:
+    /// refused rather than trusted or silently ignored.
+    #[error("this server has no key to verify tokens; connect without one")]
+    Unverifiable,
+}
+
+impl Identity {
+    /// Whether the token granted `role`.
+    pub fn has_role(&self, role: &str) -> bool {
+        self.roles.iter().any(|r| r == role)
+    }
+}
+
+/// Applies the configured auth mode to the token presented at connect time
+/// (`None` when there was none):
+///
+/// * `none`: every connection is anonymous; a token is ignored.
+/// * `optional`: no token means anonymous; a token must verify.
+/// * `required`: a token must be present and verify.
+///
+/// A token presented to a server without an authenticator is refused
+/// ([`AuthError::Unverifiable`]): it cannot be verified, and accepting it as
+/// anonymous would hide a misconfiguration from the client.
+pub(crate) fn resolve(config: &Config, token: Option<&str>) -> Result<Identity, AuthError> {
+    let token = token.filter(|t| !t.is_empty());
+    match (config.auth_mode, token) {
+        (AuthMode::None, _) => Ok(Identity::default()),
+        (AuthMode::Required, None) => Err(AuthError::Missing),
+        (_, None) => Ok(Identity::default()),
+        (mode, Some(token)) => {
+            let auth = config
+                .authenticator
+                .as_ref()
+                .ok_or(AuthError::Unverifiable)?;
+            let identity = auth.authenticate(Some(token))?;
+            if mode == AuthMode::Required && identity.user_id.is_none() {
+                return Err(AuthError::Invalid("the token names no user".into()));
+            }
+            Ok(identity)
+        }
+    }
 }
 
 /// Checks connection tokens.

@@ -4,13 +4,18 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use brain_ws_protocol::http::AuthMode;
+use clap::{Args, Parser, ValueEnum};
 use serde::Deserialize;
 
+use crate::access::ChannelRole;
 use crate::config::{Config, ConfigError};
+use crate::jwt::JwtAuthenticator;
 use crate::pattern::ChannelPattern;
+use crate::rate_limit::RateLimit;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
@@ -25,6 +30,15 @@ pub enum LogFormat {
 
 fn duration(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s).map_err(|e| format!("{e} (examples: 30s, 500ms, 2m)"))
+}
+
+fn auth_mode(s: &str) -> Result<AuthMode, String> {
+    match s {
+        "none" => Ok(AuthMode::None),
+        "optional" => Ok(AuthMode::Optional),
+        "required" => Ok(AuthMode::Required),
+        other => Err(format!("{other:?}: expected none, optional or required")),
+    }
 }
 
 /// The BRAiN WebSocket server: channels, per-user messages, broadcasts and
@@ -100,6 +114,83 @@ pub struct Cli {
     /// Log format [default: text]. Filter with RUST_LOG (default info).
     #[arg(long, env = "BRAIN_WS_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
+    /// Authentication, channel authorization and abuse limits (docs/security.md).
+    #[command(flatten)]
+    pub security: SecurityArgs,
+}
+
+/// The security settings (docs/security.md).
+#[derive(Debug, Default, Args)]
+pub struct SecurityArgs {
+    /// How tokens are treated: none (ignored), optional (verified when
+    /// presented) or required [default: optional].
+    #[arg(long = "auth", env = "BRAIN_WS_AUTH", value_parser = auth_mode)]
+    pub auth_mode: Option<AuthMode>,
+    /// HS256 secret (at least 32 bytes) that verifies tokens. Prefer
+    /// --jwt-secret-file or the environment: flags show in `ps`.
+    #[arg(long, env = "BRAIN_WS_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: Option<String>,
+    /// File holding the HS256 secret (surrounding whitespace is trimmed).
+    #[arg(long, env = "BRAIN_WS_JWT_SECRET_FILE")]
+    pub jwt_secret_file: Option<PathBuf>,
+    /// PEM public key that verifies tokens: RSA (RS256) or EC P-256 (ES256) / P-384 (ES384).
+    #[arg(long, env = "BRAIN_WS_JWT_PUBLIC_KEY")]
+    pub jwt_public_key: Option<PathBuf>,
+    /// Accepted token issuer (`iss`), repeatable; when set, `iss` is required.
+    #[arg(
+        long = "jwt-issuer",
+        env = "BRAIN_WS_JWT_ISSUERS",
+        value_delimiter = ','
+    )]
+    pub jwt_issuers: Vec<String>,
+    /// Accepted token audience (`aud`), repeatable; when set, `aud` is required.
+    #[arg(
+        long = "jwt-audience",
+        env = "BRAIN_WS_JWT_AUDIENCES",
+        value_delimiter = ','
+    )]
+    pub jwt_audiences: Vec<String>,
+    /// Clock-skew allowance for `exp` and `nbf` [default: 30s].
+    #[arg(long, env = "BRAIN_WS_JWT_LEEWAY", value_parser = duration)]
+    pub jwt_leeway: Option<Duration>,
+    /// Channel (name or `prefix*`) anonymous connections may not use (repeatable).
+    #[arg(
+        long = "private-channel",
+        env = "BRAIN_WS_PRIVATE_CHANNELS",
+        value_delimiter = ','
+    )]
+    pub private_channels: Vec<ChannelPattern>,
+    /// `pattern=role`: only holders of the role may use matching channels (repeatable).
+    #[arg(
+        long = "channel-role",
+        env = "BRAIN_WS_CHANNEL_ROLES",
+        value_delimiter = ','
+    )]
+    pub channel_roles: Vec<ChannelRole>,
+    /// Origin allowed to open WebSocket connections, e.g. https://app.example.com
+    /// (repeatable) [default: every origin].
+    #[arg(
+        long = "allowed-origins",
+        alias = "allowed-origin",
+        env = "BRAIN_WS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+    /// Most connections per authenticated user on this node; more get 429 [default: no limit].
+    #[arg(long, env = "BRAIN_WS_MAX_CONNECTIONS_PER_USER")]
+    pub max_connections_per_user: Option<usize>,
+    /// Messages per second a connection may send; 0 disables the limit [default: 100].
+    #[arg(long, env = "BRAIN_WS_RATE_LIMIT")]
+    pub rate_limit: Option<u32>,
+    /// Messages a connection may send at once above the rate [default: 200].
+    #[arg(long, env = "BRAIN_WS_RATE_BURST")]
+    pub rate_burst: Option<u32>,
+    /// Dropped messages within 10s after which a connection is closed with 4501 [default: 50].
+    #[arg(long, env = "BRAIN_WS_RATE_LIMIT_VIOLATIONS")]
+    pub rate_limit_violations: Option<u32>,
+    /// Time a client has to send a complete HTTP request head (the upgrade) [default: 10s].
+    #[arg(long, env = "BRAIN_WS_HANDSHAKE_TIMEOUT", value_parser = duration)]
+    pub handshake_timeout: Option<Duration>,
 }
 
 /// The `--config` file: the same settings, all optional.
@@ -122,6 +213,63 @@ struct FileConfig {
     node_id: Option<String>,
     shutdown_grace: Option<String>,
     log_format: Option<LogFormat>,
+    auth: Option<String>,
+    jwt_secret: Option<String>,
+    jwt_secret_file: Option<PathBuf>,
+    jwt_public_key: Option<PathBuf>,
+    jwt_issuers: Option<Vec<String>>,
+    jwt_audiences: Option<Vec<String>>,
+    jwt_leeway: Option<String>,
+    private_channels: Option<Vec<String>>,
+    channel_roles: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
+    max_connections_per_user: Option<usize>,
+    rate_limit: Option<u32>,
+    rate_burst: Option<u32>,
+    rate_limit_violations: Option<u32>,
+    handshake_timeout: Option<String>,
+}
+
+/// The security settings of the `--config` file, taken out of [`FileConfig`].
+#[derive(Debug, Default)]
+struct SecurityFile {
+    auth: Option<String>,
+    jwt_secret: Option<String>,
+    jwt_secret_file: Option<PathBuf>,
+    jwt_public_key: Option<PathBuf>,
+    jwt_issuers: Option<Vec<String>>,
+    jwt_audiences: Option<Vec<String>>,
+    jwt_leeway: Option<String>,
+    private_channels: Option<Vec<String>>,
+    channel_roles: Option<Vec<String>>,
+    allowed_origins: Option<Vec<String>>,
+    max_connections_per_user: Option<usize>,
+    rate_limit: Option<u32>,
+    rate_burst: Option<u32>,
+    rate_limit_violations: Option<u32>,
+    handshake_timeout: Option<String>,
+}
+
+impl FileConfig {
+    fn take_security(&mut self) -> SecurityFile {
+        SecurityFile {
+            auth: self.auth.take(),
+            jwt_secret: self.jwt_secret.take(),
+            jwt_secret_file: self.jwt_secret_file.take(),
+            jwt_public_key: self.jwt_public_key.take(),
+            jwt_issuers: self.jwt_issuers.take(),
+            jwt_audiences: self.jwt_audiences.take(),
+            jwt_leeway: self.jwt_leeway.take(),
+            private_channels: self.private_channels.take(),
+            channel_roles: self.channel_roles.take(),
+            allowed_origins: self.allowed_origins.take(),
+            max_connections_per_user: self.max_connections_per_user.take(),
+            rate_limit: self.rate_limit.take(),
+            rate_burst: self.rate_burst.take(),
+            rate_limit_violations: self.rate_limit_violations.take(),
+            handshake_timeout: self.handshake_timeout.take(),
+        }
+    }
 }
 
 fn file_duration(key: &str, value: Option<String>) -> Result<Option<Duration>, ConfigError> {
@@ -159,7 +307,7 @@ impl Cli {
     /// Merges flags, environment, the config file and defaults into a
     /// validated [`Config`] and the log format.
     pub fn into_config(self) -> Result<(Config, LogFormat), ConfigError> {
-        let file = match &self.config {
+        let mut file: FileConfig = match &self.config {
             None => FileConfig::default(),
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| {
@@ -169,6 +317,7 @@ impl Cli {
                     .map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))?
             }
         };
+        let security_file = file.take_security();
         let d = Config::default();
         let pick_vec = |cli: Vec<ChannelPattern>,
                         file: Vec<ChannelPattern>,
@@ -247,14 +396,150 @@ impl Cli {
                 .or(file_duration("shutdown_grace", file.shutdown_grace)?)
                 .unwrap_or(d.shutdown_grace),
             node_id: self.node_id.or(file.node_id).unwrap_or(d.node_id),
-            authenticator: None,
+            ..Config::default()
         };
+        let mut config = config;
+        apply_security(self.security, security_file, &mut config)?;
         config.validate()?;
         Ok((
             config,
             self.log_format.or(file.log_format).unwrap_or_default(),
         ))
     }
+}
+
+fn read_secret_file(path: &Path) -> Result<Vec<u8>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigError(format!(
+            "cannot read JWT secret file {}: {e}",
+            path.display()
+        ))
+    })?;
+    Ok(text.trim().as_bytes().to_vec())
+}
+
+/// Builds the JWT authenticator from the key settings, if a key is given.
+fn authenticator(
+    args: &SecurityArgs,
+    file: &SecurityFile,
+) -> Result<Option<JwtAuthenticator>, ConfigError> {
+    let secret = match (&args.jwt_secret, &args.jwt_secret_file) {
+        (Some(s), _) => Some(s.as_bytes().to_vec()),
+        (None, Some(path)) => Some(read_secret_file(path)?),
+        (None, None) => match (&file.jwt_secret, &file.jwt_secret_file) {
+            (Some(s), _) => Some(s.as_bytes().to_vec()),
+            (None, Some(path)) => Some(read_secret_file(path)?),
+            (None, None) => None,
+        },
+    };
+    let public_key = args
+        .jwt_public_key
+        .as_ref()
+        .or(file.jwt_public_key.as_ref());
+    let auth = match (secret, public_key) {
+        (Some(_), Some(_)) => {
+            return Err(ConfigError(
+                "give either a JWT secret or a JWT public key, not both".into(),
+            ));
+        }
+        (Some(secret), None) => {
+            JwtAuthenticator::hs256(&secret).map_err(|e| ConfigError(e.to_string()))?
+        }
+        (None, Some(path)) => {
+            let pem = std::fs::read(path).map_err(|e| {
+                ConfigError(format!(
+                    "cannot read JWT public key {}: {e}",
+                    path.display()
+                ))
+            })?;
+            JwtAuthenticator::from_public_key_pem(&pem)
+                .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+        }
+        (None, None) => return Ok(None),
+    };
+    let pick = |cli: &Vec<String>, file: &Option<Vec<String>>| {
+        if cli.is_empty() {
+            file.clone().unwrap_or_default()
+        } else {
+            cli.clone()
+        }
+    };
+    let leeway = args
+        .jwt_leeway
+        .or(file_duration("jwt_leeway", file.jwt_leeway.clone())?)
+        .unwrap_or(JwtAuthenticator::DEFAULT_LEEWAY);
+    Ok(Some(
+        auth.with_issuers(&pick(&args.jwt_issuers, &file.jwt_issuers))
+            .with_audiences(&pick(&args.jwt_audiences, &file.jwt_audiences))
+            .with_leeway(leeway),
+    ))
+}
+
+/// Applies the security flags (over the file's settings) to `config`.
+fn apply_security(
+    args: SecurityArgs,
+    file: SecurityFile,
+    config: &mut Config,
+) -> Result<(), ConfigError> {
+    let d = Config::default();
+    if let Some(auth) = authenticator(&args, &file)? {
+        config.authenticator = Some(Arc::new(auth));
+    } else if !args.jwt_issuers.is_empty() || !args.jwt_audiences.is_empty() {
+        return Err(ConfigError(
+            "--jwt-issuer and --jwt-audience need a JWT key".into(),
+        ));
+    }
+    config.auth_mode = match (args.auth_mode, &file.auth) {
+        (Some(mode), _) => mode,
+        (None, Some(mode)) => auth_mode(mode).map_err(|e| ConfigError(format!("auth = {e}")))?,
+        (None, None) => d.auth_mode,
+    };
+    config.private_channels = if args.private_channels.is_empty() {
+        file_patterns("private_channels", file.private_channels)?
+    } else {
+        args.private_channels
+    };
+    config.channel_roles = if args.channel_roles.is_empty() {
+        file.channel_roles
+            .unwrap_or_default()
+            .iter()
+            .map(|r| {
+                r.parse()
+                    .map_err(|e| ConfigError(format!("channel_roles: {r:?}: {e}")))
+            })
+            .collect::<Result<_, _>>()?
+    } else {
+        args.channel_roles
+    };
+    config.allowed_origins = if args.allowed_origins.is_empty() {
+        file.allowed_origins.unwrap_or_default()
+    } else {
+        args.allowed_origins
+    };
+    config.max_connections_per_user = args
+        .max_connections_per_user
+        .or(file.max_connections_per_user);
+    let default_limit = RateLimit::default();
+    let per_second = args
+        .rate_limit
+        .or(file.rate_limit)
+        .unwrap_or(default_limit.per_second);
+    config.rate_limit = (per_second > 0).then(|| RateLimit {
+        per_second,
+        burst: args
+            .rate_burst
+            .or(file.rate_burst)
+            .unwrap_or(default_limit.burst),
+        max_violations: args
+            .rate_limit_violations
+            .or(file.rate_limit_violations)
+            .unwrap_or(default_limit.max_violations),
+    });
+    config.handshake_timeout = args
+        .handshake_timeout
+        .or(file_duration("handshake_timeout", file.handshake_timeout)?)
+        .unwrap_or(d.handshake_timeout);
+    Ok(())
 }
 
 #[cfg(test)]

@@ -6,9 +6,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brain_ws_protocol::catalog::StandardChannel;
+use brain_ws_protocol::http::AuthMode;
 
+use crate::access::ChannelRole;
 use crate::auth::Authenticator;
 use crate::pattern::ChannelPattern;
+use crate::rate_limit::RateLimit;
 
 /// Everything a [`crate::Server`] needs to run. Fields are public so tests and
 /// embedding applications can start from [`Config::default`] and change what
@@ -44,8 +47,30 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// This node's id in stats and logs.
     pub node_id: String,
-    /// How connection tokens are checked; `None` ignores tokens.
+    /// How tokens are treated (docs/security.md): `none` ignores them,
+    /// `optional` (the default) verifies a token when one is presented,
+    /// `required` refuses connections without a valid one.
+    pub auth_mode: AuthMode,
+    /// How connection tokens are verified (e.g. [`crate::JwtAuthenticator`]).
+    /// Without one, a presented token is refused with 401 unless the mode
+    /// is `none`, and `required` is a configuration error.
     pub authenticator: Option<Arc<dyn Authenticator>>,
+    /// Channels anonymous connections may not subscribe to or publish on.
+    pub private_channels: Vec<ChannelPattern>,
+    /// Channels only holders of a role may use (`pattern=role`).
+    pub channel_roles: Vec<ChannelRole>,
+    /// Origins allowed to open WebSocket connections (`https://app.example.com`,
+    /// or `*`); empty allows every origin. Upgrades without `Origin` are allowed.
+    pub allowed_origins: Vec<String>,
+    /// Most connections one authenticated user may hold on this node; more
+    /// are refused with 429 before the upgrade. `None` for no limit.
+    pub max_connections_per_user: Option<usize>,
+    /// Inbound rate limit per connection; `None` disables it.
+    pub rate_limit: Option<RateLimit>,
+    /// How long a client has to send its complete HTTP request head (the
+    /// upgrade request, or the next request on a kept-alive connection)
+    /// before the TCP connection is closed.
+    pub handshake_timeout: Duration,
 }
 
 impl Default for Config {
@@ -68,7 +93,14 @@ impl Default for Config {
             client_publish_channels: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
             node_id: format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            auth_mode: AuthMode::Optional,
             authenticator: None,
+            private_channels: Vec::new(),
+            channel_roles: Vec::new(),
+            allowed_origins: Vec::new(),
+            max_connections_per_user: None,
+            rate_limit: Some(RateLimit::default()),
+            handshake_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -89,7 +121,14 @@ impl std::fmt::Debug for Config {
             .field("history_channels", &self.history_channels)
             .field("client_publish_channels", &self.client_publish_channels)
             .field("node_id", &self.node_id)
+            .field("auth_mode", &self.auth_mode)
             .field("authenticator", &self.authenticator.is_some())
+            .field("private_channels", &self.private_channels)
+            .field("channel_roles", &self.channel_roles)
+            .field("allowed_origins", &self.allowed_origins)
+            .field("max_connections_per_user", &self.max_connections_per_user)
+            .field("rate_limit", &self.rate_limit)
+            .field("handshake_timeout", &self.handshake_timeout)
             .finish()
     }
 }
@@ -127,7 +166,38 @@ impl Config {
         if self.node_id.is_empty() {
             return bad("node id must not be empty");
         }
+        if self.auth_mode == AuthMode::Required && self.authenticator.is_none() {
+            return bad("auth mode required needs a JWT key (--jwt-secret or --jwt-public-key)");
+        }
+        if self.max_connections_per_user == Some(0) {
+            return bad("max connections per user must be at least 1");
+        }
+        if let Some(limit) = &self.rate_limit
+            && (limit.per_second == 0 || limit.burst == 0 || limit.max_violations == 0)
+        {
+            return bad(
+                "rate limit, burst and violations must be at least 1 (or disable the limit)",
+            );
+        }
+        if self.handshake_timeout < Duration::from_millis(10) {
+            return bad("handshake timeout must be at least 10ms");
+        }
+        if let Some(o) = self
+            .allowed_origins
+            .iter()
+            .find(|o| !crate::origin::is_valid_entry(o))
+        {
+            return Err(ConfigError(format!(
+                "allowed origin {o:?} must be * or scheme://host[:port]"
+            )));
+        }
         Ok(())
+    }
+
+    /// Whether tokens are actually verified: a mode other than `none` and an
+    /// authenticator to verify with (`features.authentication` in info).
+    pub(crate) fn verifies_tokens(&self) -> bool {
+        self.auth_mode != AuthMode::None && self.authenticator.is_some()
     }
 
     /// Whether `channel` keeps history.

@@ -16,7 +16,10 @@
 //! Module map: `hub` owns connections and subscriptions and fans out;
 //! `session` runs one connection; `heartbeat` pings and times out;
 //! `broker` carries publications between nodes; `node` is the facade;
-//! `http_api` and `ws` are the endpoints.
+//! `http_api` and `ws` are the endpoints; `serve` accepts TCP connections.
+//! Security (docs/security.md): `auth` and `jwt` say who a connection is,
+//! `access` what channels it may use, `origin`, `user_limit` and
+//! `rate_limit` bound what a client can do.
 
 mod access;
 mod auth;
@@ -31,20 +34,29 @@ mod heartbeat;
 mod history;
 mod http_api;
 mod hub;
+mod jwt;
 mod metrics;
 mod node;
 mod openapi;
+mod origin;
 mod pattern;
+mod rate_limit;
+mod serve;
 mod server;
 mod session;
+mod user_limit;
 mod ws;
 
+pub use access::{ChannelRole, InvalidChannelRole};
 pub use auth::{AuthError, Authenticator, Identity, StaticTokens};
+pub use brain_ws_protocol::http::AuthMode;
 pub use broker::BrokerError;
 pub use config::{Config, ConfigError};
 pub use events::EmitResult;
+pub use jwt::{JwtAuthenticator, JwtError, JwtKeyError};
 pub use node::{Node, PublishError};
 pub use pattern::ChannelPattern;
+pub use rate_limit::{RateLimit, VIOLATION_WINDOW};
 pub use server::{Server, StartError};
 
 /// The router of a node, for applications that mount the BRAiN endpoints in

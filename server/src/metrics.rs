@@ -17,17 +17,24 @@ pub(crate) enum Refusal {
     ConnectionLimit,
     UserConnectionLimit,
     Unauthorized,
+    /// `/ws/channel/{c}` on a channel the connection may not use.
     Forbidden,
     InvalidChannel,
+    /// An `Origin` not in `allowed_origins`.
+    Origin,
+    /// The HTTP request head did not arrive within `handshake_timeout`.
+    HandshakeTimeout,
 }
 
 impl Refusal {
-    const ALL: [Refusal; 5] = [
+    const ALL: [Refusal; 7] = [
         Refusal::ConnectionLimit,
         Refusal::UserConnectionLimit,
         Refusal::Unauthorized,
         Refusal::Forbidden,
         Refusal::InvalidChannel,
+        Refusal::Origin,
+        Refusal::HandshakeTimeout,
     ];
 
     fn label(self) -> &'static str {
@@ -37,6 +44,8 @@ impl Refusal {
             Refusal::Unauthorized => "unauthorized",
             Refusal::Forbidden => "forbidden",
             Refusal::InvalidChannel => "invalid_channel",
+            Refusal::Origin => "origin",
+            Refusal::HandshakeTimeout => "handshake_timeout",
         }
     }
 }
@@ -53,7 +62,13 @@ pub(crate) struct Metrics {
     pub(crate) slow_consumer_disconnects: AtomicU64,
     pub(crate) heartbeat_timeouts: AtomicU64,
     pub(crate) oversize_disconnects: AtomicU64,
-    refusals: [AtomicU64; 5],
+    /// Client frames dropped by the rate limit.
+    pub(crate) rate_limited: AtomicU64,
+    /// Subscribes and publishes refused by channel authorization.
+    pub(crate) forbidden: AtomicU64,
+    pub(crate) policy_violation_disconnects: AtomicU64,
+    pub(crate) token_expired_disconnects: AtomicU64,
+    refusals: [AtomicU64; Refusal::ALL.len()],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
     latency_sum_ns: AtomicU64,
@@ -166,10 +181,34 @@ impl Metrics {
             "Connections closed for sending a frame over the size limit.",
             get(&self.oversize_disconnects),
         );
+        metric(
+            "brain_ws_rate_limited_total",
+            "counter",
+            "Client messages dropped by the per-connection rate limit.",
+            get(&self.rate_limited),
+        );
+        metric(
+            "brain_ws_forbidden_total",
+            "counter",
+            "Subscribes and publishes refused by channel authorization.",
+            get(&self.forbidden),
+        );
+        metric(
+            "brain_ws_policy_violation_disconnects_total",
+            "counter",
+            "Connections closed with 4501 for sustained rate-limit violations.",
+            get(&self.policy_violation_disconnects),
+        );
+        metric(
+            "brain_ws_token_expired_disconnects_total",
+            "counter",
+            "Connections closed with 4002 because their token expired.",
+            get(&self.token_expired_disconnects),
+        );
 
         let _ = writeln!(
             out,
-            "# HELP brain_ws_refused_total Connection attempts refused before the upgrade, by reason.\n# TYPE brain_ws_refused_total counter"
+            "# HELP brain_ws_refused_total Connection attempts refused before the WebSocket upgrade, by reason.\n# TYPE brain_ws_refused_total counter"
         );
         for (i, why) in Refusal::ALL.iter().enumerate() {
             let _ = writeln!(

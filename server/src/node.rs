@@ -31,6 +31,8 @@ pub(crate) struct NodeInner {
     /// Every WebSocket session, so shutdown can wait for them (axum's serve
     /// does not track upgraded connections).
     pub(crate) sessions: TaskTracker,
+    /// Per-user connection reservations (`max_connections_per_user`).
+    pub(crate) user_slots: Arc<crate::user_limit::UserSlots>,
 }
 
 /// Why an event could not be published.
@@ -83,6 +85,7 @@ impl Node {
                 metrics,
                 shutdown: CancellationToken::new(),
                 sessions: TaskTracker::new(),
+                user_slots: Arc::default(),
             }),
         }
     }

@@ -52,20 +52,12 @@ impl Server {
             .map_err(|source| StartError::Bind { addr, source })?;
         let node = Node::start(config)?;
         let app = router(node.clone());
-        let token = node.inner.shutdown.clone();
-        let serve = tokio::spawn(async move {
-            let service = app.into_make_service_with_connect_info::<SocketAddr>();
-            if let Err(e) = axum::serve(listener, service)
-                .with_graceful_shutdown(async move { token.cancelled().await })
-                .await
-            {
-                tracing::error!(error = %e, "server stopped with an error");
-            }
-        });
+        let serve = tokio::spawn(crate::serve::run(listener, app, node.clone()));
         tracing::info!(%addr, node_id = %node.config().node_id, "listening on {addr}");
         if node.config().api_keys.is_empty() {
             tracing::info!("no API key configured: the admin HTTP API answers loopback peers only");
         }
+        log_auth(node.config());
         let _ = node.emit_system_startup("started").await;
         Ok(Self { node, addr, serve })
     }
@@ -87,6 +79,21 @@ impl Server {
         self.node.shutdown().await;
         let _ = tokio::time::timeout(Duration::from_secs(1), self.serve).await;
         tracing::info!("stopped");
+    }
+}
+
+/// Says at start how tokens are treated, so a missing key is not a surprise.
+fn log_auth(config: &Config) {
+    use brain_ws_protocol::http::AuthMode;
+    match (config.auth_mode, config.authenticator.is_some()) {
+        (AuthMode::None, _) => {
+            tracing::info!("auth mode none: every connection is anonymous, tokens are ignored");
+        }
+        (mode, false) => tracing::warn!(
+            ?mode,
+            "no JWT key configured: connections are anonymous and a presented token is refused (401)"
+        ),
+        (mode, true) => tracing::info!(?mode, "tokens are verified"),
     }
 }
 

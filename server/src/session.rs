@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use brain_ws_protocol::{
@@ -24,6 +24,8 @@ use crate::frames;
 use crate::hub::Slot;
 use crate::metrics::inc;
 use crate::node::Node;
+use crate::rate_limit::{Limiter, Verdict};
+use crate::user_limit::UserSlot;
 
 /// Most frames written before one flush.
 const MAX_BATCH: usize = 64;
@@ -35,6 +37,8 @@ pub(crate) struct SessionStart {
     pub(crate) node: Node,
     pub(crate) identity: Identity,
     pub(crate) slot: Slot,
+    /// The user's reserved place under `max_connections_per_user`, if limited.
+    pub(crate) user_slot: Option<UserSlot>,
     /// For `/ws/channel/{channel}`: subscribe right after the welcome.
     pub(crate) initial_channel: Option<ChannelName>,
 }
@@ -45,6 +49,7 @@ pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
         node,
         identity,
         slot,
+        user_slot,
         initial_channel,
     } = start;
     let inner = node.inner.clone();
@@ -64,6 +69,10 @@ pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
     let mut session = Session {
         node: &node,
         conn: &conn,
+        limiter: inner
+            .config
+            .rate_limit
+            .map(|limit| Limiter::new(limit, Instant::now())),
         identity,
         subscriptions: HashSet::new(),
     };
@@ -80,6 +89,7 @@ pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
     let subscriptions: Vec<ChannelName> = session.subscriptions.drain().collect();
     hub.unregister(&conn, &subscriptions);
     drop(slot);
+    drop(user_slot);
     tracing::debug!(connection_id = %conn.id, close = ?close, "disconnected");
 }
 
@@ -109,6 +119,8 @@ fn count_close(node: &Node, code: CloseCode) {
         CloseCode::SLOW_CONSUMER => inc(&m.slow_consumer_disconnects),
         CloseCode::HEARTBEAT_TIMEOUT => inc(&m.heartbeat_timeouts),
         CloseCode::MESSAGE_TOO_BIG => inc(&m.oversize_disconnects),
+        CloseCode::POLICY_VIOLATION => inc(&m.policy_violation_disconnects),
+        CloseCode::TOKEN_EXPIRED => inc(&m.token_expired_disconnects),
         _ => {}
     }
 }
@@ -118,6 +130,8 @@ struct Session<'a> {
     conn: &'a Arc<Connection>,
     identity: Identity,
     subscriptions: HashSet<ChannelName>,
+    /// The inbound rate limit's bucket, when the limit is on.
+    limiter: Option<Limiter>,
 }
 
 impl Session<'_> {
@@ -130,10 +144,21 @@ impl Session<'_> {
     ) -> Option<CloseCode> {
         let clock = *self.node.inner.hub.clock();
         let conn = self.conn;
+        // The token's expiry: one timer per authenticated connection, none
+        // for anonymous ones.
+        let deadline = self.identity.expires_at.and_then(expiry_instant);
+        let expired = async move {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::pin!(expired);
         loop {
             tokio::select! {
                 biased;
                 code = conn.closing() => return Some(code),
+                () = &mut expired => return Some(CloseCode::TOKEN_EXPIRED),
                 Some(first) = queue.recv() => {
                     let written = tokio::select! {
                         r = write_batch(socket, queue, first) => r,
@@ -150,6 +175,24 @@ impl Session<'_> {
                         Some(Err(e)) => return read_error_close(e),
                     };
                     conn.touch(&clock);
+                    if matches!(message, Message::Text(_) | Message::Binary(_) | Message::Ping(_)) {
+                        match self.limiter.as_mut().map_or(Verdict::Allow, |l| l.check(Instant::now())) {
+                            Verdict::Allow => {}
+                            Verdict::Drop => {
+                                inc(&self.node.inner.metrics.rate_limited);
+                                self.reply_error(
+                                    ErrorCode::RATE_LIMITED,
+                                    "too many messages: this one was dropped",
+                                    None,
+                                );
+                                continue;
+                            }
+                            Verdict::Close => {
+                                inc(&self.node.inner.metrics.rate_limited);
+                                return Some(CloseCode::POLICY_VIOLATION);
+                            }
+                        }
+                    }
                     match message {
                         Message::Text(text) => {
                             inc(&self.node.inner.metrics.messages_in);
@@ -246,10 +289,26 @@ impl Session<'_> {
         });
     }
 
-    /// Channel authorization against the token's `channels` claim.
+    /// Channel authorization (`access.rs`): private channels, role rules
+    /// and the token's `channels` claim.
     fn authorize(&self, channel: &ChannelName) -> Result<(), String> {
-        crate::access::check(&self.node.inner.config, &self.identity, channel)
+        let verdict = crate::access::check(&self.node.inner.config, &self.identity, channel);
+        if verdict.is_err() {
+            inc(&self.node.inner.metrics.forbidden);
+        }
+        verdict
     }
+}
+
+/// The moment a token that stops being accepted at `expires_at` (Unix
+/// seconds) ends its connection: now if that is already past, never if it
+/// is too far away to represent.
+fn expiry_instant(expires_at: u64) -> Option<tokio::time::Instant> {
+    let at = UNIX_EPOCH.checked_add(Duration::from_secs(expires_at))?;
+    let left = at
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    tokio::time::Instant::now().checked_add(left)
 }
 
 /// Writes `first` and whatever else is queued (up to [`MAX_BATCH`]), then

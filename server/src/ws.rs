@@ -1,6 +1,8 @@
 //! The WebSocket endpoints `/ws/connect` and `/ws/channel/{channel}`:
-//! everything that is decided before the upgrade (token, channel name,
-//! connection limit) and the socket settings of the upgrade itself.
+//! everything that is decided before the upgrade (origin, connection limits,
+//! token, channel name and authorization) and the socket settings of the
+//! upgrade itself. Every refusal is an HTTP error with a JSON body; nothing
+//! is decided after the upgrade that could have been decided before.
 
 use std::collections::HashMap;
 
@@ -10,11 +12,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use brain_ws_protocol::{ChannelName, ErrorCode};
 
-use crate::auth::{AuthError, Identity};
 use crate::http_api::ApiError;
 use crate::metrics::Refusal;
 use crate::node::Node;
 use crate::session::{self, SessionStart};
+use crate::{access, auth, origin};
 
 /// Initial capacity of tungstenite's read buffer. Its default, 128 KiB, is
 /// what makes an idle axum WebSocket cost ~137 KiB; client frames are small,
@@ -56,6 +58,20 @@ pub(crate) async fn channel(
     }
 }
 
+fn refuse(
+    node: &Node,
+    why: Refusal,
+    status: StatusCode,
+    code: ErrorCode,
+    message: String,
+) -> Response {
+    node.inner.metrics.refused(why);
+    ApiError::new(status, code, message).into_response()
+}
+
+/// Everything decided before the upgrade, cheapest first: shutdown (503),
+/// origin (403), the global limit (503), the token (401), the user's limit
+/// (429) and, for `/ws/channel/{c}`, channel authorization (403).
 fn accept(
     node: Node,
     query: &HashMap<String, String>,
@@ -63,18 +79,6 @@ fn accept(
     upgrade: WebSocketUpgrade,
     initial_channel: Option<ChannelName>,
 ) -> Response {
-    let identity = match authenticate(&node, query, headers) {
-        Ok(identity) => identity,
-        Err(e) => {
-            node.inner.metrics.refused(Refusal::Unauthorized);
-            return ApiError::new(
-                StatusCode::UNAUTHORIZED,
-                ErrorCode::UNAUTHORIZED,
-                e.to_string(),
-            )
-            .into_response();
-        }
-    };
     if node.is_shutting_down() {
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -83,19 +87,66 @@ fn accept(
         )
         .into_response();
     }
+    let config = node.config();
+    if !origin::allows(&config.allowed_origins, headers.get(header::ORIGIN)) {
+        return refuse(
+            &node,
+            Refusal::Origin,
+            StatusCode::FORBIDDEN,
+            ErrorCode::FORBIDDEN,
+            "this origin is not allowed to open WebSocket connections".into(),
+        );
+    }
     let Some(slot) = node.inner.hub.reserve_slot() else {
-        node.inner.metrics.refused(Refusal::ConnectionLimit);
-        return ApiError::new(
+        return refuse(
+            &node,
+            Refusal::ConnectionLimit,
             StatusCode::SERVICE_UNAVAILABLE,
             ErrorCode::CONNECTION_LIMIT,
             format!(
                 "the server holds its maximum of {} connections",
-                node.config().max_connections
+                config.max_connections
             ),
-        )
-        .into_response();
+        );
     };
-    let config = node.config();
+    let identity = match auth::resolve(config, token(query, headers)) {
+        Ok(identity) => identity,
+        Err(e) => {
+            return refuse(
+                &node,
+                Refusal::Unauthorized,
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::UNAUTHORIZED,
+                e.to_string(),
+            );
+        }
+    };
+    let user_slot = match (&identity.user_id, config.max_connections_per_user) {
+        (Some(user), Some(max)) => match node.inner.user_slots.reserve(user, max) {
+            Some(slot) => Some(slot),
+            None => {
+                return refuse(
+                    &node,
+                    Refusal::UserConnectionLimit,
+                    StatusCode::TOO_MANY_REQUESTS,
+                    ErrorCode::CONNECTION_LIMIT,
+                    format!("this user already holds its maximum of {max} connections"),
+                );
+            }
+        },
+        _ => None,
+    };
+    if let Some(channel) = &initial_channel
+        && let Err(reason) = access::check(config, &identity, channel)
+    {
+        return refuse(
+            &node,
+            Refusal::Forbidden,
+            StatusCode::FORBIDDEN,
+            ErrorCode::FORBIDDEN,
+            reason,
+        );
+    }
     let sessions = node.inner.sessions.clone();
     upgrade
         .protocols([brain_ws_protocol::PROTOCOL_VERSION])
@@ -111,6 +162,7 @@ fn accept(
                     node,
                     identity,
                     slot,
+                    user_slot,
                     initial_channel,
                 },
             ))
@@ -118,32 +170,24 @@ fn accept(
 }
 
 /// The token from `?token=`, `Authorization: Bearer`, or a
-/// `Sec-WebSocket-Protocol` entry `token.<jwt>`, checked by the configured
-/// authenticator. Tokens are never logged.
-fn authenticate(
-    node: &Node,
-    query: &HashMap<String, String>,
-    headers: &HeaderMap,
-) -> Result<Identity, AuthError> {
-    let Some(auth) = node.config().authenticator.as_ref() else {
-        return Ok(Identity::default());
-    };
+/// `Sec-WebSocket-Protocol` entry `token.<jwt>` (in that order of
+/// precedence). Tokens are never logged.
+fn token<'a>(query: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Option<&'a str> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
     let protocol = headers
-        .get(header::SEC_WEBSOCKET_PROTOCOL)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.split(',')
-                .map(str::trim)
-                .find_map(|p| p.strip_prefix("token."))
-        });
-    let token = query
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("token."));
+    query
         .get("token")
         .map(String::as_str)
         .or(bearer)
-        .or(protocol);
-    auth.authenticate(token.filter(|t| !t.is_empty()))
+        .or(protocol)
 }

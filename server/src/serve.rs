@@ -1,0 +1,106 @@
+//! The accept loop: HTTP/1 on each TCP connection, with upgrades, a
+//! handshake timeout and graceful shutdown.
+//!
+//! `axum::serve` sets no timer, so a client that opens a TCP connection and
+//! never sends a request (or trickles its headers) would hold a socket and a
+//! task forever. Here hyper's `header_read_timeout` bounds the time from
+//! accepting the connection (and from the end of each kept-alive request) to
+//! a complete request head: `Config::handshake_timeout`. Once upgraded, a
+//! WebSocket is the heartbeat's to police.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::Service as _;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::task::TaskTracker;
+
+use crate::metrics::Refusal;
+use crate::node::Node;
+
+/// Serves `app` on `listener` until the node shuts down, then lets requests
+/// in flight finish (WebSocket sessions are tracked and closed by the node).
+pub(crate) async fn run(listener: TcpListener, app: Router, node: Node) {
+    let shutdown = node.inner.shutdown.clone();
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(node.config().handshake_timeout);
+    let connections = TaskTracker::new();
+    loop {
+        let (stream, peer) = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_error(&e, &shutdown).await;
+                    continue;
+                }
+            },
+        };
+        let served = Arc::new(AtomicBool::new(false));
+        let service = {
+            let served = served.clone();
+            let app = TowerToHyperService::new(app.clone());
+            hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+                served.store(true, Ordering::Relaxed);
+                req.extensions_mut().insert(ConnectInfo(peer));
+                app.call(req.map(Body::new))
+            })
+        };
+        let builder = builder.clone();
+        let node = node.clone();
+        let shutdown = shutdown.clone();
+        connections.spawn(async move {
+            let conn = builder
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                () = shutdown.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(e) = result {
+                // An idle kept-alive connection timing out is normal; one
+                // that never completed a request is a refused handshake.
+                if e.is_timeout() && !served.load(Ordering::Relaxed) {
+                    node.inner.metrics.refused(Refusal::HandshakeTimeout);
+                    tracing::debug!(%peer, "no complete request within the handshake timeout");
+                } else {
+                    tracing::trace!(%peer, error = %e, "connection ended with an error");
+                }
+            }
+        });
+    }
+    connections.close();
+    connections.wait().await;
+}
+
+/// Per-connection accept errors (the peer reset before we accepted) are
+/// skipped; others (out of file descriptors) pause accepting for a moment,
+/// as hyper and axum do, instead of spinning.
+async fn accept_error(e: &std::io::Error, shutdown: &tokio_util::sync::CancellationToken) {
+    use std::io::ErrorKind::*;
+    if matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accept error");
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        () = tokio::time::sleep(Duration::from_millis(200)) => {}
+    }
+}
