@@ -1,6 +1,6 @@
 //! The per-connection inbound rate limit: a token bucket over the frames a
-//! client sends (text, binary and WebSocket pings), kept in the session
-//! itself so it costs no lock and no timer.
+//! client sends (text, binary, WebSocket pings and pongs: every frame but
+//! the close), kept in the session itself so it costs no lock and no timer.
 //!
 //! A frame over the limit is dropped and answered with `error rate_limited`.
 //! A client that keeps going -- `max_violations` dropped frames within

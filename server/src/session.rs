@@ -175,7 +175,8 @@ impl Session<'_> {
                         Some(Err(e)) => return read_error_close(e),
                     };
                     conn.touch(&clock);
-                    if matches!(message, Message::Text(_) | Message::Binary(_) | Message::Ping(_)) {
+                    // Every data and control frame counts, except the close.
+                    if !matches!(message, Message::Close(_)) {
                         match self.limiter.as_mut().map_or(Verdict::Allow, |l| l.check(Instant::now())) {
                             Verdict::Allow => {}
                             Verdict::Drop => {
