@@ -406,10 +406,14 @@ impl WsConn {
             "{label}: expected {what}, got type {:?}",
             event.event_type.as_str()
         );
+        let got = event.channel.as_ref().map(|c| c.as_str());
         ensure!(
-            event.channel.as_ref().map(|c| c.as_str()) == channel,
-            "{label}: expected {what}, got channel {:?}",
-            event.channel.as_ref().map(|c| c.as_str())
+            got == channel,
+            "{label}: expected {what}, got {}",
+            match got {
+                Some(c) => format!("channel {c:?}"),
+                None => "an event without channel".to_owned(),
+            }
         );
         ensure!(
             &event.data == data,
