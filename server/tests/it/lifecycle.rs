@@ -9,15 +9,8 @@ async fn connections_past_the_limit_get_503_before_the_upgrade() {
     let server = start(|c| c.max_connections = 2).await;
     let (_a, _) = Client::connect(&server).await;
     let (b, _) = Client::connect(&server).await;
-    let err = tokio_tungstenite::connect_async(ws_url(&server, "/ws/connect"))
-        .await
-        .expect_err("refused");
-    let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
-        panic!("expected an HTTP refusal, got {err:?}");
-    };
-    assert_eq!(response.status().as_u16(), 503);
-    let body: serde_json::Value =
-        serde_json::from_slice(response.body().as_deref().unwrap_or_default()).expect("json");
+    let (status, body) = refused(&server, "/ws/connect").await;
+    assert_eq!(status, 503);
     assert_eq!(body["error"]["code"], "connection_limit");
     // A freed slot can be taken again.
     b.close().await;
