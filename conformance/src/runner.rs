@@ -107,7 +107,7 @@ pub async fn run(config: Config) -> Report {
 
 /// Runs one scenario in its own task, bounded by the scenario timeout.
 async fn run_one(s: &Scenario, shared: Arc<Shared>) -> ScenarioResult {
-    let limit = shared.config.scenario_timeout;
+    let limit = time_limit(s, &shared);
     let ctx = Ctx::new(shared);
     let transcript = ctx.transcript.clone();
     let started = Instant::now();
@@ -125,6 +125,21 @@ async fn run_one(s: &Scenario, shared: Arc<Shared>) -> ScenarioResult {
     };
     let evidence = verdict.is_fail().then(|| transcript.evidence());
     result(s, verdict, started.elapsed(), evidence)
+}
+
+/// The configured scenario timeout, stretched for heartbeat-paced
+/// scenarios to a few heartbeat intervals plus the timeout.
+fn time_limit(s: &Scenario, shared: &Shared) -> Duration {
+    let configured = shared.config.scenario_timeout;
+    match (&shared.info, s.heartbeat_paced) {
+        (Ok(info), true) => {
+            let beats = (info.heartbeat_interval * 5.0 + info.heartbeat_timeout * 2.0).max(0.0);
+            Duration::try_from_secs_f64(beats)
+                .map(|d| configured.max(d + shared.config.step_timeout))
+                .unwrap_or(configured)
+        }
+        _ => configured,
+    }
 }
 
 fn result(

@@ -452,14 +452,21 @@ impl WsConn {
         }
     }
 
-    /// Closes the connection normally (best effort).
+    /// Closes the connection normally and waits (up to a second) for the
+    /// server's close frame, so the server has seen the close before the
+    /// next step; best effort.
     pub(crate) async fn close(mut self) {
         if self.closed {
             return;
         }
         self.transcript
             .record(&self.label, Direction::Sent, "<close 1000>");
-        let _ = tokio::time::timeout(Duration::from_secs(1), self.socket.close(None)).await;
+        let handshake = async {
+            self.socket.close(None).await.ok()?;
+            while let Some(Ok(_)) = self.socket.next().await {}
+            Some(())
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), handshake).await;
     }
 }
 

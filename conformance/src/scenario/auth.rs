@@ -16,28 +16,28 @@ pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario::new(
             "auth.invalid_token",
-            section::AUTHENTICATION,
+            section::DECISIONS,
             "a connection with an invalid token is refused before the upgrade with 401 unauthorized",
             body!(invalid_token),
         )
         .requires(Feature::Authentication),
         Scenario::new(
             "auth.required",
-            section::AUTHENTICATION,
+            section::DECISIONS,
             "in auth mode `required`, a connection without a token is refused with 401",
             body!(required),
         )
         .requires(Feature::Authentication),
         Scenario::new(
             "auth.user_id",
-            section::AUTHENTICATION,
+            section::DECISIONS,
             "a connection with a valid token is welcomed with its user_id",
             body!(user_id),
         )
         .requires(Feature::Authentication),
         Scenario::new(
             "auth.admin_api_key",
-            section::AUTHENTICATION,
+            section::HTTP_API,
             "the admin API refuses requests without a key (401) and with a wrong key (403)",
             body!(admin_api_key),
         ),

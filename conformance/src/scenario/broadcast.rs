@@ -13,19 +13,19 @@ pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario::new(
             "broadcast.exact_subscribers",
-            section::EVENTS,
+            section::EVENT_ENVELOPE,
             "a channel broadcast reaches exactly the channel's subscribers, once, in the exact envelope",
             body!(exact_subscribers),
         ),
         Scenario::new(
             "broadcast.default_type",
-            section::EVENTS,
+            section::EVENT_ENVELOPE,
             "a broadcast without `type` is delivered with type `broadcast`",
             body!(default_type),
         ),
         Scenario::new(
             "broadcast.all",
-            section::EVENTS,
+            section::EVENT_ENVELOPE,
             "broadcast/all reaches every connection, subscribed or not, without a channel, and counts them",
             body!(all),
         )

@@ -12,19 +12,19 @@ pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario::new(
             "connect.welcome",
-            section::CONNECTING,
+            section::LIFECYCLE,
             "the first frame is `connected` with a fresh connection_id, brain.v1 and the announced heartbeat interval",
             body!(welcome),
         ),
         Scenario::new(
             "connect.channel_endpoint",
-            section::CHANNEL_ENDPOINT,
+            section::LIFECYCLE,
             "/ws/channel/{c} sends `connected` then `subscribed{c}` and delivers c's events",
             body!(channel_endpoint),
         ),
         Scenario::new(
             "connect.channel_invalid",
-            section::CHANNEL_ENDPOINT,
+            section::LIFECYCLE,
             "/ws/channel/{invalid} is refused before the upgrade with 400 and error invalid_channel",
             body!(channel_invalid),
         ),

@@ -20,13 +20,13 @@ pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario::new(
             "order.single_channel",
-            section::EVENTS,
+            section::EVENT_ENVELOPE,
             "500 events published one after another on a channel arrive complete and in order",
             body!(single_channel),
         ),
         Scenario::new(
             "fanout.concurrent",
-            section::EVENTS,
+            section::EVENT_ENVELOPE,
             "50 subscribers of a channel each receive all 20 events, in order",
             body!(concurrent),
         ),

@@ -18,16 +18,18 @@ pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario::new(
             "heartbeat.cadence",
-            section::HEARTBEAT,
+            section::LIFECYCLE,
             "the server pings every heartbeat_interval, and a client that answers pong stays connected",
             body!(cadence),
-        ),
+        )
+        .heartbeat_paced(),
         Scenario::new(
             "heartbeat.timeout",
-            section::HEARTBEAT,
+            section::LIFECYCLE,
             "a client that never answers is closed with 4000 within interval + timeout",
             body!(timeout),
-        ),
+        )
+        .heartbeat_paced(),
     ]
 }
 

@@ -67,7 +67,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         ),
         Scenario::new(
             "http.body_too_large",
-            section::LIMITS,
+            section::HTTP_API,
             "a request body over max_message_size is refused with 413 and a JSON error body",
             body!(body_too_large),
         ),

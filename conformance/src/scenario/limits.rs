@@ -22,13 +22,13 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         ),
         Scenario::new(
             "limits.max_size_accepted",
-            section::LIMITS,
+            section::LIFECYCLE,
             "a frame of exactly max_message_size bytes is accepted",
             body!(max_size_accepted),
         ),
         Scenario::new(
             "limits.subscriptions",
-            section::LIMITS,
+            section::SUBSCRIPTIONS,
             "max_subscriptions channels are accepted, one more gets subscription_limit, re-subscribing and replacing still work",
             body!(subscriptions),
         ),

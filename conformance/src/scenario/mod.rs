@@ -26,22 +26,18 @@ mod stats;
 mod subscribe;
 mod user;
 
-/// Sections of `docs/protocol.md` that scenarios refer to.
+/// Sections of `docs/protocol.md` that scenarios refer to (its explicit
+/// `<a id>` anchors).
 pub(crate) mod section {
-    pub(crate) const CONNECTING: &str = "docs/protocol.md#connecting";
-    pub(crate) const CHANNEL_ENDPOINT: &str = "docs/protocol.md#channel-endpoint";
-    pub(crate) const SUBSCRIBING: &str = "docs/protocol.md#subscribing";
-    pub(crate) const UNSUBSCRIBING: &str = "docs/protocol.md#unsubscribing";
-    pub(crate) const EVENTS: &str = "docs/protocol.md#events";
+    pub(crate) const LIFECYCLE: &str = "docs/protocol.md#lifecycle";
+    pub(crate) const SUBSCRIPTIONS: &str = "docs/protocol.md#subscriptions";
+    pub(crate) const EVENT_ENVELOPE: &str = "docs/protocol.md#event-envelope";
     pub(crate) const HTTP_API: &str = "docs/protocol.md#http-api";
-    pub(crate) const HEARTBEAT: &str = "docs/protocol.md#heartbeat";
     pub(crate) const ERROR_CODES: &str = "docs/protocol.md#error-codes";
     pub(crate) const CLOSE_CODES: &str = "docs/protocol.md#close-codes";
-    pub(crate) const LIMITS: &str = "docs/protocol.md#limits";
-    pub(crate) const HISTORY: &str = "docs/protocol.md#history-and-recovery";
-    pub(crate) const AUTHENTICATION: &str = "docs/protocol.md#authentication";
+    pub(crate) const HISTORY: &str = "docs/protocol.md#history";
     pub(crate) const CLIENT_PUBLISH: &str = "docs/protocol.md#client-publish";
-    pub(crate) const MULTI_NODE: &str = "docs/protocol.md#multi-node";
+    pub(crate) const DECISIONS: &str = "docs/protocol.md#decisions";
 }
 
 /// A boxed scenario future.
@@ -56,6 +52,9 @@ pub(crate) struct Scenario {
     /// Runs alone: it reads server-wide counts, or sends to every
     /// connection, so other scenarios would disturb it or be disturbed.
     pub(crate) exclusive: bool,
+    /// Waits for several heartbeat intervals, so its time limit grows with
+    /// the server's interval (when a slow heartbeat is forced).
+    pub(crate) heartbeat_paced: bool,
     pub(crate) run: fn(Ctx) -> ScenarioFuture,
 }
 
@@ -72,6 +71,7 @@ impl Scenario {
             summary,
             requires: None,
             exclusive: false,
+            heartbeat_paced: false,
             run,
         }
     }
@@ -83,6 +83,11 @@ impl Scenario {
 
     pub(crate) fn exclusive(mut self) -> Self {
         self.exclusive = true;
+        self
+    }
+
+    pub(crate) fn heartbeat_paced(mut self) -> Self {
+        self.heartbeat_paced = true;
         self
     }
 

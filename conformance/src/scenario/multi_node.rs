@@ -9,7 +9,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario::new(
             "multi_node.stats_nodes",
-            section::MULTI_NODE,
+            section::HTTP_API,
             "stats list each node, including the one answering, and the totals add up",
             body!(stats_nodes),
         )

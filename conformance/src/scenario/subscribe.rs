@@ -12,25 +12,25 @@ pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario::new(
             "subscribe.confirm",
-            section::SUBSCRIBING,
+            section::SUBSCRIPTIONS,
             "subscribe is answered with `subscribed` naming the channel",
             body!(confirm),
         ),
         Scenario::new(
             "subscribe.idempotent",
-            section::SUBSCRIBING,
+            section::SUBSCRIPTIONS,
             "subscribing twice is confirmed twice, counts one subscriber and delivers each event once",
             body!(idempotent),
         ),
         Scenario::new(
             "unsubscribe.confirm",
-            section::UNSUBSCRIBING,
+            section::SUBSCRIPTIONS,
             "unsubscribe is answered with `unsubscribed` and stops delivery",
             body!(unsubscribe_confirm),
         ),
         Scenario::new(
             "unsubscribe.not_subscribed",
-            section::UNSUBSCRIBING,
+            section::SUBSCRIPTIONS,
             "unsubscribing from a channel not joined gets error not_subscribed and the connection stays usable",
             body!(not_subscribed),
         ),

@@ -10,7 +10,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
         Scenario::new(
             "user.send",
-            section::EVENTS,
+            section::EVENT_ENVELOPE,
             "a message to a user reaches exactly that user's connections, without a channel, and counts them",
             body!(send),
         )
@@ -32,6 +32,8 @@ async fn send(ctx: Ctx) -> Outcome {
         };
         skip!("{auth}no --token was given, so no connection has a user");
     }
+    // The user's connections from earlier scenarios must be gone first.
+    ctx.settled_stats().await?;
     let mut user_conn = ctx.connect("U").await?;
     let Some(user) = user_conn.welcome.as_ref().and_then(|w| w.user_id.clone()) else {
         fail!("the connection made with --token was welcomed without a user_id");

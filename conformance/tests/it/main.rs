@@ -8,4 +8,5 @@
 
 mod broken_servers;
 mod cli;
+mod reference_server;
 mod stub;
