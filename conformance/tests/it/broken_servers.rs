@@ -118,6 +118,47 @@ async fn envelopes_without_channel_fail_every_channel_delivery() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frame_that_breaks_its_schema_fails_the_scenarios_that_receive_it() {
+    let report = run_against(
+        Options {
+            defects: Defects {
+                unsubscribed_without_timestamp: true,
+                ..Defects::default()
+            },
+            auth: false,
+        },
+        |_| {},
+    )
+    .await;
+    assert_eq!(
+        report.failed_ids(),
+        [
+            "unsubscribe.confirm",
+            "http.channel",
+            "limits.subscriptions"
+        ],
+        "{}",
+        report.to_text()
+    );
+    let result = report.result("unsubscribe.confirm").unwrap();
+    assert_eq!(
+        result.verdict,
+        brain_ws_conformance::Verdict::Fail {
+            reason: r#"A: the server sent a frame that does not match server-message.json: as Unsubscribed: "timestamp" is a required property"#.into()
+        }
+    );
+    let last = result.evidence.as_ref().unwrap().frames.last().unwrap();
+    assert_eq!(last.direction, brain_ws_conformance::Direction::Received);
+    assert!(
+        last.text
+            .starts_with(r#"{"channel":"conformance.unsubscribe."#)
+            && last.text.ends_with(r#"","type":"unsubscribed"}"#),
+        "{}",
+        last.text
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_carry_the_frames_as_evidence() {
     let report = run_against(
         Options {

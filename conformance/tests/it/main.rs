@@ -8,5 +8,6 @@
 
 mod broken_servers;
 mod cli;
+mod docs;
 mod reference_server;
 mod stub;

@@ -46,6 +46,8 @@ pub(crate) struct Defects {
     pub(crate) close_on_bad_json: bool,
     /// Channel events are sent without `channel`.
     pub(crate) envelope_without_channel: bool,
+    /// `unsubscribed` lacks its required `timestamp` (a schema violation).
+    pub(crate) unsubscribed_without_timestamp: bool,
 }
 
 /// How the stub is configured.
@@ -336,7 +338,10 @@ fn handle(hub: &Hub, id: Uuid, message: Message) -> Vec<Message> {
                 .unwrap()
                 .get_mut(&id)
                 .is_some_and(|p| p.channels.remove(channel.as_str()));
-            if removed {
+            if removed && hub.options.defects.unsubscribed_without_timestamp {
+                let text = serde_json::json!({"type": "unsubscribed", "channel": channel});
+                vec![Message::Text(text.to_string().into())]
+            } else if removed {
                 vec![frame(ServerMessage::Unsubscribed(Unsubscribed {
                     channel,
                     timestamp: unix_timestamp(),
