@@ -10,6 +10,7 @@ use serde::Serialize;
 /// skipped when it is off, unless the run forces them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, clap::ValueEnum)]
 #[serde(rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Feature {
     /// Token verification (`features.authentication`).
     Authentication,
@@ -41,6 +42,7 @@ impl Feature {
 /// Everything a run needs: where the server is, the credentials it may ask
 /// for, which scenarios to run and how long to wait.
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct Config {
     /// Base WebSocket URL, such as `ws://127.0.0.1:8000`; `/ws/connect` and
     /// `/ws/channel/{c}` are appended to its path.

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 /// What one scenario concluded.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "verdict", rename_all = "snake_case")]
+#[non_exhaustive]
 pub enum Verdict {
     /// The server behaved as the protocol says.
     Pass,
@@ -67,6 +68,7 @@ impl Direction {
 
 /// One line of evidence: a frame or HTTP exchange seen during a scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Frame {
     /// Seconds since the scenario started.
     pub at: f64,
@@ -81,6 +83,7 @@ pub struct Frame {
 /// What a failed scenario sent and received, so the failure can be
 /// understood without re-running it.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Evidence {
     /// The recorded frames, oldest first.
     pub frames: Vec<Frame>,
@@ -90,6 +93,7 @@ pub struct Evidence {
 
 /// The result of one scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ScenarioResult {
     /// The scenario's stable id, such as `errors.invalid_json`.
     pub id: String,
@@ -111,6 +115,7 @@ pub struct ScenarioResult {
 /// What the server said about itself in `GET /api/ws/info`, for the report
 /// header.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ServerSummary {
     /// Server name and version.
     pub name: String,
@@ -124,6 +129,7 @@ pub struct ServerSummary {
 
 /// The outcome of a run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct Report {
     /// The WebSocket URL tested.
     pub target: String,

@@ -112,6 +112,7 @@ pub(crate) use body;
 
 /// A scenario as `--list` and callers of [`crate::catalogue`] see it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub struct ScenarioInfo {
     /// Stable id, such as `errors.invalid_json`.
     pub id: &'static str,
