@@ -98,6 +98,9 @@ impl Driver {
         let mut schedule = Schedule::new(&options.backoff);
         let mut attempt = 0;
         let mut immediate = first.is_none();
+        // `connect()` already reported the first connection (the state starts
+        // as Connected, before anyone could listen for events).
+        let mut announce = first.is_none();
         let mut next = first;
         loop {
             let socket = match next.take() {
@@ -130,7 +133,9 @@ impl Driver {
                 }
             };
             let connected_at = Instant::now();
-            match self.serve(socket).await {
+            let end = self.serve(socket, announce).await;
+            announce = true;
+            match end {
                 End::Stop => return None,
                 End::Terminal(err) => return Some(err),
                 End::Lost { code, reason } => {
@@ -210,22 +215,24 @@ impl Driver {
     }
 
     /// Serves one connection until it ends.
-    async fn serve(&mut self, socket: Socket) -> End {
+    async fn serve(&mut self, socket: Socket, announce: bool) -> End {
         let heartbeat_interval = socket.heartbeat_interval();
         let silence_limit =
             heartbeat_interval.map(|interval| interval + self.options.heartbeat_grace);
         let Socket { mut ws, welcome } = socket;
         tracing::debug!(connection_id = %welcome.connection_id, "connected");
-        self.transition(
-            ConnectionState::Connected {
-                connection_id: welcome.connection_id,
-            },
-            ConnectionEvent::Connected {
-                connection_id: welcome.connection_id,
-                user_id: welcome.user_id.clone(),
-                heartbeat_interval: heartbeat_interval.unwrap_or_default(),
-            },
-        );
+        if announce {
+            self.transition(
+                ConnectionState::Connected {
+                    connection_id: welcome.connection_id,
+                },
+                ConnectionEvent::Connected {
+                    connection_id: welcome.connection_id,
+                    user_id: welcome.user_id.clone(),
+                    heartbeat_interval: heartbeat_interval.unwrap_or_default(),
+                },
+            );
+        }
         let mut fx = Effects::default();
         self.table.resubscribe_all(&mut fx);
         if let Err(end) = self.apply(&mut ws, fx).await {

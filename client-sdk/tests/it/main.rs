@@ -1,1 +1,7 @@
-//! Integration tests.
+//! Integration tests of `brain-ws-client`: stub servers for failure modes a
+//! real server rarely shows, the real server library (port 0) for the rest.
+
+mod close_codes;
+mod heartbeat;
+mod subscriptions;
+mod support;
