@@ -141,8 +141,8 @@ impl Backoff {
     /// use brain_ws_client::Backoff;
     ///
     /// let delays: Vec<Duration> = Backoff::default().jitter(false).delays().take(8).collect();
-    /// let ms: Vec<u128> = delays.iter().map(|d| d.as_millis()).collect();
-    /// assert_eq!(ms, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    /// let secs = [0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 30.0, 30.0].map(Duration::from_secs_f64);
+    /// assert_eq!(delays, secs);
     /// ```
     pub fn delays(&self) -> impl Iterator<Item = Duration> + Send + 'static {
         Schedule::new(self)
@@ -177,7 +177,10 @@ impl Iterator for Schedule {
     type Item = Duration;
 
     fn next(&mut self) -> Option<Duration> {
+        // backon multiplies by an f32 factor (200 ms becomes 200.000003 ms):
+        // round to whole microseconds so configured delays come out exact.
         let ceiling = self.ceilings.next()?;
+        let ceiling = Duration::from_micros((ceiling.as_secs_f64() * 1e6).round() as u64);
         Some(match &mut self.rng {
             Some(rng) => ceiling.mul_f64(rng.f64()),
             None => ceiling,

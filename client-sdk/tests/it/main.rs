@@ -3,5 +3,9 @@
 
 mod close_codes;
 mod heartbeat;
+mod jitter;
+mod recovery;
+mod restart;
+mod server;
 mod subscriptions;
 mod support;
