@@ -162,6 +162,18 @@ impl<K: fmt::Display + fmt::Debug> fmt::Debug for Error<K> {
 /// Returned by [`ClientBuilder::connect`](crate::ClientBuilder::connect), and
 /// carried by [`ConnectionEvent::Closed`](crate::ConnectionEvent::Closed) and
 /// [`Client::closed`](crate::Client::closed) when the client gave up.
+///
+/// ```no_run
+/// use brain_ws_client::{Client, ConnectErrorKind};
+///
+/// # async fn demo() {
+/// match Client::builder("ws://127.0.0.1:8000").token("expired").connect().await {
+///     Ok(_client) => {}
+///     Err(err) if err.kind() == ConnectErrorKind::Unauthorized => eprintln!("log in again"),
+///     Err(err) => eprintln!("cannot connect: {err}"),
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ConnectErrorKind {
@@ -214,6 +226,20 @@ impl fmt::Display for ConnectErrorKind {
 ///
 /// Server refusals map from the protocol's [`ErrorCode`]; the code itself is
 /// kept in [`Error::code`].
+///
+/// ```no_run
+/// # async fn demo(client: brain_ws_client::Client) {
+/// use brain_ws_client::SubscribeErrorKind;
+///
+/// if let Err(err) = client.subscribe("audit").await {
+///     match err.kind() {
+///         SubscribeErrorKind::Forbidden => eprintln!("this user may not read audit logs"),
+///         SubscribeErrorKind::SubscriptionLimit => eprintln!("too many channels"),
+///         _ => eprintln!("{err}"),
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SubscribeErrorKind {
@@ -272,6 +298,18 @@ impl fmt::Display for SubscribeErrorKind {
 }
 
 /// Why an HTTP API call of the [`Publisher`](crate::Publisher) failed.
+///
+/// ```no_run
+/// # async fn demo(publisher: brain_ws_client::Publisher) {
+/// use brain_ws_client::PublishErrorKind;
+///
+/// if let Err(err) = publisher.stats().await {
+///     if matches!(err.kind(), PublishErrorKind::Unauthorized | PublishErrorKind::Forbidden) {
+///         eprintln!("check BRAIN_API_KEY: {err}");
+///     }
+/// }
+/// # }
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum PublishErrorKind {
@@ -342,10 +380,30 @@ impl fmt::Display for PublishErrorKind {
 }
 
 /// Connecting failed, or the client stopped for good.
+///
+/// ```no_run
+/// async fn connect() -> Result<brain_ws_client::Client, brain_ws_client::ConnectError> {
+///     brain_ws_client::Client::builder("ws://127.0.0.1:8000").connect().await
+/// }
+/// ```
 pub type ConnectError = Error<ConnectErrorKind>;
 /// A subscribe or unsubscribe failed.
+///
+/// ```no_run
+/// async fn missions(
+///     client: &brain_ws_client::Client,
+/// ) -> Result<brain_ws_client::Subscription, brain_ws_client::SubscribeError> {
+///     client.subscribe("missions").await
+/// }
+/// ```
 pub type SubscribeError = Error<SubscribeErrorKind>;
 /// An HTTP API call failed.
+///
+/// ```no_run
+/// async fn users(publisher: &brain_ws_client::Publisher) -> Result<u64, brain_ws_client::PublishError> {
+///     Ok(publisher.stats().await?.total_users)
+/// }
+/// ```
 pub type PublishError = Error<PublishErrorKind>;
 
 impl ConnectError {

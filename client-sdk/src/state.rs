@@ -153,7 +153,11 @@ pub enum ConnectionEvent {
 
 /// The stream of [`ConnectionEvent`]s from [`Client::connection_events`](crate::Client::connection_events).
 ///
-/// It starts at the moment it is created and ends when the client's task ends.
+/// It starts at the moment it is created and ends when the client's task
+/// ends. The connection opened by [`ClientBuilder::connect`](crate::ClientBuilder::connect)
+/// is not reported (it happened before the stream could exist;
+/// [`Client::state`](crate::Client::state) already shows it); every later
+/// transition is.
 ///
 /// ```no_run
 /// # async fn demo(client: brain_ws_client::Client) {
