@@ -5,7 +5,8 @@
 use std::time::Duration;
 
 use brain_ws_client::{
-    Client, ConnectErrorKind, PublishErrorKind, Publisher, SubscribeErrorKind, SubscriptionEvent,
+    Client, ConnectErrorKind, ConnectionEvent, PublishErrorKind, Publisher, SubscribeErrorKind,
+    SubscriptionEvent,
 };
 use brain_ws_protocol::catalog::{Event, MissionCreated, MissionEvent, MissionRef, RawEvent};
 use brain_ws_protocol::http::{BroadcastStatus, SendStatus};
@@ -14,7 +15,7 @@ use brain_ws_server::StaticTokens;
 use futures_util::StreamExt;
 use serde_json::json;
 
-use crate::support::{http_url, next_item, start_server, within, ws_url};
+use crate::support::{http_url, next_item, start_server, wait_event, within, ws_url};
 
 /// Polls the server's subscriber count of `channel` until it is `expected`.
 async fn subscribers_become(publisher: &Publisher, channel: &str, expected: u64) {
@@ -323,4 +324,47 @@ async fn publisher_reads_stats_and_info_and_types_http_errors() {
         .await
         .expect_err("refused");
     assert_eq!(err.kind(), PublishErrorKind::Transport);
+}
+
+#[tokio::test]
+async fn a_full_subscription_buffer_drops_events_and_reports_a_slow_consumer() {
+    let server = start_server(|_| {}).await;
+    let client = Client::builder(ws_url(&server))
+        .subscription_capacity(2)
+        .connect()
+        .await
+        .expect("connects");
+    let mut events = client.connection_events();
+    let mut audit = client.subscribe("audit").await.expect("subscribed");
+    let audit_name = ChannelName::new("audit").expect("name");
+    let log = EventType::new("audit_log").expect("type");
+    for n in 1..=4 {
+        let data = json!({"action": format!("a{n}"), "user_id": "u", "resource": "r"});
+        server
+            .node()
+            .publish(&audit_name, &log, data)
+            .await
+            .expect("publish");
+    }
+    let event = wait_event(&mut events, "a slow consumer report", |e| {
+        matches!(e, ConnectionEvent::SlowConsumer { .. })
+    })
+    .await;
+    assert!(
+        matches!(&event, ConnectionEvent::SlowConsumer { channel: Some(c) } if *c == audit_name),
+        "{event:?}"
+    );
+    // The two buffered events are the first two; 3 and 4 were dropped.
+    let mut offsets = Vec::new();
+    for _ in 0..2 {
+        if let SubscriptionEvent::Event(message) = next_item(&mut audit).await {
+            offsets.push(message.offset);
+        }
+    }
+    assert_eq!(offsets, vec![Some(1), Some(2)]);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(200), audit.next())
+            .await
+            .is_err()
+    );
 }
