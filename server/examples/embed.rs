@@ -41,8 +41,14 @@ async fn mission_lifecycles(node: Node, period: Duration) {
         let id = format!("mission_{n}");
         let mut data = Map::new();
         data.insert("name".into(), json!(format!("Survey sector {n}")));
-        data.insert("priority".into(), json!(if n % 2 == 0 { "high" } else { "normal" }));
-        report("mission_created", node.emit_mission_created(&id, data).await);
+        data.insert(
+            "priority".into(),
+            json!(if n % 2 == 0 { "high" } else { "normal" }),
+        );
+        report(
+            "mission_created",
+            node.emit_mission_created(&id, data).await,
+        );
         tokio::time::sleep(step).await;
         report("mission_started", node.emit_mission_started(&id).await);
         tokio::time::sleep(step).await;
@@ -77,11 +83,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()))
         .init();
     let mut args = std::env::args().skip(1);
-    let addr: SocketAddr = args
-        .next()
-        .as_deref()
-        .unwrap_or("127.0.0.1:8080")
-        .parse()?;
+    let addr: SocketAddr = args.next().as_deref().unwrap_or("127.0.0.1:8080").parse()?;
     let period = humantime::parse_duration(args.next().as_deref().unwrap_or("5s"))?;
     if period < Duration::from_millis(40) {
         return Err("PERIOD must be at least 40ms".into());
@@ -99,7 +101,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
-    tracing::info!("embed example listening on http://{addr} (test page: /static/websocket_test.html)");
+    tracing::info!(
+        "embed example listening on http://{addr} (test page: /static/websocket_test.html)"
+    );
     node.emit_system_startup("started").await?;
 
     let emitter = tokio::spawn(mission_lifecycles(node.clone(), period));
