@@ -88,6 +88,16 @@ async fn a_server_that_never_times_out_silent_clients_fails_heartbeat_timeout() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pings_faster_than_announced_fail_heartbeat_cadence() {
+    let failed = failures_with(Defects {
+        fast_pings: true,
+        ..Defects::default()
+    })
+    .await;
+    assert_eq!(failed, ["heartbeat.cadence"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_closes_on_bad_json_fails_invalid_json() {
     let failed = failures_with(Defects {
         close_on_bad_json: true,

@@ -48,6 +48,8 @@ pub(crate) struct Defects {
     pub(crate) envelope_without_channel: bool,
     /// `unsubscribed` lacks its required `timestamp` (a schema violation).
     pub(crate) unsubscribed_without_timestamp: bool,
+    /// Pings four times per announced interval.
+    pub(crate) fast_pings: bool,
 }
 
 /// How the stub is configured.
@@ -241,7 +243,12 @@ async fn session(
     if let (true, Some(reply)) = (alive, channel.and_then(|c| subscribe(&hub, id, &c))) {
         alive = socket.send(reply).await.is_ok();
     }
-    let mut ticker = tokio::time::interval(HEARTBEAT);
+    let period = if hub.options.defects.fast_pings {
+        HEARTBEAT / 4
+    } else {
+        HEARTBEAT
+    };
+    let mut ticker = tokio::time::interval(period);
     ticker.tick().await;
     let mut pinged_at: Option<Instant> = None;
     while alive {
