@@ -206,7 +206,12 @@ impl Session<'_> {
                         ),
                         // tungstenite answers pings itself; both count as activity.
                         Message::Ping(_) | Message::Pong(_) => {}
-                        Message::Close(_) => return None,
+                        // tungstenite has queued the echo of the client's
+                        // close frame; flush it so the client sees a clean close.
+                        Message::Close(_) => {
+                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.flush()).await;
+                            return None;
+                        }
                     }
                 }
             }

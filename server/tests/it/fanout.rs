@@ -132,10 +132,11 @@ async fn send_to_user_reaches_all_of_that_users_connections_and_nobody_else() {
     .await;
     assert_eq!(body["connections"], 0);
     // An unknown token is refused, not downgraded to anonymous.
-    let err = tokio_tungstenite::connect_async(ws_url(&server, "/ws/connect?token=forged"))
-        .await
-        .expect_err("refused");
-    assert!(matches!(err, tokio_tungstenite::tungstenite::Error::Http(r) if r.status() == 401));
+    let (status, body) = refused(&server, "/ws/connect?token=forged").await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("unauthorized"))
+    );
 }
 
 #[tokio::test]

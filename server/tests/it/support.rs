@@ -185,3 +185,17 @@ pub(crate) async fn metric(server: &Server, name: &str) -> f64 {
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(|| panic!("metric {name} not found in:\n{text}"))
 }
+
+/// Attempts a WebSocket connection that the server must refuse before the
+/// upgrade; returns the HTTP status and JSON error body.
+pub(crate) async fn refused(server: &Server, path: &str) -> (u16, Value) {
+    let err = tokio_tungstenite::connect_async(ws_url(server, path))
+        .await
+        .expect_err("the server refuses the upgrade");
+    let tokio_tungstenite::tungstenite::Error::Http(response) = err else {
+        panic!("expected an HTTP refusal, got {err:?}");
+    };
+    let body = serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+        .unwrap_or(Value::Null);
+    (response.status().as_u16(), body)
+}
