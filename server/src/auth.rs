@@ -38,10 +38,6 @@ pub enum AuthError {
     /// The token is malformed, forged, or its claims are not accepted.
     #[error("invalid token: {0}")]
     Invalid(String),
-    /// A token was presented but the server has no key to verify it with:
-    /// refused rather than trusted or silently ignored.
-    #[error("this server has no key to verify tokens; connect without one")]
-    Unverifiable,
 }
 
 impl Identity {
@@ -51,27 +47,22 @@ impl Identity {
     }
 }
 
-/// Applies the configured auth mode to the token presented at connect time
-/// (`None` when there was none):
+/// Applies the effective auth mode ([`Config::effective_auth_mode`]) to the
+/// token presented at connect time (`None` when there was none):
 ///
 /// * `none`: every connection is anonymous; a token is ignored.
 /// * `optional`: no token means anonymous; a token must verify.
 /// * `required`: a token must be present and verify.
-///
-/// A token presented to a server without an authenticator is refused
-/// ([`AuthError::Unverifiable`]): it cannot be verified, and accepting it as
-/// anonymous would hide a misconfiguration from the client.
 pub(crate) fn resolve(config: &Config, token: Option<&str>) -> Result<Identity, AuthError> {
     let token = token.filter(|t| !t.is_empty());
-    match (config.auth_mode, token) {
-        (AuthMode::None, _) => Ok(Identity::default()),
+    let mode = config.effective_auth_mode();
+    let (Some(auth), false) = (&config.authenticator, mode == AuthMode::None) else {
+        return Ok(Identity::default());
+    };
+    match (mode, token) {
         (AuthMode::Required, None) => Err(AuthError::Missing),
         (_, None) => Ok(Identity::default()),
         (mode, Some(token)) => {
-            let auth = config
-                .authenticator
-                .as_ref()
-                .ok_or(AuthError::Unverifiable)?;
             let identity = auth.authenticate(Some(token))?;
             if mode == AuthMode::Required && identity.user_id.is_none() {
                 return Err(AuthError::Invalid("the token names no user".into()));

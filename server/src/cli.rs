@@ -489,11 +489,19 @@ fn apply_security(
             "--jwt-issuer and --jwt-audience need a JWT key".into(),
         ));
     }
+    // Without a key the default is none; asking for verification without a
+    // key is an error rather than a silent none.
     config.auth_mode = match (args.auth_mode, &file.auth) {
         (Some(mode), _) => mode,
         (None, Some(mode)) => auth_mode(mode).map_err(|e| ConfigError(format!("auth = {e}")))?,
-        (None, None) => d.auth_mode,
+        (None, None) if config.authenticator.is_some() => d.auth_mode,
+        (None, None) => AuthMode::None,
     };
+    if config.auth_mode == AuthMode::Optional && config.authenticator.is_none() {
+        return Err(ConfigError(
+            "auth mode optional needs a JWT key (--jwt-secret or --jwt-public-key); without one the mode is none".into(),
+        ));
+    }
     config.private_channels = if args.private_channels.is_empty() {
         file_patterns("private_channels", file.private_channels)?
     } else {

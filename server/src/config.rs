@@ -49,11 +49,12 @@ pub struct Config {
     pub node_id: String,
     /// How tokens are treated (docs/security.md): `none` ignores them,
     /// `optional` (the default) verifies a token when one is presented,
-    /// `required` refuses connections without a valid one.
+    /// `required` refuses connections without a valid one. Without an
+    /// authenticator there is nothing to verify with, so `optional` acts as
+    /// `none` (see [`Config::effective_auth_mode`]).
     pub auth_mode: AuthMode,
-    /// How connection tokens are verified (e.g. [`crate::JwtAuthenticator`]).
-    /// Without one, a presented token is refused with 401 unless the mode
-    /// is `none`, and `required` is a configuration error.
+    /// How connection tokens are verified (e.g. [`crate::JwtAuthenticator`]);
+    /// `required` without one is a configuration error.
     pub authenticator: Option<Arc<dyn Authenticator>>,
     /// Channels anonymous connections may not subscribe to or publish on.
     pub private_channels: Vec<ChannelPattern>,
@@ -194,10 +195,14 @@ impl Config {
         Ok(())
     }
 
-    /// Whether tokens are actually verified: a mode other than `none` and an
-    /// authenticator to verify with (`features.authentication` in info).
-    pub(crate) fn verifies_tokens(&self) -> bool {
-        self.auth_mode != AuthMode::None && self.authenticator.is_some()
+    /// The mode the server actually applies and reports in `/api/ws/info`:
+    /// `optional` without an authenticator is `none`, since no token could
+    /// be verified; anything else as configured.
+    pub fn effective_auth_mode(&self) -> AuthMode {
+        match (self.auth_mode, &self.authenticator) {
+            (AuthMode::Optional, None) => AuthMode::None,
+            (mode, _) => mode,
+        }
     }
 
     /// Whether `channel` keeps history.

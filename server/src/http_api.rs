@@ -196,7 +196,7 @@ pub(crate) fn info_of(node: &Node) -> InfoResponse {
         protocol: PROTOCOL_VERSION.into(),
         node_id: config.node_id.clone(),
         features: Features {
-            authentication: config.verifies_tokens(),
+            authentication: config.effective_auth_mode() != AuthMode::None,
             history: config.history_size > 0 && !history_channels.is_empty(),
             client_publish: !config.client_publish_channels.is_empty(),
             multi_node: node.inner.broker.kind() != "memory",
@@ -209,7 +209,7 @@ pub(crate) fn info_of(node: &Node) -> InfoResponse {
         heartbeat_timeout: config.heartbeat_timeout.as_secs_f64(),
         max_message_size: config.max_message_size as u64,
         max_subscriptions: config.max_subscriptions as u64,
-        auth: config.auth_mode,
+        auth: config.effective_auth_mode(),
         broker: node.inner.broker.kind().into(),
         history: HistoryInfo {
             enabled: config.history_size > 0 && !history_channels.is_empty(),

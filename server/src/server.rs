@@ -85,15 +85,14 @@ impl Server {
 /// Says at start how tokens are treated, so a missing key is not a surprise.
 fn log_auth(config: &Config) {
     use brain_ws_protocol::http::AuthMode;
-    match (config.auth_mode, config.authenticator.is_some()) {
-        (AuthMode::None, _) => {
-            tracing::info!("auth mode none: every connection is anonymous, tokens are ignored");
-        }
-        (mode, false) => tracing::warn!(
-            ?mode,
-            "no JWT key configured: connections are anonymous and a presented token is refused (401)"
+    match (config.effective_auth_mode(), config.authenticator.is_some()) {
+        (AuthMode::None, false) => tracing::warn!(
+            "no JWT key configured: auth mode none, tokens are ignored and every connection is anonymous"
         ),
-        (mode, true) => tracing::info!(?mode, "tokens are verified"),
+        (AuthMode::None, true) => {
+            tracing::info!("auth mode none: tokens are ignored and every connection is anonymous");
+        }
+        (mode, _) => tracing::info!(?mode, "tokens are verified"),
     }
 }
 

@@ -465,29 +465,25 @@ async fn auth_modes_decide_what_a_missing_or_present_token_means() {
         (Some("none"), Some(false))
     );
 
-    // optional (the default) without any key: anonymous works, a token
-    // cannot be verified and is refused rather than trusted or ignored.
+    // optional (the default) without any key: nothing can be verified, so
+    // the server acts, and reports itself, as none: a token is not trusted,
+    // it is ignored, and the welcome carries no user_id.
     let keyless = start(|_| {}).await;
     let (_, welcome) = Client::connect(&keyless).await;
     assert_eq!(welcome.get("user_id"), None);
-    let (status, body) = upgrade(
+    let (_, welcome) = Client::connect_to(
         &keyless,
         &format!("/ws/connect?token={}", hs(&claims("bob", 600))),
-        &[],
     )
     .await;
-    assert_eq!(status, 401);
-    assert_eq!(
-        body["error"]["message"],
-        "this server has no key to verify tokens; connect without one"
-    );
+    assert_eq!(welcome.get("user_id"), None);
     let (_, info) = get(&keyless, "/api/ws/info").await;
     assert_eq!(
         (
             info["auth"].as_str(),
             info["features"]["authentication"].as_bool()
         ),
-        (Some("optional"), Some(false))
+        (Some("none"), Some(false))
     );
 
     // optional with a key.
@@ -1295,9 +1291,9 @@ async fn security_flags_build_the_configuration_the_server_enforces() {
     assert_eq!(welcome["user_id"], "from-file");
     refused(&server, "/ws/connect", &[], 401, "unauthorized").await;
 
-    // Defaults: optional, no key, rate limit on.
+    // Defaults: no key and so auth none, rate limit on; a key makes it optional.
     let defaults = parse(&[]).expect("defaults");
-    assert_eq!(defaults.auth_mode, AuthMode::Optional);
+    assert_eq!(defaults.auth_mode, AuthMode::None);
     assert!(defaults.authenticator.is_none());
     assert_eq!(defaults.rate_limit, Some(RateLimit::default()));
     assert_eq!(defaults.handshake_timeout, Duration::from_secs(10));
@@ -1307,6 +1303,7 @@ async fn security_flags_build_the_configuration_the_server_enforces() {
     );
     let rsa = parse(&["--jwt-public-key", key_path]).expect("parses");
     assert!(rsa.authenticator.is_some());
+    assert_eq!(rsa.auth_mode, AuthMode::Optional);
 
     for (args, expected) in [
         (
@@ -1316,6 +1313,10 @@ async fn security_flags_build_the_configuration_the_server_enforces() {
         (
             vec!["--auth", "required"],
             "auth mode required needs a JWT key",
+        ),
+        (
+            vec!["--auth", "optional"],
+            "auth mode optional needs a JWT key",
         ),
         (vec!["--jwt-secret", "short"], "at least 32 bytes"),
         (
