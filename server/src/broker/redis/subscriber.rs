@@ -141,7 +141,7 @@ async fn serve(
                 }
             },
             _ = ping.tick() => {
-                if let Err(e) = timed("ping", sink.ping::<String>()).await {
+                if let Err(e) = timed("ping", sink.ping::<redis::Value>()).await {
                     return Exit::Lost(e);
                 }
                 if let Err(e) = timed("ping", redis::cmd("PING").query_async::<String>(&mut commands)).await {
