@@ -6,6 +6,9 @@
 //! `BRAIN_WS_REQUIRE_REDIS=1` (set by `.ci/run`), which makes them fail. The
 //! outage test runs its own `redis-server` on a free port.
 
+// Helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used)]
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -54,19 +57,21 @@ fn unique_prefix() -> String {
 }
 
 fn config(redis: &str, prefix: &str, node_id: &str) -> Config {
-    let mut c = Config::default();
-    c.bind = "127.0.0.1:0".parse().unwrap();
-    c.node_id = node_id.into();
-    c.broker = BrokerConfig::Redis(redis.into());
-    c.redis_prefix = prefix.into();
-    c.cluster_refresh = Duration::from_millis(200);
+    let mut c = Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        node_id: node_id.into(),
+        broker: BrokerConfig::Redis(redis.into()),
+        redis_prefix: prefix.into(),
+        cluster_refresh: Duration::from_millis(200),
+        shutdown_grace: Duration::from_secs(1),
+        authenticator: Some(Arc::new(
+            StaticTokens::new()
+                .with("tok-alice", "alice")
+                .with("tok-bob", "bob"),
+        )),
+        ..Config::default()
+    };
     c.history_channels.push("mn-h*".parse().unwrap());
-    c.shutdown_grace = Duration::from_secs(1);
-    c.authenticator = Some(Arc::new(
-        StaticTokens::new()
-            .with("tok-alice", "alice")
-            .with("tok-bob", "bob"),
-    ));
     c
 }
 
