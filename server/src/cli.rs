@@ -284,3 +284,92 @@ impl Cli {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<(Config, LogFormat), String> {
+        let cli =
+            Cli::try_parse_from(std::iter::once("brain-ws-server").chain(args.iter().copied()))
+                .map_err(|e| e.to_string())?;
+        cli.into_config().map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_are_the_seeds() {
+        let (config, format) = parse(&[]).expect("defaults parse");
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(30));
+        assert_eq!(config.heartbeat_timeout, Duration::from_secs(10));
+        assert_eq!(config.max_connections, 1000);
+        assert_eq!(config.max_message_size, 65536);
+        assert_eq!(config.max_subscriptions, 100);
+        assert_eq!(format, LogFormat::Text);
+    }
+
+    #[test]
+    fn flags_accept_human_durations_and_patterns() {
+        let (config, format) = parse(&[
+            "--heartbeat-interval",
+            "500ms",
+            "--heartbeat-timeout",
+            "2s",
+            "--client-publish",
+            "chat:*",
+            "--client-publish",
+            "lobby",
+            "--api-key",
+            "0123456789abcdef0",
+            "--log-format",
+            "json",
+        ])
+        .expect("parses");
+        assert_eq!(config.heartbeat_interval, Duration::from_millis(500));
+        assert_eq!(config.heartbeat_timeout, Duration::from_secs(2));
+        assert!(config.allows_client_publish("chat:42"));
+        assert!(config.allows_client_publish("lobby"));
+        assert!(!config.allows_client_publish("missions"));
+        assert_eq!(config.api_keys, vec!["0123456789abcdef0".to_owned()]);
+        assert_eq!(format, LogFormat::Json);
+    }
+
+    #[test]
+    fn bad_configuration_fails_with_a_clear_message() {
+        let err = parse(&["--heartbeat-interval", "soon"]).expect_err("bad duration");
+        assert!(err.contains("examples: 30s, 500ms"), "{err}");
+        let err = parse(&["--max-connections", "0"]).expect_err("zero");
+        assert!(err.contains("max connections must be at least 1"), "{err}");
+        let err = parse(&["--client-publish", "bad name"]).expect_err("bad pattern");
+        assert!(err.contains("bad name"), "{err}");
+        let err = parse(&["--api-key", "short"]).expect_err("short key");
+        assert!(err.contains("at least 16"), "{err}");
+    }
+
+    #[test]
+    fn a_toml_file_is_read_and_flags_override_it() {
+        let dir = std::env::temp_dir().join(format!("brain-ws-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("server.toml");
+        std::fs::write(
+            &path,
+            "bind = \"127.0.0.1:9001\"\nheartbeat_interval = \"5s\"\nmax_subscriptions = 7\nhistory_channels = [\"orders:*\"]\n",
+        )
+        .expect("write");
+        let file = path.to_str().expect("utf-8 path");
+        let (config, _) = parse(&["--config", file, "--max-subscriptions", "9"]).expect("parses");
+        assert_eq!(config.bind.to_string(), "127.0.0.1:9001");
+        assert_eq!(config.heartbeat_interval, Duration::from_secs(5));
+        assert_eq!(config.max_subscriptions, 9);
+        assert!(config.keeps_history("orders:1"));
+        assert!(!config.keeps_history("missions"));
+
+        std::fs::write(&path, "heartbeat_intervall = \"5s\"\n").expect("write");
+        let err = parse(&["--config", file]).expect_err("unknown key");
+        assert!(err.contains("heartbeat_intervall"), "{err}");
+        std::fs::write(&path, "heartbeat_interval = \"fast\"\n").expect("write");
+        let err = parse(&["--config", file]).expect_err("bad duration");
+        assert!(err.contains("heartbeat_interval"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -155,7 +155,7 @@ pub(crate) async fn channel(
 ) -> Result<Json<ChannelSubscribersResponse>, ApiError> {
     let channel = ChannelName::new(&channel).map_err(|e| {
         ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::BAD_REQUEST,
             ErrorCode::INVALID_CHANNEL,
             e.to_string(),
         )

@@ -3,7 +3,7 @@
 //! second schema description with utoipa would give two sources of truth for
 //! one wire format; this keeps the protocol crate the only one.
 
-use brain_ws_protocol::schema::json_schemas;
+use brain_ws_protocol::schema::{json_schemas, rewrite_refs};
 use serde_json::{Map, Value, json};
 
 /// The document served at `/openapi.json`.
@@ -60,22 +60,4 @@ pub(crate) fn document() -> Value {
             "securitySchemes": { "apiKey": { "type": "http", "scheme": "bearer", "description": "An --api-key value. Without configured keys, loopback peers need none." } }
         }
     })
-}
-
-fn rewrite_refs(value: Value) -> Value {
-    match value {
-        Value::Object(map) => map
-            .into_iter()
-            .map(|(k, v)| match (k.as_str(), v) {
-                ("$ref", Value::String(r)) => (
-                    k,
-                    Value::String(r.replace("#/$defs/", "#/components/schemas/")),
-                ),
-                (_, v) => (k, rewrite_refs(v)),
-            })
-            .collect::<Map<_, _>>()
-            .into(),
-        Value::Array(items) => items.into_iter().map(rewrite_refs).collect(),
-        other => other,
-    }
 }

@@ -74,16 +74,33 @@ pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
     let close = session.pump(&mut socket, &mut queue).await;
     if let Some(code) = close {
         count_close(&node, code);
-        let frame = CloseFrame {
-            code: code.0,
-            reason: code.name().unwrap_or_default().into(),
-        };
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.send(Message::Close(Some(frame)))).await;
+        let _ =
+            tokio::time::timeout(CLOSE_TIMEOUT, say_goodbye(&mut socket, &mut queue, code)).await;
     }
     let subscriptions: Vec<ChannelName> = session.subscriptions.drain().collect();
     hub.unregister(&conn, &subscriptions);
     drop(slot);
     tracing::debug!(connection_id = %conn.id, close = ?close, "disconnected");
+}
+
+/// Sends the close frame. On a graceful close (shutdown) what is already
+/// queued, such as the `system_shutdown` event, goes out first; a slow or
+/// misbehaving client gets the close frame only.
+async fn say_goodbye(
+    socket: &mut WebSocket,
+    queue: &mut mpsc::Receiver<Frame>,
+    code: CloseCode,
+) -> Result<(), axum::Error> {
+    if code == CloseCode::GOING_AWAY {
+        while let Ok(frame) = queue.try_recv() {
+            socket.feed(Message::Text(frame)).await?;
+        }
+    }
+    let frame = CloseFrame {
+        code: code.0,
+        reason: code.name().unwrap_or_default().into(),
+    };
+    socket.send(Message::Close(Some(frame))).await
 }
 
 fn count_close(node: &Node, code: CloseCode) {
@@ -145,7 +162,12 @@ impl Session<'_> {
                         ),
                         // tungstenite answers pings itself; both count as activity.
                         Message::Ping(_) | Message::Pong(_) => {}
-                        Message::Close(_) => return None,
+                        // tungstenite has queued the echo of the client's
+                        // close frame; flush it so the client sees a clean close.
+                        Message::Close(_) => {
+                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.flush()).await;
+                            return None;
+                        }
                     }
                 }
             }
