@@ -887,3 +887,106 @@ async fn recovery_reports_loss_when_the_history_is_gone_or_trimmed() {
     assert_eq!(answer["offset"], 0);
     a.shutdown().await;
 }
+
+/// A one-backend TCP load balancer whose backend can be switched, so a
+/// client with a single URL can land on another node after its node died.
+struct Balancer {
+    addr: SocketAddr,
+    backend: Arc<std::sync::Mutex<SocketAddr>>,
+}
+
+impl Balancer {
+    async fn start(backend: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let backend = Arc::new(std::sync::Mutex::new(backend));
+        let current = backend.clone();
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                let to = *current.lock().unwrap();
+                tokio::spawn(async move {
+                    if let Ok(mut outbound) = TcpStream::connect(to).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        });
+        Self { addr, backend }
+    }
+
+    fn switch_to(&self, backend: SocketAddr) {
+        *self.backend.lock().unwrap() = backend;
+    }
+}
+
+#[tokio::test]
+async fn the_client_sdk_behind_a_load_balancer_recovers_everything_when_its_node_dies() {
+    use brain_ws_client::{Backoff, SubscriptionEvent};
+    use brain_ws_protocol::catalog::Event;
+
+    let Some(redis) = shared_redis(
+        "the_client_sdk_behind_a_load_balancer_recovers_everything_when_its_node_dies",
+    )
+    .await
+    else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let a = node(&redis, &prefix, "a").await;
+    let b = node(&redis, &prefix, "b").await;
+    let balancer = Balancer::start(a.local_addr()).await;
+    let client = brain_ws_client::Client::builder(format!("ws://{}", balancer.addr))
+        .backoff(
+            Backoff::default()
+                .initial(Duration::from_millis(50))
+                .max(Duration::from_millis(200)),
+        )
+        .connect()
+        .await
+        .unwrap();
+    let mut sub = client.subscribe("mn-h-sdk").await.unwrap();
+    const N: u64 = 150;
+
+    let publisher = b.node().clone();
+    let publishing = tokio::spawn(async move {
+        for seq in 0..N {
+            publisher
+                .publish(&ch("mn-h-sdk"), &et("step"), json!({"seq": seq}))
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+
+    let mut got = Vec::new();
+    let mut resubscribed = Vec::new();
+    let mut a = Some(a);
+    while got.len() < N as usize {
+        let item = tokio::time::timeout(WAIT, sub.next())
+            .await
+            .expect("the stream stalled")
+            .expect("the stream ended");
+        match item {
+            SubscriptionEvent::Event(msg) => {
+                let Event::Other(raw) = msg.event else {
+                    panic!("unexpected {:?}", msg.event);
+                };
+                got.push((raw.data["seq"].as_u64().unwrap(), msg.offset.unwrap()));
+            }
+            SubscriptionEvent::Resubscribed { recovered } => resubscribed.push(recovered),
+        }
+        if got.len() == (N / 3) as usize
+            && let Some(a) = a.take()
+        {
+            // Node A dies; the balancer sends new connections to B.
+            balancer.switch_to(b.local_addr());
+            a.shutdown().await;
+        }
+    }
+    publishing.await.unwrap();
+    assert_eq!(resubscribed, vec![true], "one reconnection, nothing lost");
+    let expected: Vec<(u64, u64)> = (0..N).map(|s| (s, s + 1)).collect();
+    assert_eq!(got, expected, "zero lost, zero duplicated, in order");
+    client.close().await;
+    b.shutdown().await;
+}
