@@ -372,4 +372,35 @@ mod tests {
         assert!(err.contains("heartbeat_interval"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn broker_flags_select_redis_and_bad_brokers_are_refused() {
+        let (config, _) = parse(&[]).expect("defaults");
+        assert_eq!(config.broker, crate::config::BrokerConfig::Memory);
+        assert_eq!(config.redis_prefix, "brain-ws");
+        assert_eq!(config.cluster_refresh, Duration::from_secs(2));
+        let (config, _) = parse(&[
+            "--broker",
+            "redis://:s3cret@127.0.0.1:6379/2",
+            "--redis-prefix",
+            "prod-eu",
+            "--cluster-refresh",
+            "500ms",
+        ])
+        .expect("parses");
+        assert_eq!(
+            config.broker,
+            crate::config::BrokerConfig::Redis("redis://:s3cret@127.0.0.1:6379/2".into())
+        );
+        assert_eq!(config.broker.redacted(), "redis://:***@127.0.0.1:6379/2");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(config.redis_prefix, "prod-eu");
+        assert_eq!(config.cluster_refresh, Duration::from_millis(500));
+        let err = parse(&["--broker", "kafka://x"]).expect_err("unknown broker");
+        assert!(err.contains("expected `memory` or a redis:// URL"), "{err}");
+        let err = parse(&["--broker", "redis://"]).expect_err("no host");
+        assert!(err.contains("broker URL"), "{err}");
+        let err = parse(&["--redis-prefix", "a b"]).expect_err("space");
+        assert!(err.contains("redis prefix"), "{err}");
+    }
 }
