@@ -51,7 +51,7 @@ pub use access::{ChannelRole, InvalidChannelRole};
 pub use auth::{AuthError, Authenticator, Identity, StaticTokens};
 pub use brain_ws_protocol::http::AuthMode;
 pub use broker::BrokerError;
-pub use config::{Config, ConfigError};
+pub use config::{BrokerConfig, Config, ConfigError};
 pub use events::EmitResult;
 pub use jwt::{JwtAuthenticator, JwtError, JwtKeyError};
 pub use node::{Node, PublishError};

@@ -77,7 +77,7 @@ pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
         subscriptions: HashSet::new(),
     };
     if let Some(channel) = initial_channel {
-        session.subscribe(channel, None);
+        session.subscribe(channel, None).await;
     }
 
     let close = session.pump(&mut socket, &mut queue).await;
@@ -197,7 +197,7 @@ impl Session<'_> {
                     match message {
                         Message::Text(text) => {
                             inc(&self.node.inner.metrics.messages_in);
-                            self.handle_text(text.as_str());
+                            self.handle_text(text.as_str()).await;
                         }
                         Message::Binary(_) => self.reply_error(
                             ErrorCode::BINARY_NOT_SUPPORTED,
@@ -218,13 +218,13 @@ impl Session<'_> {
         }
     }
 
-    fn handle_text(&mut self, text: &str) {
+    async fn handle_text(&mut self, text: &str) {
         match decode_client_message(text) {
             Err(e) => {
                 let channel = e.channel().map(str::to_owned);
                 self.reply_error(e.code(), e.to_string(), channel.as_deref());
             }
-            Ok(ClientMessage::Subscribe { channel, since }) => self.subscribe(channel, since),
+            Ok(ClientMessage::Subscribe { channel, since }) => self.subscribe(channel, since).await,
             Ok(ClientMessage::Unsubscribe { channel }) => self.unsubscribe(channel),
             Ok(ClientMessage::Ping) => {
                 self.conn.offer(frames::pong());
@@ -243,7 +243,7 @@ impl Session<'_> {
         self.conn.offer(frames::error(code, message, channel));
     }
 
-    fn subscribe(&mut self, channel: ChannelName, since: Option<StreamPosition>) {
+    async fn subscribe(&mut self, channel: ChannelName, since: Option<StreamPosition>) {
         let max = self.node.inner.config.max_subscriptions;
         if !self.subscriptions.contains(&channel) && self.subscriptions.len() >= max {
             return self.reply_error(
@@ -256,9 +256,8 @@ impl Session<'_> {
             return self.reply_error(ErrorCode::FORBIDDEN, reason, Some(channel.as_str()));
         }
         self.node
-            .inner
-            .hub
-            .subscribe(self.conn, &channel, since.as_ref());
+            .subscribe(self.conn, &channel, since.as_ref())
+            .await;
         self.subscriptions.insert(channel);
     }
 

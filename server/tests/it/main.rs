@@ -10,5 +10,6 @@ mod heartbeat;
 mod history;
 mod http_api;
 mod lifecycle;
+mod multinode;
 mod security;
 mod wire;
