@@ -40,6 +40,20 @@ pub enum AuthError {
     Invalid(String),
 }
 
+/// The credentials of an `Authorization: Bearer <credentials>` header (the
+/// scheme is case-insensitive, RFC 9110 section 11.1), for WebSocket tokens
+/// and admin API keys alike.
+pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, credentials) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| credentials.trim())
+}
+
 impl Identity {
     /// Whether the token granted `role`.
     pub fn has_role(&self, role: &str) -> bool {

@@ -173,11 +173,7 @@ fn accept(
 /// `Sec-WebSocket-Protocol` entry `token.<jwt>` (in that order of
 /// precedence). Tokens are never logged.
 fn token<'a>(query: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Option<&'a str> {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim);
+    let bearer = auth::bearer(headers);
     let protocol = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()

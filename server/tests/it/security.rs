@@ -216,6 +216,9 @@ async fn the_token_is_read_from_each_of_the_three_carriers() {
     let bearer = format!("Bearer {}", hs(&claims("by-header", 600)));
     let (_, _, welcome) = connect_with(&server, "/ws/connect", &[("authorization", &bearer)]).await;
     assert_eq!(welcome["user_id"], "by-header");
+    let lower = format!("bearer {}", hs(&claims("by-lowercase-scheme", 600)));
+    let (_, _, welcome) = connect_with(&server, "/ws/connect", &[("authorization", &lower)]).await;
+    assert_eq!(welcome["user_id"], "by-lowercase-scheme");
 
     // Browsers: the token rides in Sec-WebSocket-Protocol next to brain.v1,
     // and only brain.v1 is echoed back (never the token).
@@ -706,6 +709,14 @@ async fn the_admin_api_takes_keys_from_a_file_and_compares_them() {
     );
     assert_eq!(status(Some("key-one-0123456789abcdef")).await, (200, None));
     assert_eq!(status(Some("key-two-0123456789abcdef")).await, (200, None));
+    // The scheme is case-insensitive (RFC 9110).
+    let lower = client
+        .get(&url)
+        .header("authorization", "bearer key-two-0123456789abcdef")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(lower.status().as_u16(), 200);
     // A short key in the file is a configuration error, not a weak key.
     std::fs::write(&file, "short\n").expect("write");
     let err = Cli::try_parse_from([
