@@ -540,6 +540,98 @@ async fn a_connection_is_closed_with_4002_when_its_token_expires() {
     );
 }
 
+/// Collects everything the server logs on this thread.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn tokens_never_appear_in_the_logs() {
+    // A current-thread runtime: the server's tasks run on this thread, so a
+    // thread-local subscriber at TRACE sees everything the server, axum,
+    // hyper and tungstenite log.
+    let logs = LogBuffer::default();
+    let writer = logs.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+    let server = start_hs(|c| c.api_keys = vec!["admin-key-0123456789abcdef".into()]).await;
+    let good = hs(&claims("logged-user", 600));
+    let forged = sign(
+        Algorithm::HS256,
+        &EncodingKey::from_secret(b"another-secret-another-secret-000"),
+        &claims("x", 600),
+    );
+    let (client, _) = Client::connect_to(&server, &format!("/ws/connect?token={good}")).await;
+    client.close().await;
+    let bearer = format!("Bearer {good}");
+    let (ws, _, _) = connect_with(&server, "/ws/connect", &[("authorization", &bearer)]).await;
+    drop(ws);
+    let protocols = format!("brain.v1, token.{good}");
+    let (ws, _, _) = connect_with(
+        &server,
+        "/ws/connect",
+        &[("sec-websocket-protocol", &protocols)],
+    )
+    .await;
+    drop(ws);
+    refused(
+        &server,
+        &format!("/ws/connect?token={forged}"),
+        &[],
+        401,
+        "unauthorized",
+    )
+    .await;
+    let (status, _) = upgrade(
+        &server,
+        "/ws/connect",
+        &[("authorization", &format!("Bearer {forged}"))],
+    )
+    .await;
+    assert_eq!(status, 401);
+    let admin = reqwest::Client::new()
+        .get(http_url(&server, "/api/ws/stats"))
+        .bearer_auth("admin-key-0123456789abcdef")
+        .send()
+        .await
+        .expect("GET");
+    assert_eq!(admin.status().as_u16(), 200);
+    server.shutdown().await;
+    let text = String::from_utf8_lossy(&logs.0.lock().expect("log lock")).into_owned();
+    assert!(
+        text.contains("listening on"),
+        "the subscriber captured the server's logs"
+    );
+    for (what, secret) in [
+        ("a valid token", good.as_str()),
+        ("a forged token", forged.as_str()),
+        (
+            "a token's signature",
+            good.rsplit('.').next().unwrap_or_default(),
+        ),
+        ("an API key", "admin-key-0123456789abcdef"),
+    ] {
+        assert!(!text.contains(secret), "{what} appears in the logs");
+    }
+    println!(
+        "tokens_never_appear_in_the_logs: {} bytes of TRACE logs checked",
+        text.len()
+    );
+}
+
 // ---------------------------------------------------------------- channels
 
 #[tokio::test]
