@@ -228,7 +228,9 @@ fn variants(root: &Value, components: &Map<String, Value>) -> Vec<(String, Value
     out
 }
 
-fn rewrite_refs(value: Value) -> Value {
+/// Rewrites `#/$defs/X` references to `#/components/schemas/X`, for embedding
+/// these schemas in AsyncAPI and OpenAPI documents.
+pub fn rewrite_refs(value: Value) -> Value {
     match value {
         Value::Object(map) => map
             .into_iter()

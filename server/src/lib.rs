@@ -1,1 +1,54 @@
-//! BRAiN WebSocket server (skeleton).
+//! The BRAiN WebSocket server: channels with subscribe/unsubscribe, per-user
+//! messages, broadcasts through an HTTP API, heartbeats, history and
+//! recovery, on axum + tokio.
+//!
+//! Run it with `cargo run --release -p brain-ws-server`, or embed it:
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use brain_ws_server::{Config, Server};
+//! let server = Server::start(Config::default()).await?;
+//! server.node().emit_mission_started("mission_123").await?;
+//! server.shutdown().await;
+//! # Ok(()) }
+//! ```
+//!
+//! Module map: `hub` owns connections and subscriptions and fans out;
+//! `session` runs one connection; `heartbeat` pings and times out;
+//! `broker` carries publications between nodes; `node` is the facade;
+//! `http_api` and `ws` are the endpoints.
+
+mod access;
+mod auth;
+mod broker;
+pub mod cli;
+mod clock;
+mod config;
+mod connection;
+mod events;
+mod frames;
+mod heartbeat;
+mod history;
+mod http_api;
+mod hub;
+mod metrics;
+mod node;
+mod openapi;
+mod pattern;
+mod server;
+mod session;
+mod ws;
+
+pub use auth::{AuthError, Authenticator, Identity, StaticTokens};
+pub use broker::BrokerError;
+pub use config::{Config, ConfigError};
+pub use events::EmitResult;
+pub use node::{Node, PublishError};
+pub use pattern::ChannelPattern;
+pub use server::{Server, StartError};
+
+/// The router of a node, for applications that mount the BRAiN endpoints in
+/// their own axum app. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
+pub fn router(node: &Node) -> axum::Router {
+    server::router(node.clone())
+}

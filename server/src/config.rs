@@ -1,0 +1,144 @@
+//! Server configuration: the settings every other module reads, with the
+//! seed's defaults. `cli.rs` builds one from flags, environment and a TOML file.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use brain_ws_protocol::catalog::StandardChannel;
+
+use crate::auth::Authenticator;
+use crate::pattern::ChannelPattern;
+
+/// Everything a [`crate::Server`] needs to run. Fields are public so tests and
+/// embedding applications can start from [`Config::default`] and change what
+/// they need.
+#[derive(Clone)]
+pub struct Config {
+    /// Address to listen on; port 0 picks a free port (see `Server::local_addr`).
+    pub bind: SocketAddr,
+    /// Time between server pings.
+    pub heartbeat_interval: Duration,
+    /// How long after a ping a silent connection is closed (code 4000).
+    pub heartbeat_timeout: Duration,
+    /// Most concurrent WebSocket connections; more are refused with 503.
+    pub max_connections: usize,
+    /// Largest accepted WebSocket frame or message, and HTTP body, in bytes.
+    pub max_message_size: usize,
+    /// Most channels one connection may subscribe to.
+    pub max_subscriptions: usize,
+    /// Frames queued for one connection before it counts as a slow consumer
+    /// and is closed with 4001.
+    pub outbound_queue: usize,
+    /// Bearer keys for the admin HTTP API; empty means loopback peers only.
+    pub api_keys: Vec<String>,
+    /// Events kept per history channel.
+    pub history_size: usize,
+    /// How long history events are kept.
+    pub history_ttl: Duration,
+    /// Channels that keep history (names or `prefix*` patterns).
+    pub history_channels: Vec<ChannelPattern>,
+    /// Channels on which clients may `publish`.
+    pub client_publish_channels: Vec<ChannelPattern>,
+    /// How long shutdown waits for connections to flush their close frames.
+    pub shutdown_grace: Duration,
+    /// This node's id in stats and logs.
+    pub node_id: String,
+    /// How connection tokens are checked; `None` ignores tokens.
+    pub authenticator: Option<Arc<dyn Authenticator>>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            heartbeat_interval: Duration::from_secs(30),
+            heartbeat_timeout: Duration::from_secs(10),
+            max_connections: 1000,
+            max_message_size: 65536,
+            max_subscriptions: 100,
+            outbound_queue: 1024,
+            api_keys: Vec::new(),
+            history_size: 100,
+            history_ttl: Duration::from_secs(300),
+            history_channels: StandardChannel::ALL
+                .iter()
+                .map(|c| ChannelPattern::exact(c.name()))
+                .collect(),
+            client_publish_channels: Vec::new(),
+            shutdown_grace: Duration::from_secs(5),
+            node_id: format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
+            authenticator: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("bind", &self.bind)
+            .field("heartbeat_interval", &self.heartbeat_interval)
+            .field("heartbeat_timeout", &self.heartbeat_timeout)
+            .field("max_connections", &self.max_connections)
+            .field("max_message_size", &self.max_message_size)
+            .field("max_subscriptions", &self.max_subscriptions)
+            .field("outbound_queue", &self.outbound_queue)
+            .field("api_keys", &format_args!("[{} keys]", self.api_keys.len()))
+            .field("history_size", &self.history_size)
+            .field("history_ttl", &self.history_ttl)
+            .field("history_channels", &self.history_channels)
+            .field("client_publish_channels", &self.client_publish_channels)
+            .field("node_id", &self.node_id)
+            .field("authenticator", &self.authenticator.is_some())
+            .finish()
+    }
+}
+
+/// A configuration value that cannot work.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Checks values that would make the server misbehave rather than fail.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let bad = |m: &str| Err(ConfigError(m.to_owned()));
+        if self.heartbeat_interval < Duration::from_millis(10) {
+            return bad("heartbeat interval must be at least 10ms");
+        }
+        if self.heartbeat_timeout < Duration::from_millis(10) {
+            return bad("heartbeat timeout must be at least 10ms");
+        }
+        if self.max_connections == 0 {
+            return bad("max connections must be at least 1");
+        }
+        if self.max_message_size < 256 {
+            return bad("max message size must be at least 256 bytes");
+        }
+        if self.max_subscriptions == 0 {
+            return bad("max subscriptions must be at least 1");
+        }
+        if self.outbound_queue < 2 {
+            return bad("outbound queue must hold at least 2 frames");
+        }
+        if self.api_keys.iter().any(|k| k.len() < 16) {
+            return bad("api keys must be at least 16 characters");
+        }
+        if self.node_id.is_empty() {
+            return bad("node id must not be empty");
+        }
+        Ok(())
+    }
+
+    /// Whether `channel` keeps history.
+    pub(crate) fn keeps_history(&self, channel: &str) -> bool {
+        self.history_size > 0 && self.history_channels.iter().any(|p| p.matches(channel))
+    }
+
+    /// Whether clients may publish on `channel`.
+    pub(crate) fn allows_client_publish(&self, channel: &str) -> bool {
+        self.client_publish_channels
+            .iter()
+            .any(|p| p.matches(channel))
+    }
+}

@@ -1,0 +1,118 @@
+//! Starting and stopping a node: the router, the listener, the heartbeat
+//! task, and a graceful shutdown that also ends the upgraded WebSocket
+//! connections axum's `serve` does not track.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, post};
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+use crate::config::{Config, ConfigError};
+use crate::http_api;
+use crate::node::Node;
+use crate::ws;
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+/// A running server: a node listening on an address.
+pub struct Server {
+    node: Node,
+    addr: SocketAddr,
+    serve: JoinHandle<()>,
+}
+
+impl Server {
+    /// Validates `config`, binds, and serves in the background.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        config.validate()?;
+        let addr = config.bind;
+        let listener = TcpListener::bind(addr)
+            .await
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let addr = listener
+            .local_addr()
+            .map_err(|source| StartError::Bind { addr, source })?;
+        let node = Node::start(config)?;
+        let app = router(node.clone());
+        let token = node.inner.shutdown.clone();
+        let serve = tokio::spawn(async move {
+            let service = app.into_make_service_with_connect_info::<SocketAddr>();
+            if let Err(e) = axum::serve(listener, service)
+                .with_graceful_shutdown(async move { token.cancelled().await })
+                .await
+            {
+                tracing::error!(error = %e, "server stopped with an error");
+            }
+        });
+        tracing::info!(%addr, node_id = %node.config().node_id, "listening on {addr}");
+        if node.config().api_keys.is_empty() {
+            tracing::info!("no API key configured: the admin HTTP API answers loopback peers only");
+        }
+        let _ = node.emit_system_startup("started").await;
+        Ok(Self { node, addr, serve })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle to publish and read stats.
+    pub fn node(&self) -> &Node {
+        &self.node
+    }
+
+    /// Stops accepting, emits `system_shutdown`, closes every connection
+    /// with 1001 (going away), waits (bounded by `shutdown_grace`) for their
+    /// close frames to go out, and returns.
+    pub async fn shutdown(self) {
+        self.node.shutdown().await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.serve).await;
+        tracing::info!("stopped");
+    }
+}
+
+/// The whole HTTP surface.
+pub(crate) fn router(node: Node) -> Router {
+    let admin = Router::new()
+        .route("/api/ws/broadcast", post(http_api::broadcast))
+        .route("/api/ws/broadcast/all", post(http_api::broadcast_all))
+        .route("/api/ws/users/{user_id}/send", post(http_api::send_to_user))
+        .route("/api/ws/stats", get(http_api::stats))
+        .route("/api/ws/channels/{channel}", get(http_api::channel))
+        .route_layer(axum::middleware::from_fn_with_state(
+            node.clone(),
+            http_api::admin_guard,
+        ));
+    Router::new()
+        .route("/ws/connect", get(ws::connect))
+        .route("/ws/channel/{channel}", get(ws::channel))
+        .route("/api/ws/info", get(http_api::info))
+        .route("/health", get(http_api::health))
+        .route("/ready", get(http_api::ready))
+        .route("/metrics", get(http_api::metrics))
+        .route("/openapi.json", get(http_api::openapi))
+        .route("/static/websocket_test.html", get(http_api::test_page))
+        .merge(admin)
+        .fallback(http_api::not_found)
+        .layer(DefaultBodyLimit::max(node.config().max_message_size))
+        .with_state(node)
+}

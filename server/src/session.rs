@@ -1,0 +1,279 @@
+//! One WebSocket connection's task: reads client messages, answers them,
+//! and writes the frames queued for the connection, until one side closes.
+//!
+//! One task per connection (not a reader and a writer task) keeps an idle
+//! connection cheap. Writes drain everything queued and flush once, so a
+//! burst of events costs one syscall rather than one per frame. Every path
+//! out of the loop runs the same cleanup (`Registration::drop`).
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use brain_ws_protocol::{
+    ChannelName, ClientMessage, CloseCode, ErrorCode, EventType, StreamPosition,
+    decode_client_message,
+};
+use futures_util::SinkExt;
+use tokio::sync::mpsc;
+
+use crate::auth::Identity;
+use crate::connection::{Connection, Frame};
+use crate::frames;
+use crate::hub::Slot;
+use crate::metrics::inc;
+use crate::node::Node;
+
+/// Most frames written before one flush.
+const MAX_BATCH: usize = 64;
+/// How long a close frame may take to go out before the socket is dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Everything a session needs, handed over by the upgrade handler.
+pub(crate) struct SessionStart {
+    pub(crate) node: Node,
+    pub(crate) identity: Identity,
+    pub(crate) slot: Slot,
+    /// For `/ws/channel/{channel}`: subscribe right after the welcome.
+    pub(crate) initial_channel: Option<ChannelName>,
+}
+
+/// Runs a connection to its end.
+pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
+    let SessionStart {
+        node,
+        identity,
+        slot,
+        initial_channel,
+    } = start;
+    let inner = node.inner.clone();
+    let hub = inner.hub.clone();
+    let (conn, mut queue) = hub.register(identity.user_id.clone(), |conn| {
+        frames::encode(&brain_ws_protocol::ServerMessage::Connected(
+            brain_ws_protocol::Connected {
+                connection_id: conn.id,
+                timestamp: brain_ws_protocol::unix_timestamp(),
+                user_id: conn.user_id.as_deref().map(str::to_owned),
+                heartbeat_interval: inner.config.heartbeat_interval.as_secs_f64(),
+                protocol: brain_ws_protocol::PROTOCOL_VERSION.to_owned(),
+            },
+        ))
+    });
+    tracing::debug!(connection_id = %conn.id, user = ?conn.user_id, "connected");
+    let mut session = Session {
+        node: &node,
+        conn: &conn,
+        identity,
+        subscriptions: HashSet::new(),
+    };
+    if let Some(channel) = initial_channel {
+        session.subscribe(channel, None);
+    }
+
+    let close = session.pump(&mut socket, &mut queue).await;
+    if let Some(code) = close {
+        count_close(&node, code);
+        let _ =
+            tokio::time::timeout(CLOSE_TIMEOUT, say_goodbye(&mut socket, &mut queue, code)).await;
+    }
+    let subscriptions: Vec<ChannelName> = session.subscriptions.drain().collect();
+    hub.unregister(&conn, &subscriptions);
+    drop(slot);
+    tracing::debug!(connection_id = %conn.id, close = ?close, "disconnected");
+}
+
+/// Sends the close frame. On a graceful close (shutdown) what is already
+/// queued, such as the `system_shutdown` event, goes out first; a slow or
+/// misbehaving client gets the close frame only.
+async fn say_goodbye(
+    socket: &mut WebSocket,
+    queue: &mut mpsc::Receiver<Frame>,
+    code: CloseCode,
+) -> Result<(), axum::Error> {
+    if code == CloseCode::GOING_AWAY {
+        while let Ok(frame) = queue.try_recv() {
+            socket.feed(Message::Text(frame)).await?;
+        }
+    }
+    let frame = CloseFrame {
+        code: code.0,
+        reason: code.name().unwrap_or_default().into(),
+    };
+    socket.send(Message::Close(Some(frame))).await
+}
+
+fn count_close(node: &Node, code: CloseCode) {
+    let m = &node.inner.metrics;
+    match code {
+        CloseCode::SLOW_CONSUMER => inc(&m.slow_consumer_disconnects),
+        CloseCode::HEARTBEAT_TIMEOUT => inc(&m.heartbeat_timeouts),
+        CloseCode::MESSAGE_TOO_BIG => inc(&m.oversize_disconnects),
+        _ => {}
+    }
+}
+
+struct Session<'a> {
+    node: &'a Node,
+    conn: &'a Arc<Connection>,
+    identity: Identity,
+    subscriptions: HashSet<ChannelName>,
+}
+
+impl Session<'_> {
+    /// The connection's loop. Returns the close code to send, or `None` when
+    /// the client went away first.
+    async fn pump(
+        &mut self,
+        socket: &mut WebSocket,
+        queue: &mut mpsc::Receiver<Frame>,
+    ) -> Option<CloseCode> {
+        let clock = *self.node.inner.hub.clock();
+        let conn = self.conn;
+        loop {
+            tokio::select! {
+                biased;
+                code = conn.closing() => return Some(code),
+                Some(first) = queue.recv() => {
+                    let written = tokio::select! {
+                        r = write_batch(socket, queue, first) => r,
+                        code = conn.closing() => return Some(code),
+                    };
+                    if written.is_err() {
+                        return None;
+                    }
+                }
+                incoming = socket.recv() => {
+                    let message = match incoming {
+                        None => return None,
+                        Some(Ok(message)) => message,
+                        Some(Err(e)) => return read_error_close(e),
+                    };
+                    conn.touch(&clock);
+                    match message {
+                        Message::Text(text) => {
+                            inc(&self.node.inner.metrics.messages_in);
+                            self.handle_text(text.as_str());
+                        }
+                        Message::Binary(_) => self.reply_error(
+                            ErrorCode::BINARY_NOT_SUPPORTED,
+                            "binary frames are not supported; send JSON text frames",
+                            None,
+                        ),
+                        // tungstenite answers pings itself; both count as activity.
+                        Message::Ping(_) | Message::Pong(_) => {}
+                        Message::Close(_) => return None,
+                    }
+                }
+            }
+        }
+    }
+
+    fn handle_text(&mut self, text: &str) {
+        match decode_client_message(text) {
+            Err(e) => {
+                let channel = e.channel().map(str::to_owned);
+                self.reply_error(e.code(), e.to_string(), channel.as_deref());
+            }
+            Ok(ClientMessage::Subscribe { channel, since }) => self.subscribe(channel, since),
+            Ok(ClientMessage::Unsubscribe { channel }) => self.unsubscribe(channel),
+            Ok(ClientMessage::Ping) => {
+                self.conn.offer(frames::pong());
+            }
+            Ok(ClientMessage::Pong) => {}
+            Ok(ClientMessage::Publish {
+                channel,
+                event,
+                data,
+            }) => self.publish(channel, event, data),
+        }
+    }
+
+    fn reply_error(&self, code: ErrorCode, message: impl Into<String>, channel: Option<&str>) {
+        inc(&self.node.inner.metrics.client_errors);
+        self.conn.offer(frames::error(code, message, channel));
+    }
+
+    fn subscribe(&mut self, channel: ChannelName, since: Option<StreamPosition>) {
+        let max = self.node.inner.config.max_subscriptions;
+        if !self.subscriptions.contains(&channel) && self.subscriptions.len() >= max {
+            return self.reply_error(
+                ErrorCode::SUBSCRIPTION_LIMIT,
+                format!("a connection may hold at most {max} subscriptions"),
+                Some(channel.as_str()),
+            );
+        }
+        if let Err(reason) = self.authorize(&channel) {
+            return self.reply_error(ErrorCode::FORBIDDEN, reason, Some(channel.as_str()));
+        }
+        self.node
+            .inner
+            .hub
+            .subscribe(self.conn, &channel, since.as_ref());
+        self.subscriptions.insert(channel);
+    }
+
+    fn unsubscribe(&mut self, channel: ChannelName) {
+        if !self.subscriptions.remove(&channel) {
+            return self.reply_error(
+                ErrorCode::NOT_SUBSCRIBED,
+                format!("not subscribed to {channel}"),
+                Some(channel.as_str()),
+            );
+        }
+        self.node.inner.hub.unsubscribe(self.conn, &channel);
+        self.conn.offer(frames::unsubscribed(&channel));
+    }
+
+    fn publish(&mut self, channel: ChannelName, event: EventType, data: serde_json::Value) {
+        if !self.node.config().allows_client_publish(channel.as_str()) {
+            return self.reply_error(
+                ErrorCode::PUBLISH_NOT_ALLOWED,
+                format!("channel {channel} does not accept publishing by clients"),
+                Some(channel.as_str()),
+            );
+        }
+        if let Err(reason) = self.authorize(&channel) {
+            return self.reply_error(ErrorCode::FORBIDDEN, reason, Some(channel.as_str()));
+        }
+        // Publishing may wait on a remote broker; do it off the session so
+        // reads and writes continue.
+        let node = self.node.clone();
+        tokio::spawn(async move {
+            if let Err(e) = node.publish(&channel, &event, data).await {
+                tracing::warn!(%channel, error = %e, "client publish failed");
+            }
+        });
+    }
+
+    /// Channel authorization against the token's `channels` claim.
+    fn authorize(&self, channel: &ChannelName) -> Result<(), String> {
+        crate::access::check(&self.node.inner.config, &self.identity, channel)
+    }
+}
+
+/// Writes `first` and whatever else is queued (up to [`MAX_BATCH`]), then
+/// flushes once.
+async fn write_batch(
+    socket: &mut WebSocket,
+    queue: &mut mpsc::Receiver<Frame>,
+    first: Frame,
+) -> Result<(), axum::Error> {
+    socket.feed(Message::Text(first)).await?;
+    for _ in 1..MAX_BATCH {
+        match queue.try_recv() {
+            Ok(frame) => socket.feed(Message::Text(frame)).await?,
+            Err(_) => break,
+        }
+    }
+    socket.flush().await
+}
+
+/// A read error: an oversize frame gets 1009, anything else ends the session.
+fn read_error_close(error: axum::Error) -> Option<CloseCode> {
+    let inner = error.into_inner();
+    match inner.downcast_ref::<tungstenite::Error>() {
+        Some(tungstenite::Error::Capacity(_)) => Some(CloseCode::MESSAGE_TOO_BIG),
+        _ => None,
+    }
+}

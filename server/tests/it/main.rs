@@ -1,0 +1,13 @@
+//! Integration tests of the server: a real server on port 0, real WebSocket
+//! and HTTP clients. One test binary, one module per topic.
+
+mod support;
+
+mod bad_input;
+mod channels;
+mod fanout;
+mod heartbeat;
+mod history;
+mod http_api;
+mod lifecycle;
+mod wire;
