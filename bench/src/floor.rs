@@ -8,6 +8,10 @@
 //! socket's kernel buffer is full the unwritten rest is kept and flushed when
 //! the socket turns writable (it never happens with idle subscribers).
 //! Bytes clients send on an upgraded socket (pongs) are read and discarded.
+//!
+//! With `threads` > 1 the same write loop is split over scoped threads for
+//! large broadcasts: a floor for time-to-last-delivery on a multi-core box,
+//! where a single-threaded loop would be beaten by any server using two cores.
 
 use std::collections::HashMap;
 use std::io::{self, Read as _, Write as _};
@@ -24,16 +28,28 @@ const LISTENER: Token = Token(usize::MAX);
 /// Requests larger than this are refused, like the server's body limit.
 const MAX_REQUEST: usize = 1 << 20;
 
+/// A broadcast to fewer members than this is written by the event-loop
+/// thread alone: starting threads would cost more than it saves.
+const PARALLEL_MIN: usize = 512;
+
+/// Binds the floor's listener the way tokio (and so axum and our server)
+/// does, through mio: the same listen backlog (128) for all three servers.
+pub fn bind(addr: std::net::SocketAddr) -> io::Result<TcpListener> {
+    TcpListener::bind(addr)
+}
+
 /// Serves the floor on `listener` until an I/O error on the poll itself.
-pub fn serve(listener: std::net::TcpListener) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
+/// `threads` > 1 splits each large broadcast's write loop over that many
+/// scoped threads (the same writes, in parallel); 1 is the plain loop.
+pub fn serve(listener: TcpListener, threads: usize) -> io::Result<()> {
     let mut floor = Floor {
         poll: Poll::new()?,
-        listener: TcpListener::from_std(listener),
+        listener,
         conns: Vec::new(),
         free: Vec::new(),
         channels: HashMap::new(),
         dead: Vec::new(),
+        threads: threads.max(1),
     };
     floor
         .poll
@@ -84,6 +100,7 @@ struct Floor {
     free: Vec<usize>,
     channels: HashMap<String, Vec<usize>>,
     dead: Vec<usize>,
+    threads: usize,
 }
 
 impl Floor {
@@ -258,15 +275,38 @@ impl Floor {
             conns,
             channels,
             dead,
+            threads,
             ..
         } = self;
         let members = channels
             .get(request.channel.as_str())
             .map_or(&[][..], Vec::as_slice);
-        for &m in members {
-            if let Some(Some(conn)) = conns.get_mut(m)
-                && conn.write_or_keep(&frame).is_err()
-            {
+        // Sockets whose write did not complete: finished serially below.
+        let leftovers: Vec<(usize, Leftover)> = if *threads > 1 && members.len() >= PARALLEL_MIN {
+            let chunk = members.len().div_ceil(*threads);
+            let shared: &[Option<Conn>] = conns;
+            std::thread::scope(|scope| {
+                let handles: Vec<_> = members
+                    .chunks(chunk)
+                    .map(|part| scope.spawn(|| write_all_members(shared, part, &frame)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .flat_map(|h| h.join().unwrap_or_default())
+                    .collect()
+            })
+        } else {
+            write_all_members(conns, members, &frame)
+        };
+        for (m, leftover) in leftovers {
+            let Some(Some(conn)) = conns.get_mut(m) else {
+                continue;
+            };
+            let kept = match leftover {
+                Leftover::Unsent(from) => conn.write_or_keep(&frame[from..]),
+                Leftover::Dead => Err(io::ErrorKind::BrokenPipe.into()),
+            };
+            if kept.is_err() {
                 dead.push(m);
             }
         }
@@ -334,6 +374,43 @@ impl Floor {
             self.free.push(i);
         }
     }
+}
+
+/// What is left of a frame after the fast path.
+enum Leftover {
+    /// Bytes from this offset were not written (or a backlog must stay ordered).
+    Unsent(usize),
+    /// The socket failed.
+    Dead,
+}
+
+/// The fast path: one `write` of the frame per member, through a shared
+/// reference so several threads can split the members. Members with a
+/// backlog, and partial writes, are returned for the serial slow path.
+fn write_all_members(
+    conns: &[Option<Conn>],
+    members: &[usize],
+    frame: &[u8],
+) -> Vec<(usize, Leftover)> {
+    let mut leftovers = Vec::new();
+    for &m in members {
+        let Some(Some(conn)) = conns.get(m) else {
+            continue;
+        };
+        if !conn.pending.is_empty() {
+            leftovers.push((m, Leftover::Unsent(0)));
+            continue;
+        }
+        match (&conn.stream).write(frame) {
+            Ok(n) if n == frame.len() => {}
+            Ok(n) => leftovers.push((m, Leftover::Unsent(n))),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                leftovers.push((m, Leftover::Unsent(0)))
+            }
+            Err(_) => leftovers.push((m, Leftover::Dead)),
+        }
+    }
+    leftovers
 }
 
 impl Conn {

@@ -38,8 +38,10 @@ pub struct Options {
     /// Write the full report as JSON here.
     #[arg(long)]
     pub json: Option<PathBuf>,
-    /// Handshakes in flight at once while connecting.
-    #[arg(long, default_value_t = 256)]
+    /// Handshakes in flight at once while connecting. Keep it below the
+    /// server's listen backlog (128 for tokio/mio listeners): an overflowing
+    /// accept queue drops SYNs, and each drop costs a one-second retransmit.
+    #[arg(long, default_value_t = 100)]
     pub connect_concurrency: usize,
     /// Threads of the client runtime (1 = tokio current-thread).
     #[arg(long, default_value_t = 1)]
@@ -74,7 +76,7 @@ pub struct Options {
     /// Most throughput steps.
     #[arg(long, default_value_t = 15)]
     pub max_steps: usize,
-    /// A throughput step whose delivery p99 exceeds this is degraded and ends the ramp.
+    /// A throughput step whose delivery p99 exceeds this is degraded; two in a row end the ramp.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "50ms")]
     pub p99_limit: Duration,
     /// Concurrent HTTP connections publishing in throughput mode.

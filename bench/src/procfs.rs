@@ -26,11 +26,22 @@ pub struct CpuTime {
 }
 
 impl CpuTime {
-    /// The most precise difference available: schedstat when both ends have it.
+    /// The most precise difference available: schedstat when both ends have
+    /// it, unless the coarse utime+stime grew by clearly more (two ticks and
+    /// 10%), which means threads ran and exited in between and schedstat lost
+    /// their time; then utime+stime, which keeps it.
     pub fn micros_since(&self, earlier: &CpuTime) -> u64 {
+        let stat = self.stat_us.saturating_sub(earlier.stat_us);
         match (self.sched_us, earlier.sched_us) {
-            (Some(now), Some(then)) => now.saturating_sub(then),
-            _ => self.stat_us.saturating_sub(earlier.stat_us),
+            (Some(now), Some(then)) => {
+                let sched = now.saturating_sub(then);
+                if stat > sched + sched / 10 + 2 * 1_000_000 / USER_HZ {
+                    stat
+                } else {
+                    sched
+                }
+            }
+            _ => stat,
         }
     }
 }

@@ -159,6 +159,10 @@ pub struct ThroughputStep {
     pub p99_us: u64,
     /// Server CPU time per delivery in this step.
     pub server_cpu_us_per_delivery: Option<f64>,
+    /// Server CPU seconds per wall second during the step (2.0 = both cores).
+    pub server_cores: Option<f64>,
+    /// The bench's own CPU seconds per wall second (client cost).
+    pub client_cores: f64,
     /// p99 over the limit, deliveries missing, or the publishers could not keep the rate.
     pub degraded: bool,
 }
@@ -289,18 +293,20 @@ pub fn single_table(r: &Report) -> String {
 /// The throughput ramp, one line per step.
 pub fn throughput_table(t: &ThroughputReport) -> String {
     let mut out = String::from(
-        "| target pub/s | achieved pub/s | deliveries/s | p50 ms | p99 ms | CPU us/delivery | missing | degraded |\n|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        "| target pub/s | achieved pub/s | deliveries/s | p50 ms | p99 ms | server CPU us/delivery | server cores | client cores | missing | degraded |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for s in &t.steps {
         let _ = writeln!(
             out,
-            "| {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {} |",
+            "| {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {:.2} | {} | {} |",
             s.target_rate,
             s.publish_rate,
             s.deliveries_per_s,
             ms(s.p50_us),
             ms(s.p99_us),
             opt(s.server_cpu_us_per_delivery.map(|v| format!("{v:.3}"))),
+            opt(s.server_cores.map(|v| format!("{v:.2}"))),
+            s.client_cores,
             s.missing,
             s.degraded
         );

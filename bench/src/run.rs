@@ -313,7 +313,7 @@ async fn hold(
 
 /// The throughput ramp: each step publishes round-robin over the channels at
 /// a fixed rate for `--step`, waits for the deliveries to drain, and the next
-/// step multiplies the rate, until a step degrades.
+/// step multiplies the rate, until two steps in a row degrade.
 async fn throughput_ramp(
     opts: &Options,
     probe: &Arc<Probe>,
@@ -341,10 +341,14 @@ async fn throughput_ramp(
     }
     let seq = Arc::new(AtomicU64::new(0));
     let mut rate = opts.start_rate.max(1.0);
+    // On a shared machine one step can degrade from a neighbour's burst; the
+    // ramp ends at the second degraded step in a row.
+    let mut degraded_in_a_row = 0;
     for _ in 0..opts.max_steps {
         probe.hist.reset();
         let delivered0 = probe.delivered();
         let cpu0 = server.cpu();
+        let client_cpu0 = own_cpu();
         let step_start = probe.now_ns();
         let t0 = tokio::time::Instant::now();
         let p = publishers.len();
@@ -403,6 +407,8 @@ async fn throughput_ramp(
         let delivered = probe.delivered() - delivered0;
         let span_s = (probe.last_delivery_ns().saturating_sub(step_start)) as f64 / 1e9;
         let cpu = cpu_between(cpu0, server.cpu());
+        let client_cpu = own_cpu().micros_since(&client_cpu0);
+        let wall_us = (probe.now_ns() - step_start) as f64 / 1e3;
         let step = ThroughputStep {
             target_rate: rate,
             publish_rate: published as f64 / publish_secs.max(1e-9),
@@ -414,6 +420,8 @@ async fn throughput_ramp(
             p50_us: probe.hist.quantile(0.5) / 1000,
             p99_us: probe.hist.quantile(0.99) / 1000,
             server_cpu_us_per_delivery: per(cpu, delivered),
+            server_cores: cpu.map(|c| c as f64 / wall_us),
+            client_cores: client_cpu as f64 / wall_us,
             degraded: false,
         };
         let degraded = step.p99_us > report.p99_limit_us
@@ -422,13 +430,15 @@ async fn throughput_ramp(
             || first_error.is_some();
         let step = ThroughputStep { degraded, ..step };
         eprintln!(
-            "step {:>8.0} pub/s: achieved {:>8.0} pub/s, {:>9.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms, missing {}{}",
+            "step {:>8.0} pub/s: achieved {:>8.0} pub/s, {:>9.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms, missing {}, cores server {} client {:.2}{}",
             rate,
             step.publish_rate,
             step.deliveries_per_s,
             step.p50_us as f64 / 1e3,
             step.p99_us as f64 / 1e3,
             step.missing,
+            step.server_cores.map_or("-".into(), |c| format!("{c:.2}")),
+            step.client_cores,
             if degraded { " (degraded)" } else { "" }
         );
         if !degraded {
@@ -440,7 +450,8 @@ async fn throughput_ramp(
         if let Some(e) = first_error {
             return Err(e);
         }
-        if degraded {
+        degraded_in_a_row = if degraded { degraded_in_a_row + 1 } else { 0 };
+        if degraded_in_a_row >= 2 {
             break;
         }
         rate *= opts.rate_factor;

@@ -12,6 +12,9 @@ struct Args {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:8001")]
     bind: std::net::SocketAddr,
+    /// Threads that split a large broadcast's write loop (1 = the plain loop).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
 }
 
 fn main() -> ExitCode {
@@ -19,7 +22,7 @@ fn main() -> ExitCode {
     if let Err(e) = procfs::raise_nofile_limit() {
         eprintln!("warning: could not raise the open-file limit: {e}");
     }
-    let listener = match std::net::TcpListener::bind(args.bind) {
+    let listener = match floor::bind(args.bind) {
         Ok(l) => l,
         Err(e) => {
             eprintln!("error: cannot bind {}: {e}", args.bind);
@@ -30,7 +33,7 @@ fn main() -> ExitCode {
         Ok(addr) => eprintln!("listening on {addr}"),
         Err(e) => eprintln!("listening ({e})"),
     }
-    match floor::serve(listener) {
+    match floor::serve(listener, args.threads) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");

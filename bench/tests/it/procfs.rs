@@ -1,4 +1,4 @@
-use brain_ws_bench::procfs::{cpu_time, listening_inodes, pid_listening_on, rss_kib};
+use brain_ws_bench::procfs::{CpuTime, cpu_time, listening_inodes, pid_listening_on, rss_kib};
 
 #[test]
 fn listening_inodes_picks_listen_state_on_the_port() {
@@ -49,4 +49,21 @@ fn reads_cpu_and_rss_of_this_process() {
     assert!(rss_kib(pid).unwrap() > 100);
     assert!(cpu_time(u32::MAX).is_err());
     assert!(rss_kib(u32::MAX).is_err());
+}
+
+#[test]
+fn cpu_difference_prefers_schedstat_unless_threads_exited() {
+    let at = |stat_us, sched_us| CpuTime { stat_us, sched_us };
+    // Within the 10 ms ticks of stat: the precise schedstat figure.
+    assert_eq!(
+        at(60_000, Some(51_000)).micros_since(&at(0, Some(1_000))),
+        50_000
+    );
+    // stat grew far more: threads that exited took their schedstat with them.
+    assert_eq!(
+        at(200_000, Some(11_000)).micros_since(&at(0, Some(1_000))),
+        200_000
+    );
+    // No schedstat: stat.
+    assert_eq!(at(30_000, None).micros_since(&at(10_000, Some(5))), 20_000);
 }

@@ -25,23 +25,24 @@ fn opts(addr: SocketAddr, extra: &[&str]) -> Options {
     Options::parse_from(args)
 }
 
-async fn assert_latency_run_is_complete(addr: SocketAddr) {
-    let report = run(&opts(addr, &["-n", "50", "--broadcasts", "3"]))
+async fn assert_latency_run_is_complete(addr: SocketAddr, n: usize) {
+    let n_arg = n.to_string();
+    let report = run(&opts(addr, &["-n", &n_arg, "--broadcasts", "3"]))
         .await
         .unwrap();
     assert!(report.ok(), "{report:?}");
-    assert_eq!(report.connect.ready, 50);
+    assert_eq!(report.connect.ready, n);
     assert_eq!(report.server_pid, Some(std::process::id()));
     let latency = report.latency.unwrap();
-    assert_eq!(latency.delivered, 150);
+    assert_eq!(latency.delivered, 3 * n as u64);
     assert_eq!(
         (latency.missing, latency.late, latency.duplicates),
         (0, 0, 0)
     );
     assert_eq!(latency.runs.len(), 3);
     for r in &latency.runs {
-        assert_eq!(r.received, 50);
-        assert_eq!(r.subscribers, Some(50));
+        assert_eq!(r.received, n);
+        assert_eq!(r.subscribers, Some(n as u64));
         assert!(r.p50_us <= r.p99_us && r.p99_us <= r.last_us, "{r:?}");
         assert!(r.last_us > 0);
     }
@@ -50,17 +51,23 @@ async fn assert_latency_run_is_complete(addr: SocketAddr) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn floor_receives_every_broadcast() {
-    assert_latency_run_is_complete(start_floor()).await;
+    assert_latency_run_is_complete(start_floor(1), 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn floor_with_parallel_writers_receives_every_broadcast() {
+    // Above the floor's threshold for splitting the write loop.
+    assert_latency_run_is_complete(start_floor(2), 600).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn axum_baseline_receives_every_broadcast() {
-    assert_latency_run_is_complete(start_axum().await).await;
+    assert_latency_run_is_complete(start_axum().await, 50).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throughput_ramp_accounts_for_every_delivery() {
-    let addr = start_floor();
+    let addr = start_floor(1);
     let args = [
         "--throughput",
         "-n",
@@ -166,7 +173,7 @@ fn bench_binary(addr: SocketAddr, json: &std::path::Path) -> std::process::Outpu
 async fn the_binary_exits_non_zero_only_when_deliveries_are_missing() {
     let dir = std::env::temp_dir().join(format!("brain-ws-bench-it-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let floor = start_floor();
+    let floor = start_floor(1);
     let json = dir.join("floor.json");
     let ok = tokio::task::spawn_blocking(move || bench_binary(floor, &json))
         .await
@@ -207,4 +214,32 @@ fn only_loopback_targets_are_accepted() {
     );
     assert!(loopback_addr("ws://10.0.0.1:8000").is_err());
     assert!(loopback_addr("ws://example.com:80").is_err());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throughput_ramp_ends_at_the_second_degraded_step() {
+    let addr = start_floor(1);
+    let args = [
+        "--throughput",
+        "-n",
+        "20",
+        "--channels",
+        "2",
+        "--start-rate",
+        "50",
+        "--max-steps",
+        "5",
+        "--step",
+        "200ms",
+        "--p99-limit",
+        "1us",
+    ];
+    let report = run(&opts(addr, &args)).await.unwrap();
+    // Degraded is not lossy: every delivery still arrived.
+    assert!(report.ok(), "{report:?}");
+    let t = report.throughput.unwrap();
+    assert_eq!(t.steps.len(), 2);
+    assert!(t.steps.iter().all(|s| s.degraded && s.missing == 0));
+    assert_eq!(t.sustained_deliveries_per_s, 0.0);
+    assert!(t.peak_deliveries_per_s > 0.0);
 }

@@ -14,10 +14,10 @@ use axum::{Json, Router};
 use brain_ws_bench::{axum_baseline, floor};
 use tokio::sync::broadcast;
 
-pub(crate) fn start_floor() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+pub(crate) fn start_floor(threads: usize) -> SocketAddr {
+    let listener = floor::bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || floor::serve(listener));
+    std::thread::spawn(move || floor::serve(listener, threads));
     addr
 }
 
