@@ -5,11 +5,12 @@
 # run, so RSS starts clean), and prints side-by-side tables with ratios
 # against the floor. JSON reports land in $OUT.
 #
-#   bench/run.sh                      # everything (about 12 minutes on 2 cores)
-#   NS="1000" THROUGHPUT=0 HOLD=0 bench/run.sh   # quick latency-only pass
+#   bench/run.sh                      # everything (about 15 minutes on 2 cores)
+#   NS=1000 REPEAT=1 THROUGHPUT=0 HOLD=0 bench/run.sh   # quick latency-only pass
 #
 # Knobs (environment): NS (connection counts, default "1000 10000"),
-# BROADCASTS (20), THROUGHPUT (1: ramp with THROUGHPUT_N=1000 clients on
+# BROADCASTS (20), REPEAT (3: latency runs per server, interleaved, tables
+# show the median run), THROUGHPUT (1: ramp with THROUGHPUT_N=1000 clients on
 # CHANNELS=10 channels, 100 subscribers each),
 # HOLD (300s: ours holds HOLD_N=19000 connections with heartbeats; 0 skips),
 # OUT (target/bench-results).
@@ -18,6 +19,7 @@ cd "$(dirname "$0")/.."
 
 NS=${NS:-"1000 10000"}
 BROADCASTS=${BROADCASTS:-20}
+REPEAT=${REPEAT:-3}
 THROUGHPUT=${THROUGHPUT:-1}
 THROUGHPUT_N=${THROUGHPUT_N:-1000}
 CHANNELS=${CHANNELS:-10}
@@ -26,6 +28,7 @@ HOLD_N=${HOLD_N:-19000}
 OUT=${OUT:-target/bench-results}
 BIN=target/release
 mkdir -p "$OUT"
+rm -f "$OUT"/*.json "$OUT"/*.txt
 
 packages=(-p brain-ws-bench)
 have_ours=0
@@ -85,9 +88,13 @@ bench() { # name json-file args...
   [ "$rc" = 0 ] || echo "!! $name: brain-ws-bench exited $rc" >&2
 }
 
+# Servers take turns, REPEAT rounds, so a neighbour's burst on the shared
+# machine hits one round of every server rather than all runs of one.
 for n in $NS; do
-  for s in "${LATENCY_SERVERS[@]}"; do
-    bench "$s" "$OUT/latency-$n-$s.json" -n "$n" --broadcasts "$BROADCASTS"
+  for r in $(seq "$REPEAT"); do
+    for s in "${LATENCY_SERVERS[@]}"; do
+      bench "$s" "$OUT/latency-$n-$s-$r.json" -n "$n" --broadcasts "$BROADCASTS"
+    done
   done
 done
 if [ "$THROUGHPUT" = 1 ]; then
@@ -99,21 +106,23 @@ if [ "$HOLD" != 0 ] && [ "$have_ours" = 1 ]; then
   bench ours "$OUT/hold-ours.json" -n "$HOLD_N" --hold "$HOLD"
 fi
 
-compare() { # title files...
+compare() { # title files-or-globs...
   local title=$1
   shift
   local files=()
-  for f in "$@"; do [ -f "$f" ] && files+=("$f"); done
+  for pattern in "$@"; do
+    for f in $pattern; do [ -f "$f" ] && files+=("$f"); done
+  done
   [ ${#files[@]} -gt 0 ] || return 0
   printf '\n### %s\n\n' "$title"
   "$BIN/brain-ws-bench" --compare "${files[@]}"
 }
 {
   for n in $NS; do
-    compare "Broadcast to $n subscribers (median of $BROADCASTS broadcasts; ratios vs the one-thread floor)" \
-      "$OUT/latency-$n-floor.json" "$OUT/latency-$n-floor2.json" "$OUT/latency-$n-axum.json" "$OUT/latency-$n-ours.json"
+    compare "Broadcast to $n subscribers (median of $BROADCASTS broadcasts, median of $REPEAT runs; ratios vs the one-thread floor)" \
+      "$OUT/latency-$n-floor-*.json" "$OUT/latency-$n-floor2-*.json" "$OUT/latency-$n-axum-*.json" "$OUT/latency-$n-ours-*.json"
     compare "Broadcast to $n subscribers (ratios vs the two-thread floor)" \
-      "$OUT/latency-$n-floor2.json" "$OUT/latency-$n-axum.json" "$OUT/latency-$n-ours.json"
+      "$OUT/latency-$n-floor2-*.json" "$OUT/latency-$n-axum-*.json" "$OUT/latency-$n-ours-*.json"
   done
   if [ "$THROUGHPUT" = 1 ]; then
     compare "Sustained throughput, $THROUGHPUT_N clients on $CHANNELS channels (ratios vs the floor)" \

@@ -75,6 +75,23 @@ fn sched_time(pid: u32) -> Option<u64> {
     Some(total_ns / 1_000)
 }
 
+/// CPU time every process on the machine has used, in microseconds: the
+/// busy (non-idle, non-iowait) ticks of the first line of `/proc/stat`. Minus
+/// the server's and the bench's own, it shows how much a shared machine's
+/// neighbours took during a measurement.
+pub fn machine_busy_us() -> Option<u64> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let ticks: Vec<u64> = line
+        .split_whitespace()
+        .map(|f| f.parse().ok())
+        .collect::<Option<_>>()?;
+    // user nice system idle iowait irq softirq steal [guest guest_nice]; the
+    // guest times are already counted in user and nice.
+    let busy: u64 = ticks.iter().take(8).sum::<u64>() - ticks.get(3)? - ticks.get(4)?;
+    Some(busy * 1_000_000 / USER_HZ)
+}
+
 /// Resident set size of `pid` in KiB (`VmRSS` of `/proc/PID/status`).
 pub fn rss_kib(pid: u32) -> std::io::Result<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status"))?;

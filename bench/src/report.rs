@@ -98,6 +98,9 @@ pub struct LatencyReport {
     pub server_cpu_us_per_delivery: Option<f64>,
     /// The bench's own CPU time per delivery (client cost).
     pub client_cpu_us_per_delivery: f64,
+    /// CPU seconds per wall second that other processes on the machine used
+    /// during the broadcasts: 0 on a quiet machine, up to 2 on a busy one.
+    pub other_cores: Option<f64>,
     /// Each broadcast.
     pub runs: Vec<BroadcastRun>,
 }
@@ -163,6 +166,9 @@ pub struct ThroughputStep {
     pub server_cores: Option<f64>,
     /// The bench's own CPU seconds per wall second (client cost).
     pub client_cores: f64,
+    /// CPU seconds per wall second used by every other process on the
+    /// machine (neighbours on a shared box) during the step.
+    pub other_cores: Option<f64>,
     /// p99 over the limit, deliveries missing, or the publishers could not keep the rate.
     pub degraded: bool,
 }
@@ -248,6 +254,10 @@ pub fn single_table(r: &Report) -> String {
                 format!("{:.3}", l.client_cpu_us_per_delivery),
             ),
             (
+                "other processes' cores during broadcasts".into(),
+                opt(l.other_cores.map(|v| format!("{v:.2}"))),
+            ),
+            (
                 "delivered / missing / late / dup".into(),
                 format!(
                     "{} / {} / {} / {}",
@@ -293,12 +303,12 @@ pub fn single_table(r: &Report) -> String {
 /// The throughput ramp, one line per step.
 pub fn throughput_table(t: &ThroughputReport) -> String {
     let mut out = String::from(
-        "| target pub/s | achieved pub/s | deliveries/s | p50 ms | p99 ms | server CPU us/delivery | server cores | client cores | missing | degraded |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
+        "| target pub/s | achieved pub/s | deliveries/s | p50 ms | p99 ms | server CPU us/delivery | server cores | client cores | other cores | missing | degraded |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n",
     );
     for s in &t.steps {
         let _ = writeln!(
             out,
-            "| {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {:.2} | {} | {} |",
+            "| {:.0} | {:.0} | {:.0} | {} | {} | {} | {} | {:.2} | {} | {} | {} |",
             s.target_rate,
             s.publish_rate,
             s.deliveries_per_s,
@@ -307,6 +317,7 @@ pub fn throughput_table(t: &ThroughputReport) -> String {
             opt(s.server_cpu_us_per_delivery.map(|v| format!("{v:.3}"))),
             opt(s.server_cores.map(|v| format!("{v:.2}"))),
             s.client_cores,
+            opt(s.other_cores.map(|v| format!("{v:.2}"))),
             s.missing,
             s.degraded
         );
@@ -321,6 +332,29 @@ struct Row {
     value: fn(&Report) -> Option<f64>,
     decimals: usize,
     ratio: bool,
+    combine: Combine,
+}
+
+/// How repeated runs of one server fold into one cell.
+#[derive(Clone, Copy)]
+enum Combine {
+    /// Measurements: the median run.
+    Median,
+    /// Losses: the worst run.
+    Max,
+    /// Connections held: the worst run.
+    Min,
+}
+
+impl Combine {
+    fn fold(self, mut values: Vec<f64>) -> Option<f64> {
+        values.sort_by(f64::total_cmp);
+        match self {
+            Combine::Median => values.get(values.len().checked_sub(1)? / 2).copied(),
+            Combine::Max => values.last().copied(),
+            Combine::Min => values.first().copied(),
+        }
+    }
 }
 
 const ROWS: &[Row] = &[
@@ -329,30 +363,35 @@ const ROWS: &[Row] = &[
         value: |r| Some(r.connect.ready as f64),
         decimals: 0,
         ratio: false,
+        combine: Combine::Min,
     },
     Row {
         name: "connect rate (conn/s)",
         value: |r| Some(r.connect.per_second),
         decimals: 0,
         ratio: true,
+        combine: Combine::Median,
     },
     Row {
         name: "p50 (ms)",
         value: |r| r.latency.as_ref().map(|l| l.p50_us as f64 / 1e3),
         decimals: 2,
         ratio: true,
+        combine: Combine::Median,
     },
     Row {
         name: "p99 (ms)",
         value: |r| r.latency.as_ref().map(|l| l.p99_us as f64 / 1e3),
         decimals: 2,
         ratio: true,
+        combine: Combine::Median,
     },
     Row {
         name: "time to last delivery (ms)",
         value: |r| r.latency.as_ref().map(|l| l.last_us as f64 / 1e3),
         decimals: 2,
         ratio: true,
+        combine: Combine::Median,
     },
     Row {
         name: "server CPU per delivery (us)",
@@ -363,63 +402,97 @@ const ROWS: &[Row] = &[
         },
         decimals: 3,
         ratio: true,
+        combine: Combine::Median,
     },
     Row {
         name: "client CPU per delivery (us)",
         value: |r| r.latency.as_ref().map(|l| l.client_cpu_us_per_delivery),
         decimals: 3,
         ratio: false,
+        combine: Combine::Median,
+    },
+    Row {
+        name: "other processes' cores (noise)",
+        value: |r| r.latency.as_ref().and_then(|l| l.other_cores),
+        decimals: 2,
+        ratio: false,
+        combine: Combine::Median,
     },
     Row {
         name: "server RSS per idle conn (KiB)",
         value: |r| r.memory.server_kib_per_idle_connection,
         decimals: 2,
         ratio: false,
+        combine: Combine::Median,
     },
     Row {
         name: "sustained deliveries/s",
         value: |r| r.throughput.as_ref().map(|t| t.sustained_deliveries_per_s),
         decimals: 0,
         ratio: true,
+        combine: Combine::Median,
     },
     Row {
         name: "peak deliveries/s",
         value: |r| r.throughput.as_ref().map(|t| t.peak_deliveries_per_s),
         decimals: 0,
         ratio: true,
+        combine: Combine::Median,
     },
     Row {
         name: "held connections",
         value: |r| r.hold.as_ref().map(|h| h.held as f64),
         decimals: 0,
         ratio: false,
+        combine: Combine::Min,
     },
     Row {
         name: "dropped connections",
         value: |r| Some(r.dropped as f64),
         decimals: 0,
         ratio: false,
+        combine: Combine::Max,
     },
     Row {
         name: "missing deliveries",
         value: |r| Some(r.missing as f64),
         decimals: 0,
         ratio: false,
+        combine: Combine::Max,
     },
 ];
 
 /// A markdown table of several runs side by side; every ratio is against the
-/// first run, which run.sh makes the floor.
+/// first column, which run.sh makes the floor. Reports with the same label
+/// are repeats of one server: each cell is their median (the worst run for
+/// losses and held connections).
 pub fn compare_table(reports: &[Report]) -> String {
-    let mut out = String::from("| metric |");
+    let mut groups: Vec<(&str, usize, Vec<&Report>)> = Vec::new();
     for r in reports {
-        let _ = write!(out, " {} (n={}) |", r.label, r.connections);
+        match groups.iter_mut().find(|(label, _, _)| *label == r.label) {
+            Some((_, _, members)) => members.push(r),
+            None => groups.push((&r.label, r.connections, vec![r])),
+        }
+    }
+    let mut out = String::from("| metric |");
+    for (label, n, members) in &groups {
+        if members.len() > 1 {
+            let _ = write!(out, " {label} (n={n}, {} runs) |", members.len());
+        } else {
+            let _ = write!(out, " {label} (n={n}) |");
+        }
     }
     out.push_str("\n|---|");
-    out.push_str(&"---:|".repeat(reports.len()));
+    out.push_str(&"---:|".repeat(groups.len()));
     out.push('\n');
     for row in ROWS {
-        let values: Vec<Option<f64>> = reports.iter().map(row.value).collect();
+        let values: Vec<Option<f64>> = groups
+            .iter()
+            .map(|(_, _, members)| {
+                let found: Vec<f64> = members.iter().filter_map(|r| (row.value)(r)).collect();
+                row.combine.fold(found)
+            })
+            .collect();
         if values.iter().all(Option::is_none) {
             continue;
         }

@@ -81,6 +81,19 @@ fn per(us: Option<u64>, count: u64) -> Option<f64> {
     us.map(|u| u as f64 / count as f64)
 }
 
+/// Cores the rest of the machine used since `started`: all busy time minus
+/// the server's and the bench's.
+fn other_cores(
+    busy0: Option<u64>,
+    server_us: Option<u64>,
+    client_us: u64,
+    started: Instant,
+) -> Option<f64> {
+    let busy = procfs::machine_busy_us()?.saturating_sub(busy0?);
+    let others = busy.saturating_sub(server_us.unwrap_or(0) + client_us);
+    Some(others as f64 / started.elapsed().as_micros().max(1) as f64)
+}
+
 fn cpu_between(before: Option<CpuTime>, after: Option<CpuTime>) -> Option<u64> {
     Some(after?.micros_since(&before?))
 }
@@ -230,6 +243,8 @@ async fn latency(
     let dup0 = probe.duplicates();
     let server_cpu0 = server.cpu();
     let client_cpu0 = own_cpu();
+    let busy0 = procfs::machine_busy_us();
+    let started = Instant::now();
     for b in 0..count as u64 {
         let seq = first_seq + b;
         let body = broadcast_body(&opts.channel, seq, opts.frame_bytes);
@@ -260,6 +275,7 @@ async fn latency(
     }
     let server_cpu = cpu_between(server_cpu0, server.cpu());
     let client_cpu = own_cpu().micros_since(&client_cpu0);
+    report.other_cores = other_cores(busy0, server_cpu, client_cpu, started);
     let runs = &report.runs;
     report.p50_us = median(&runs.iter().map(|r| r.p50_us).collect::<Vec<_>>());
     report.p99_us = median(&runs.iter().map(|r| r.p99_us).collect::<Vec<_>>());
@@ -349,6 +365,8 @@ async fn throughput_ramp(
         let delivered0 = probe.delivered();
         let cpu0 = server.cpu();
         let client_cpu0 = own_cpu();
+        let busy0 = procfs::machine_busy_us();
+        let started = Instant::now();
         let step_start = probe.now_ns();
         let t0 = tokio::time::Instant::now();
         let p = publishers.len();
@@ -422,6 +440,7 @@ async fn throughput_ramp(
             server_cpu_us_per_delivery: per(cpu, delivered),
             server_cores: cpu.map(|c| c as f64 / wall_us),
             client_cores: client_cpu as f64 / wall_us,
+            other_cores: other_cores(busy0, cpu, client_cpu, started),
             degraded: false,
         };
         let degraded = step.p99_us > report.p99_limit_us
@@ -430,7 +449,7 @@ async fn throughput_ramp(
             || first_error.is_some();
         let step = ThroughputStep { degraded, ..step };
         eprintln!(
-            "step {:>8.0} pub/s: achieved {:>8.0} pub/s, {:>9.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms, missing {}, cores server {} client {:.2}{}",
+            "step {:>8.0} pub/s: achieved {:>8.0} pub/s, {:>9.0} deliveries/s, p50 {:.2} ms, p99 {:.2} ms, missing {}, cores server {} client {:.2} others {}{}",
             rate,
             step.publish_rate,
             step.deliveries_per_s,
@@ -439,6 +458,7 @@ async fn throughput_ramp(
             step.missing,
             step.server_cores.map_or("-".into(), |c| format!("{c:.2}")),
             step.client_cores,
+            step.other_cores.map_or("-".into(), |c| format!("{c:.2}")),
             if degraded { " (degraded)" } else { "" }
         );
         if !degraded {

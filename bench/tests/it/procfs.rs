@@ -1,4 +1,6 @@
-use brain_ws_bench::procfs::{CpuTime, cpu_time, listening_inodes, pid_listening_on, rss_kib};
+use brain_ws_bench::procfs::{
+    CpuTime, cpu_time, listening_inodes, machine_busy_us, pid_listening_on, rss_kib,
+};
 
 #[test]
 fn listening_inodes_picks_listen_state_on_the_port() {
@@ -25,6 +27,7 @@ fn finds_this_process_by_its_listening_port() {
 fn reads_cpu_and_rss_of_this_process() {
     let pid = std::process::id();
     let before = cpu_time(pid).unwrap();
+    let busy_before = machine_busy_us().unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     let mut x = 0u64;
     // Burn CPU until /proc shows at least 30 ms more, both ways of counting.
@@ -46,6 +49,8 @@ fn reads_cpu_and_rss_of_this_process() {
         "cpu time did not grow: {before:?} -> {:?}",
         cpu_time(pid)
     );
+    // The whole machine was at least as busy as this process.
+    assert!(machine_busy_us().unwrap() >= busy_before + 10_000);
     assert!(rss_kib(pid).unwrap() > 100);
     assert!(cpu_time(u32::MAX).is_err());
     assert!(rss_kib(u32::MAX).is_err());

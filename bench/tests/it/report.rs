@@ -40,3 +40,26 @@ fn a_report_is_ok_only_without_losses() {
     r.connect.failed = 1;
     assert!(!r.ok());
 }
+
+#[test]
+fn repeats_of_one_server_fold_into_median_and_worst_loss() {
+    let mut lossy = with_last("ours", 5_000);
+    lossy.missing = 7;
+    let reports = [
+        with_last("floor", 2_000),
+        with_last("ours", 3_000),
+        with_last("floor", 2_000),
+        lossy,
+        with_last("ours", 4_000),
+    ];
+    let table = compare_table(&reports);
+    assert!(
+        table.starts_with("| metric | floor (n=10, 2 runs) | ours (n=10, 3 runs) |\n"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| time to last delivery (ms) | 2.00 | 4.00 (2.00x) |"),
+        "{table}"
+    );
+    assert!(table.contains("| missing deliveries | 0 | 7 |"), "{table}");
+}
