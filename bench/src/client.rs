@@ -138,7 +138,7 @@ impl Probe {
 
     /// Throughput mode: notes that publish `seq` is being sent now.
     pub fn mark_sent(&self, seq: u64) {
-        if let Some(slot) = self.sent_at.get(seq as usize % SENT_RING.max(1)) {
+        if let Some(slot) = self.sent_at.get(seq as usize % SENT_RING) {
             slot.store(self.now_ns(), Ordering::Release);
         }
     }
