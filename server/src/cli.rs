@@ -97,6 +97,17 @@ pub struct Cli {
     /// How long shutdown waits for close frames to go out [default: 5s].
     #[arg(long, env = "BRAIN_WS_SHUTDOWN_GRACE", value_parser = duration)]
     pub shutdown_grace: Option<Duration>,
+    /// `memory` (one node) or `redis://host:port/db` (several nodes sharing
+    /// one Redis) [default: memory].
+    #[arg(long, env = "BRAIN_WS_BROKER", hide_env_values = true)]
+    pub broker: Option<String>,
+    /// Prefix of every Redis key and channel [default: brain-ws].
+    #[arg(long, env = "BRAIN_WS_REDIS_PREFIX")]
+    pub redis_prefix: Option<String>,
+    /// How often a node reports its counts to the cluster; it drops out
+    /// after three missed reports [default: 2s].
+    #[arg(long, env = "BRAIN_WS_CLUSTER_REFRESH", value_parser = duration)]
+    pub cluster_refresh: Option<Duration>,
     /// Log format [default: text]. Filter with RUST_LOG (default info).
     #[arg(long, env = "BRAIN_WS_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -122,6 +133,9 @@ struct FileConfig {
     node_id: Option<String>,
     shutdown_grace: Option<String>,
     log_format: Option<LogFormat>,
+    broker: Option<String>,
+    redis_prefix: Option<String>,
+    cluster_refresh: Option<String>,
 }
 
 fn file_duration(key: &str, value: Option<String>) -> Result<Option<Duration>, ConfigError> {
@@ -248,6 +262,20 @@ impl Cli {
                 .unwrap_or(d.shutdown_grace),
             node_id: self.node_id.or(file.node_id).unwrap_or(d.node_id),
             authenticator: None,
+            broker: self
+                .broker
+                .or(file.broker)
+                .map(|b| b.parse())
+                .transpose()?
+                .unwrap_or(d.broker),
+            redis_prefix: self
+                .redis_prefix
+                .or(file.redis_prefix)
+                .unwrap_or(d.redis_prefix),
+            cluster_refresh: self
+                .cluster_refresh
+                .or(file_duration("cluster_refresh", file.cluster_refresh)?)
+                .unwrap_or(d.cluster_refresh),
         };
         config.validate()?;
         Ok((
@@ -343,5 +371,36 @@ mod tests {
         let err = parse(&["--config", file]).expect_err("bad duration");
         assert!(err.contains("heartbeat_interval"), "{err}");
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn broker_flags_select_redis_and_bad_brokers_are_refused() {
+        let (config, _) = parse(&[]).expect("defaults");
+        assert_eq!(config.broker, crate::config::BrokerConfig::Memory);
+        assert_eq!(config.redis_prefix, "brain-ws");
+        assert_eq!(config.cluster_refresh, Duration::from_secs(2));
+        let (config, _) = parse(&[
+            "--broker",
+            "redis://:s3cret@127.0.0.1:6379/2",
+            "--redis-prefix",
+            "prod-eu",
+            "--cluster-refresh",
+            "500ms",
+        ])
+        .expect("parses");
+        assert_eq!(
+            config.broker,
+            crate::config::BrokerConfig::Redis("redis://:s3cret@127.0.0.1:6379/2".into())
+        );
+        assert_eq!(config.broker.redacted(), "redis://:***@127.0.0.1:6379/2");
+        assert!(!format!("{config:?}").contains("s3cret"));
+        assert_eq!(config.redis_prefix, "prod-eu");
+        assert_eq!(config.cluster_refresh, Duration::from_millis(500));
+        let err = parse(&["--broker", "kafka://x"]).expect_err("unknown broker");
+        assert!(err.contains("expected `memory` or a redis:// URL"), "{err}");
+        let err = parse(&["--broker", "redis://"]).expect_err("no host");
+        assert!(err.contains("broker URL"), "{err}");
+        let err = parse(&["--redis-prefix", "a b"]).expect_err("space");
+        assert!(err.contains("redis prefix"), "{err}");
     }
 }

@@ -46,6 +46,43 @@ pub struct Config {
     pub node_id: String,
     /// How connection tokens are checked; `None` ignores tokens.
     pub authenticator: Option<Arc<dyn Authenticator>>,
+    /// What carries events between publishers and subscribers: this process
+    /// only, or Redis shared by several nodes.
+    pub broker: BrokerConfig,
+    /// Prefix of every Redis key and channel, so several deployments (or
+    /// tests) can share one Redis without seeing each other.
+    pub redis_prefix: String,
+    /// How often a node reports its counts to the cluster registry (Redis
+    /// broker); a node that stops reporting drops out after three intervals.
+    pub cluster_refresh: Duration,
+}
+
+/// The broker a node uses (`--broker`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum BrokerConfig {
+    /// In this process: one node, no other service needed.
+    #[default]
+    Memory,
+    /// Redis at this URL (`redis://host:port/db`), shared by every node.
+    Redis(String),
+}
+
+impl std::str::FromStr for BrokerConfig {
+    type Err = ConfigError;
+
+    /// `memory`, or a `redis://` / `rediss://` URL.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s == "memory" {
+            return Ok(Self::Memory);
+        }
+        if s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("unix://") {
+            redis::Client::open(s).map_err(|e| ConfigError(format!("broker URL {s:?}: {e}")))?;
+            return Ok(Self::Redis(s.to_owned()));
+        }
+        Err(ConfigError(format!(
+            "broker {s:?}: expected `memory` or a redis:// URL"
+        )))
+    }
 }
 
 impl Default for Config {
@@ -69,6 +106,9 @@ impl Default for Config {
             shutdown_grace: Duration::from_secs(5),
             node_id: format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
             authenticator: None,
+            broker: BrokerConfig::Memory,
+            redis_prefix: "brain-ws".to_owned(),
+            cluster_refresh: Duration::from_secs(2),
         }
     }
 }
@@ -90,6 +130,9 @@ impl std::fmt::Debug for Config {
             .field("client_publish_channels", &self.client_publish_channels)
             .field("node_id", &self.node_id)
             .field("authenticator", &self.authenticator.is_some())
+            .field("broker", &self.broker.redacted())
+            .field("redis_prefix", &self.redis_prefix)
+            .field("cluster_refresh", &self.cluster_refresh)
             .finish()
     }
 }
@@ -127,6 +170,15 @@ impl Config {
         if self.node_id.is_empty() {
             return bad("node id must not be empty");
         }
+        if let BrokerConfig::Redis(url) = &self.broker {
+            url.parse::<BrokerConfig>()?;
+        }
+        if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
+            return bad("redis prefix must be non-empty without whitespace");
+        }
+        if self.cluster_refresh < Duration::from_millis(50) {
+            return bad("cluster refresh must be at least 50ms");
+        }
         Ok(())
     }
 
@@ -140,5 +192,21 @@ impl Config {
         self.client_publish_channels
             .iter()
             .any(|p| p.matches(channel))
+    }
+}
+
+impl BrokerConfig {
+    /// The broker for logs: a Redis URL without its password.
+    pub fn redacted(&self) -> String {
+        match self {
+            Self::Memory => "memory".to_owned(),
+            Self::Redis(url) => match url.split_once('@') {
+                Some((scheme_user, host)) => match scheme_user.rsplit_once(':') {
+                    Some((user, _password)) if user.contains("//") => format!("{user}:***@{host}"),
+                    _ => url.clone(),
+                },
+                None => url.clone(),
+            },
+        }
     }
 }

@@ -38,10 +38,16 @@ pub(crate) enum Recovery {
     Lost,
 }
 
+/// A fresh random epoch: 12 hex digits, unique enough that a client never
+/// mistakes a new history for the one it knew (shared with the Redis broker).
+pub(crate) fn new_epoch() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
 impl History {
     pub(crate) fn new(capacity: usize, ttl_ms: u64) -> Self {
         Self {
-            epoch: Arc::from(uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()),
+            epoch: Arc::from(new_epoch()),
             top: 0,
             events: VecDeque::with_capacity(capacity.min(16)),
             capacity,

@@ -145,7 +145,7 @@ pub(crate) async fn send_to_user(
 
 /// `GET /api/ws/stats`.
 pub(crate) async fn stats(State(node): State<Node>) -> Json<StatsResponse> {
-    Json(node.stats())
+    Json(node.cluster_stats().await)
 }
 
 /// `GET /api/ws/channels/{channel}`.
@@ -160,7 +160,7 @@ pub(crate) async fn channel(
             e.to_string(),
         )
     })?;
-    Ok(Json(node.channel(&channel)))
+    Ok(Json(node.cluster_channel(&channel).await))
 }
 
 /// Every endpoint, as listed by `GET /api/ws/info`.
@@ -233,12 +233,25 @@ pub(crate) async fn health() -> Json<HealthResponse> {
     })
 }
 
-/// `GET /ready`: the node accepts connections (503 while shutting down).
+/// `GET /ready`: the node accepts connections and its broker is reachable
+/// (503 while shutting down or while Redis is unreachable).
 pub(crate) async fn ready(State(node): State<Node>) -> Response {
     let mut checks = std::collections::BTreeMap::new();
-    checks.insert("broker".to_owned(), node.inner.broker.kind().to_owned());
-    let (status, text) = if node.is_shutting_down() {
+    let kind = node.inner.broker.kind();
+    let broker_down = node.broker_unavailable();
+    checks.insert(
+        "broker".to_owned(),
+        match &broker_down {
+            None if kind == "memory" => kind.to_owned(),
+            None => format!("{kind}: ok"),
+            Some(reason) => format!("{kind}: unavailable ({reason})"),
+        },
+    );
+    let shutting_down = node.is_shutting_down();
+    if shutting_down {
         checks.insert("shutdown".to_owned(), "in progress".to_owned());
+    }
+    let (status, text) = if shutting_down || broker_down.is_some() {
         (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
     } else {
         (StatusCode::OK, "ok")

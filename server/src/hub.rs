@@ -5,6 +5,16 @@
 //! broadcasts on different channels never contend on one lock. No lock is
 //! held across an `.await`: fan-out only offers pre-serialized frames to
 //! bounded queues (`Connection::offer`), which never waits.
+//!
+//! With the in-memory broker the hub also keeps each channel's history
+//! (`local_history`). With a shared broker the history lives in the broker,
+//! and the hub instead (a) tells the broker when a channel gains its first or
+//! loses its last local subscriber ([`Interest`]), (b) holds a new
+//! subscriber's live events in a buffer while the broker fetches its
+//! `subscribed` answer and replay ([`Hub::subscribe_pending`],
+//! [`Hub::activate`]), and (c) remembers the last offset it delivered per
+//! channel so a repeated event is dropped and a gap is reported
+//! ([`Hub::deliver_positioned`]).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
@@ -14,6 +24,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use brain_ws_protocol::{ChannelName, EventType, StreamPosition};
+use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::clock::Clock;
@@ -29,11 +40,103 @@ const SHARDS: usize = 32;
 type ConnMap = HashMap<u64, Arc<Connection>>;
 
 /// One channel on this node: its local subscribers and, for history
-/// channels, the recent events.
+/// channels, the recent events (in-memory broker) or the position of the
+/// last event delivered (shared broker).
 #[derive(Default)]
 struct ChannelEntry {
-    subscribers: HashMap<u64, Arc<Connection>>,
+    subscribers: HashMap<u64, Subscriber>,
     history: Option<History>,
+    last: Option<Position>,
+}
+
+/// An event's place in a channel's stream: epoch and offset.
+pub(crate) type Position = (Arc<str>, u64);
+
+/// A subscriber, live or waiting for its `subscribed` answer.
+struct Subscriber {
+    conn: Arc<Connection>,
+    /// While the broker prepares the answer: the live events that arrived
+    /// meanwhile, with their offsets, to be flushed after the replay.
+    pending: Option<Vec<(Option<Position>, Frame)>>,
+    /// The position the subscriber was answered with (`subscribed` offset,
+    /// after its replay): events at or below it of the same epoch are not
+    /// sent again.
+    floor: Option<Position>,
+}
+
+impl Subscriber {
+    fn live(conn: Arc<Connection>) -> Self {
+        Self {
+            conn,
+            pending: None,
+            floor: None,
+        }
+    }
+
+    /// Whether the subscriber already has the event at `position`.
+    fn has(&self, position: Option<&Position>) -> bool {
+        match (position, &self.floor) {
+            (Some((epoch, offset)), Some((floor_epoch, floor))) => {
+                epoch == floor_epoch && offset <= floor
+            }
+            _ => false,
+        }
+    }
+
+    /// Queues a frame, or buffers it while the subscription is pending. A
+    /// buffer that outgrows the outbound queue is a slow consumer too.
+    fn offer(&mut self, position: Option<&Position>, frame: &Frame, limit: usize) -> bool {
+        if self.has(position) {
+            return false;
+        }
+        match &mut self.pending {
+            None => self.conn.offer(frame.clone()) == Offer::Queued,
+            Some(buffer) if buffer.len() < limit => {
+                buffer.push((position.cloned(), frame.clone()));
+                true
+            }
+            Some(_) => {
+                self.conn.close(brain_ws_protocol::CloseCode::SLOW_CONSUMER);
+                false
+            }
+        }
+    }
+}
+
+/// What a shared broker needs to hear from the hub, in the order the hub
+/// decided it (sent under the channel's lock).
+#[derive(Debug)]
+pub(crate) enum Interest {
+    /// The channel gained its first local subscriber.
+    Join(ChannelName),
+    /// The channel lost its last local subscriber.
+    Leave(ChannelName),
+    /// Answered once every earlier `Join`/`Leave` is applied: `true` when the
+    /// broker is connected and subscribed.
+    Sync(oneshot::Sender<bool>),
+}
+
+/// How the hub cooperates with its broker.
+pub(crate) struct HubMode {
+    /// Keep per-channel history in the hub (in-memory broker).
+    pub(crate) local_history: bool,
+    /// Where to report channel interest (shared broker).
+    pub(crate) interest: Option<mpsc::UnboundedSender<Interest>>,
+}
+
+/// The outcome of [`Hub::deliver_positioned`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Positioned {
+    /// Delivered to this many local subscribers (0 when there are none).
+    Delivered(usize),
+    /// Already delivered (an offset at or below the last one): dropped.
+    Duplicate,
+    /// Events between the last delivered offset and this one are missing:
+    /// nothing was delivered; fetch from `from` and deliver in order.
+    Gap {
+        /// The first missing offset.
+        from: u64,
+    },
 }
 
 /// Where an event goes.
@@ -57,6 +160,7 @@ pub(crate) struct Hub {
     users: Mutex<HashMap<Arc<str>, ConnMap>>,
     connection_count: AtomicUsize,
     next_key: AtomicU64,
+    mode: HubMode,
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the
@@ -72,8 +176,14 @@ fn shard_of<K: Hash + ?Sized>(key: &K) -> usize {
 }
 
 impl Hub {
-    pub(crate) fn new(config: Arc<Config>, clock: Clock, metrics: Arc<Metrics>) -> Self {
+    pub(crate) fn new(
+        config: Arc<Config>,
+        clock: Clock,
+        metrics: Arc<Metrics>,
+        mode: HubMode,
+    ) -> Self {
         Self {
+            mode,
             config,
             clock,
             metrics,
@@ -161,13 +271,18 @@ impl Hub {
         since: Option<&StreamPosition>,
     ) {
         let now = self.clock.now_ms();
-        let keeps_history = self.config.keeps_history(channel.as_str());
+        let keeps_history = self.mode.local_history && self.config.keeps_history(channel.as_str());
         let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
         let entry = shard.entry(channel.clone()).or_default();
         if keeps_history && entry.history.is_none() {
             entry.history = Some(self.new_history());
         }
-        entry.subscribers.insert(conn.key, conn.clone());
+        if entry.subscribers.is_empty() {
+            self.tell(Interest::Join(channel.clone()));
+        }
+        entry
+            .subscribers
+            .insert(conn.key, Subscriber::live(conn.clone()));
         match entry.history.as_mut() {
             None => {
                 conn.offer(frames::subscribed(channel, None, since.map(|_| false)));
@@ -198,6 +313,69 @@ impl Hub {
         }
     }
 
+    /// Registers `conn` on `channel` with its live events held back until
+    /// [`Hub::activate`]. A connection already subscribed is held back too,
+    /// so a second `subscribe` is answered in order like the first.
+    pub(crate) fn subscribe_pending(&self, conn: &Arc<Connection>, channel: &ChannelName) {
+        let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
+        let entry = shard.entry(channel.clone()).or_default();
+        if entry.subscribers.is_empty() {
+            self.tell(Interest::Join(channel.clone()));
+        }
+        entry
+            .subscribers
+            .entry(conn.key)
+            .or_insert_with(|| Subscriber::live(conn.clone()))
+            .pending
+            .get_or_insert_with(Vec::new);
+    }
+
+    /// Ends a pending subscription: queues `head` (the `subscribed` answer
+    /// and any replay), then the live events held back, skipping those at
+    /// or below `replayed_to` (already part of the replay) when they are of
+    /// the same epoch; from then on events flow live. Under the channel's
+    /// lock, so nothing slips between the replay and the live stream.
+    pub(crate) fn activate(
+        &self,
+        conn: &Connection,
+        channel: &ChannelName,
+        head: Vec<Frame>,
+        replayed_to: Option<Position>,
+    ) {
+        let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
+        let Some(entry) = shard.get_mut(channel) else {
+            return;
+        };
+        // The node's first known position on this channel: from here on, a
+        // jump in offsets is a gap to fill (see `deliver_positioned`).
+        if entry.last.is_none() {
+            entry.last.clone_from(&replayed_to);
+        }
+        let Some(sub) = entry.subscribers.get_mut(&conn.key) else {
+            return;
+        };
+        let buffered = sub.pending.take().unwrap_or_default();
+        sub.floor = replayed_to;
+        for frame in head {
+            if conn.offer(frame) != Offer::Queued {
+                return;
+            }
+        }
+        for (position, frame) in buffered {
+            if !sub.has(position.as_ref()) && conn.offer(frame) != Offer::Queued {
+                return;
+            }
+        }
+    }
+
+    fn tell(&self, interest: Interest) {
+        if let Some(tx) = &self.mode.interest {
+            // The broker task outlives the hub's users; a send can only fail
+            // during shutdown, when interest no longer matters.
+            let _ = tx.send(interest);
+        }
+    }
+
     fn new_history(&self) -> History {
         let ttl = u64::try_from(self.config.history_ttl.as_millis()).unwrap_or(u64::MAX);
         History::new(self.config.history_size, ttl)
@@ -210,13 +388,17 @@ impl Hub {
             return false;
         };
         let removed = entry.subscribers.remove(&conn.key).is_some();
+        if removed && entry.subscribers.is_empty() {
+            self.tell(Interest::Leave(channel.clone()));
+        }
         if entry.subscribers.is_empty() && entry.history.as_ref().is_none_or(History::is_empty) {
             shard.remove(channel);
         }
         removed
     }
 
-    /// Serializes an event once and queues it to every local recipient.
+    /// Serializes an event once and queues it to every local recipient
+    /// (in-memory broker: history channels get their offset here).
     /// Returns how many recipients it was offered to.
     pub(crate) fn deliver(
         &self,
@@ -225,25 +407,101 @@ impl Hub {
         data: &serde_json::Value,
         timestamp: f64,
     ) -> usize {
-        inc(&self.metrics.publications);
-        let started = Instant::now();
-        let delivered = match target {
-            Target::Channel(channel) => self.deliver_channel(channel, event_type, data, timestamp),
-            Target::User(user) => {
-                let frame = frames::event(event_type, None, data, timestamp, None);
-                let recipients: Vec<Arc<Connection>> = lock(&self.users)
-                    .get(user)
-                    .map(|conns| conns.values().cloned().collect())
-                    .unwrap_or_default();
-                offer_all(recipients.iter(), &frame)
+        match target {
+            Target::Channel(channel) => {
+                let started = Instant::now();
+                inc(&self.metrics.publications);
+                let delivered = self.deliver_channel(channel, event_type, data, timestamp);
+                self.metrics.fanout(started.elapsed(), delivered as u64);
+                delivered
             }
+            Target::User(user) => self.deliver_user(
+                user,
+                &frames::event(event_type, None, data, timestamp, None),
+            ),
             Target::All => {
-                let frame = frames::event(event_type, None, data, timestamp, None);
-                self.offer_everyone(&frame)
+                self.deliver_all(&frames::event(event_type, None, data, timestamp, None))
             }
-        };
+        }
+    }
+
+    /// Queues a ready frame to every connection of `user`.
+    pub(crate) fn deliver_user(&self, user: &str, frame: &Frame) -> usize {
+        let started = Instant::now();
+        inc(&self.metrics.publications);
+        let recipients: Vec<Arc<Connection>> = lock(&self.users)
+            .get(user)
+            .map(|conns| conns.values().cloned().collect())
+            .unwrap_or_default();
+        let delivered = offer_all(recipients.iter(), frame);
         self.metrics.fanout(started.elapsed(), delivered as u64);
         delivered
+    }
+
+    /// Queues a ready frame to every connection.
+    pub(crate) fn deliver_all(&self, frame: &Frame) -> usize {
+        let started = Instant::now();
+        inc(&self.metrics.publications);
+        let delivered = self.offer_everyone(frame);
+        self.metrics.fanout(started.elapsed(), delivered as u64);
+        delivered
+    }
+
+    /// Queues a ready channel frame that carries no stream position (a
+    /// channel without history, or an event published while the shared
+    /// broker was unreachable) to the channel's local subscribers.
+    pub(crate) fn deliver_frame(&self, channel: &ChannelName, frame: &Frame) -> usize {
+        let started = Instant::now();
+        inc(&self.metrics.publications);
+        let limit = self.config.outbound_queue;
+        let delivered = lock(&self.channels[shard_of(channel.as_str())])
+            .get_mut(channel)
+            .map_or(0, |entry| fan_out(entry, None, frame, limit));
+        self.metrics.fanout(started.elapsed(), delivered as u64);
+        delivered
+    }
+
+    /// Queues a ready history frame at `position` (shared broker). Each
+    /// offset is delivered once, in order: an offset at or below the last
+    /// one delivered is dropped, and one beyond the next is refused with
+    /// [`Positioned::Gap`] unless `force` (the caller could not fetch the
+    /// gap and accepts the loss). A new epoch starts over.
+    pub(crate) fn deliver_positioned(
+        &self,
+        channel: &ChannelName,
+        position: Position,
+        frame: &Frame,
+        force: bool,
+    ) -> Positioned {
+        let started = Instant::now();
+        let limit = self.config.outbound_queue;
+        let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
+        let Some(entry) = shard.get_mut(channel) else {
+            return Positioned::Delivered(0);
+        };
+        if let Some((epoch, last)) = &entry.last
+            && **epoch == *position.0
+        {
+            if position.1 <= *last {
+                return Positioned::Duplicate;
+            }
+            if position.1 > last + 1 && !force {
+                return Positioned::Gap { from: last + 1 };
+            }
+        }
+        inc(&self.metrics.publications);
+        let delivered = fan_out(entry, Some(&position), frame, limit);
+        entry.last = Some(position);
+        self.metrics.fanout(started.elapsed(), delivered as u64);
+        Positioned::Delivered(delivered)
+    }
+
+    /// The last stream position delivered on `channel`, if it has local
+    /// subscribers and has seen a history event.
+    pub(crate) fn last_position(&self, channel: &ChannelName) -> Option<Position> {
+        lock(&self.channels[shard_of(channel.as_str())])
+            .get(channel)
+            .and_then(|e| e.last.clone())
     }
 
     fn deliver_channel(
@@ -253,7 +511,8 @@ impl Hub {
         data: &serde_json::Value,
         timestamp: f64,
     ) -> usize {
-        let keeps_history = self.config.keeps_history(channel.as_str());
+        let keeps_history = self.mode.local_history && self.config.keeps_history(channel.as_str());
+        let limit = self.config.outbound_queue;
         let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
         let entry = if keeps_history {
             Some(shard.entry(channel.clone()).or_default())
@@ -273,7 +532,7 @@ impl Hub {
             }
             (false, _) => frames::event(event_type, Some(channel), data, timestamp, None),
         };
-        offer_all(entry.subscribers.values(), &frame)
+        fan_out(entry, None, &frame, limit)
     }
 
     /// Offers one frame to every connection on the node (pings, broadcast-all).
@@ -310,15 +569,23 @@ impl Hub {
     pub(crate) fn channel_subscribers(&self, channel: &ChannelName) -> Vec<Uuid> {
         lock(&self.channels[shard_of(channel.as_str())])
             .get(channel)
-            .map(|e| e.subscribers.values().map(|c| c.id).collect())
+            .map(|e| e.subscribers.values().map(|s| s.conn.id).collect())
             .unwrap_or_default()
+    }
+
+    /// Connections per user on this node (for the cluster registry).
+    pub(crate) fn user_counts(&self) -> Vec<(String, usize)> {
+        lock(&self.users)
+            .iter()
+            .map(|(user, conns)| (user.to_string(), conns.len()))
+            .collect()
     }
 
     pub(crate) fn user_count(&self) -> usize {
         lock(&self.users).len()
     }
 
-    /// How many connections `user` has (for send-to-user answers).
+    /// How many local subscribers `channel` has.
     pub(crate) fn subscriber_count(&self, channel: &ChannelName) -> usize {
         lock(&self.channels[shard_of(channel.as_str())])
             .get(channel)
@@ -338,6 +605,21 @@ impl Hub {
             });
         }
     }
+}
+
+/// Offers `frame` to each subscriber of a channel (buffering for pending ones).
+fn fan_out(
+    entry: &mut ChannelEntry,
+    position: Option<&Position>,
+    frame: &Frame,
+    limit: usize,
+) -> usize {
+    entry
+        .subscribers
+        .values_mut()
+        .map(|s| s.offer(position, frame, limit))
+        .filter(|queued| *queued)
+        .count()
 }
 
 /// Offers `frame` to each connection; slow ones close themselves.

@@ -41,7 +41,7 @@ mod ws;
 
 pub use auth::{AuthError, Authenticator, Identity, StaticTokens};
 pub use broker::BrokerError;
-pub use config::{Config, ConfigError};
+pub use config::{BrokerConfig, Config, ConfigError};
 pub use events::EmitResult;
 pub use node::{Node, PublishError};
 pub use pattern::ChannelPattern;

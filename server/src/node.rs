@@ -1,18 +1,22 @@
 //! The `Node` facade: what an embedding application and the HTTP API use to
 //! publish, address users, and read stats. It owns the hub and the broker.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use brain_ws_protocol::catalog::Event;
-use brain_ws_protocol::http::{ChannelSubscribersResponse, StatsResponse};
-use brain_ws_protocol::{ChannelName, EventType, unix_timestamp};
+use brain_ws_protocol::http::{ChannelSubscribersResponse, NodeStats, StatsResponse};
+use brain_ws_protocol::{ChannelName, EventType, StreamPosition, unix_timestamp};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::broker::{Broker, BrokerError, MemoryBroker, Publication};
+use crate::broker::memory::MemoryBroker;
+use crate::broker::redis::RedisBroker;
+use crate::broker::{Broker, BrokerError, BrokerHealth, Publication};
 use crate::clock::Clock;
-use crate::config::Config;
-use crate::hub::{Hub, Target};
+use crate::config::{BrokerConfig, Config};
+use crate::connection::Connection;
+use crate::hub::{Hub, HubMode, Target};
 use crate::metrics::{Gauges, Metrics};
 
 /// A handle on a running node: cheap to clone, safe to share.
@@ -42,7 +46,7 @@ impl Node {
     /// [`crate::Server::start`] does both.
     pub fn start(config: Config) -> Result<Self, crate::ConfigError> {
         config.validate()?;
-        let node = Self::new(config);
+        let node = Self::new(config)?;
         tokio::spawn(crate::heartbeat::run(node.clone()));
         Ok(node)
     }
@@ -67,15 +71,45 @@ impl Node {
                 "shutdown grace elapsed with sessions still open"
             );
         }
+        inner.broker.shutdown().await;
     }
 
-    /// A node with the in-memory broker.
-    fn new(config: Config) -> Self {
+    /// A node with the configured broker.
+    fn new(config: Config) -> Result<Self, crate::ConfigError> {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
-        let hub = Arc::new(Hub::new(config.clone(), Clock::new(), metrics.clone()));
-        let broker: Arc<dyn Broker> = Arc::new(MemoryBroker::new(hub.clone()));
-        Self {
+        let (hub, broker): (Arc<Hub>, Arc<dyn Broker>) = match &config.broker {
+            BrokerConfig::Memory => {
+                let mode = HubMode {
+                    local_history: true,
+                    interest: None,
+                };
+                let hub = Arc::new(Hub::new(
+                    config.clone(),
+                    Clock::new(),
+                    metrics.clone(),
+                    mode,
+                ));
+                (hub.clone(), Arc::new(MemoryBroker::new(hub)))
+            }
+            BrokerConfig::Redis(url) => {
+                let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+                let mode = HubMode {
+                    local_history: false,
+                    interest: Some(tx.clone()),
+                };
+                let hub = Arc::new(Hub::new(
+                    config.clone(),
+                    Clock::new(),
+                    metrics.clone(),
+                    mode,
+                ));
+                let broker = RedisBroker::start(config.clone(), url, hub.clone(), tx, rx)?;
+                tracing::info!(broker = %config.broker.redacted(), prefix = %config.redis_prefix, "using the redis broker");
+                (hub, Arc::new(broker))
+            }
+        };
+        Ok(Self {
             inner: Arc::new(NodeInner {
                 config,
                 hub,
@@ -84,7 +118,18 @@ impl Node {
                 shutdown: CancellationToken::new(),
                 sessions: TaskTracker::new(),
             }),
-        }
+        })
+    }
+
+    /// Subscribes a connection through the broker: `subscribed`, the replay
+    /// for `since`, then live events.
+    pub(crate) async fn subscribe(
+        &self,
+        conn: &Arc<Connection>,
+        channel: &ChannelName,
+        since: Option<&StreamPosition>,
+    ) {
+        self.inner.broker.subscribe(conn, channel, since).await;
     }
 
     /// The configuration the node runs with.
@@ -153,7 +198,7 @@ impl Node {
             .await
     }
 
-    /// Connection, user and channel counts (`GET /api/ws/stats`).
+    /// This node's connection, user and channel counts.
     pub fn stats(&self) -> StatsResponse {
         let hub = &self.inner.hub;
         let channels = hub.channel_counts();
@@ -166,7 +211,64 @@ impl Node {
         }
     }
 
-    /// One channel's subscribers (`GET /api/ws/channels/{channel}`).
+    /// Counts of every node sharing the broker (`GET /api/ws/stats`): the
+    /// totals add up the nodes (a user connected to two nodes counts on
+    /// each), and `nodes` lists each one. With the in-memory broker, the
+    /// same as [`Node::stats`].
+    pub async fn cluster_stats(&self) -> StatsResponse {
+        let local = self.stats();
+        let Some(view) = self.inner.broker.cluster().await else {
+            return local;
+        };
+        let mut nodes = view.others;
+        nodes.push(NodeStats {
+            node_id: self.inner.config.node_id.clone(),
+            total_connections: local.total_connections,
+            total_users: local.total_users,
+            channels: local.channels,
+        });
+        nodes.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+        let mut channels: BTreeMap<String, u64> = BTreeMap::new();
+        for node in &nodes {
+            for (channel, n) in &node.channels {
+                *channels.entry(channel.clone()).or_default() += n;
+            }
+        }
+        StatsResponse {
+            total_connections: nodes.iter().map(|n| n.total_connections).sum(),
+            total_users: nodes.iter().map(|n| n.total_users).sum(),
+            total_channels: channels.len() as u64,
+            channels,
+            nodes,
+        }
+    }
+
+    /// One channel's subscribers across the cluster (`GET
+    /// /api/ws/channels/{channel}`): the count covers every node (others as
+    /// of their last report), the connection ids are this node's only, as
+    /// nodes do not report ids.
+    pub async fn cluster_channel(&self, channel: &ChannelName) -> ChannelSubscribersResponse {
+        let mut answer = self.channel(channel);
+        if let Some(view) = self.inner.broker.cluster().await {
+            answer.subscribers += view
+                .others
+                .iter()
+                .filter_map(|n| n.channels.get(channel.as_str()))
+                .sum::<u64>();
+        }
+        answer
+    }
+
+    /// Whether the broker is reachable: `None` when it is, or why not
+    /// (`/ready` answers 503 meanwhile; events reach this node only).
+    pub fn broker_unavailable(&self) -> Option<String> {
+        match self.inner.broker.health() {
+            BrokerHealth::Up => None,
+            BrokerHealth::Down(reason) => Some(reason),
+        }
+    }
+
+    /// One channel's subscribers on this node.
     pub fn channel(&self, channel: &ChannelName) -> ChannelSubscribersResponse {
         let ids = self.inner.hub.channel_subscribers(channel);
         ChannelSubscribersResponse {
@@ -190,11 +292,13 @@ impl Node {
     pub fn render_metrics(&self) -> String {
         let stats = self.stats();
         let channels: Vec<(String, u64)> = stats.channels.into_iter().collect();
-        self.inner.metrics.render(&Gauges {
+        let mut text = self.inner.metrics.render(&Gauges {
             connections: stats.total_connections,
             users: stats.total_users,
             channels: &channels,
-        })
+        });
+        text.push_str(&self.inner.broker.render_metrics());
+        text
     }
 
     /// Whether the node is shutting down.

@@ -68,7 +68,7 @@ pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
         subscriptions: HashSet::new(),
     };
     if let Some(channel) = initial_channel {
-        session.subscribe(channel, None);
+        session.subscribe(channel, None).await;
     }
 
     let close = session.pump(&mut socket, &mut queue).await;
@@ -153,7 +153,7 @@ impl Session<'_> {
                     match message {
                         Message::Text(text) => {
                             inc(&self.node.inner.metrics.messages_in);
-                            self.handle_text(text.as_str());
+                            self.handle_text(text.as_str()).await;
                         }
                         Message::Binary(_) => self.reply_error(
                             ErrorCode::BINARY_NOT_SUPPORTED,
@@ -162,20 +162,25 @@ impl Session<'_> {
                         ),
                         // tungstenite answers pings itself; both count as activity.
                         Message::Ping(_) | Message::Pong(_) => {}
-                        Message::Close(_) => return None,
+                        // tungstenite has queued the echo of the client's
+                        // close frame; flush it so the client sees a clean close.
+                        Message::Close(_) => {
+                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.flush()).await;
+                            return None;
+                        }
                     }
                 }
             }
         }
     }
 
-    fn handle_text(&mut self, text: &str) {
+    async fn handle_text(&mut self, text: &str) {
         match decode_client_message(text) {
             Err(e) => {
                 let channel = e.channel().map(str::to_owned);
                 self.reply_error(e.code(), e.to_string(), channel.as_deref());
             }
-            Ok(ClientMessage::Subscribe { channel, since }) => self.subscribe(channel, since),
+            Ok(ClientMessage::Subscribe { channel, since }) => self.subscribe(channel, since).await,
             Ok(ClientMessage::Unsubscribe { channel }) => self.unsubscribe(channel),
             Ok(ClientMessage::Ping) => {
                 self.conn.offer(frames::pong());
@@ -194,7 +199,7 @@ impl Session<'_> {
         self.conn.offer(frames::error(code, message, channel));
     }
 
-    fn subscribe(&mut self, channel: ChannelName, since: Option<StreamPosition>) {
+    async fn subscribe(&mut self, channel: ChannelName, since: Option<StreamPosition>) {
         let max = self.node.inner.config.max_subscriptions;
         if !self.subscriptions.contains(&channel) && self.subscriptions.len() >= max {
             return self.reply_error(
@@ -207,9 +212,8 @@ impl Session<'_> {
             return self.reply_error(ErrorCode::FORBIDDEN, reason, Some(channel.as_str()));
         }
         self.node
-            .inner
-            .hub
-            .subscribe(self.conn, &channel, since.as_ref());
+            .subscribe(self.conn, &channel, since.as_ref())
+            .await;
         self.subscriptions.insert(channel);
     }
 

@@ -39,3 +39,34 @@ async fn shutdown_announces_itself_and_closes_every_connection_with_1001() {
     // The listener is gone.
     assert!(tokio::net::TcpStream::connect(addr).await.is_err());
 }
+
+#[tokio::test]
+async fn a_client_close_is_answered_with_the_same_code() {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+    use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode as WsCode;
+
+    let server = start(|_| {}).await;
+    let (mut ws, _) = tokio_tungstenite::connect_async(ws_url(&server, "/ws/connect"))
+        .await
+        .expect("connects");
+    let _welcome = ws.next().await;
+    ws.send(Message::Close(Some(CloseFrame {
+        code: WsCode::Normal,
+        reason: "bye".into(),
+    })))
+    .await
+    .expect("close sent");
+    let echo = tokio::time::timeout(PATIENCE, ws.next())
+        .await
+        .expect("answer");
+    let Some(Ok(Message::Close(Some(frame)))) = echo else {
+        panic!("expected the server's close frame, got {echo:?}");
+    };
+    assert_eq!(u16::from(frame.code), 1000);
+    eventually("the connection is gone", async || {
+        server.node().stats().total_connections == 0
+    })
+    .await;
+}

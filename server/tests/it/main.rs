@@ -10,4 +10,5 @@ mod heartbeat;
 mod history;
 mod http_api;
 mod lifecycle;
+mod multinode;
 mod wire;

@@ -1,0 +1,303 @@
+//! [`Publisher`]: the HTTP API client for services that emit events without
+//! holding a WebSocket (API Reference, "HTTP API Endpoints").
+
+use std::time::Duration;
+
+use brain_ws_protocol::catalog::Event;
+use brain_ws_protocol::http::{
+    BroadcastAllRequest, BroadcastAllResponse, BroadcastRequest, BroadcastResponse,
+    ChannelSubscribersResponse, ErrorBody, InfoResponse, SendToUserRequest, SendToUserResponse,
+    StatsResponse,
+};
+use brain_ws_protocol::{ChannelName, ErrorCode, EventType};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::endpoint::percent_encode;
+use crate::error::{PublishError, PublishErrorKind};
+
+/// Publishes events and reads statistics through a BRAiN server's HTTP API.
+///
+/// Cheap to clone (one shared connection pool). Every call returns the
+/// documented response body, or a [`PublishError`] whose kind follows the
+/// HTTP status and whose [`code`](crate::Error::code) is the server's error
+/// code. Plain `http://` works out of the box; `https://` needs a TLS feature
+/// of `reqwest` enabled in the application.
+///
+/// ```no_run
+/// use brain_ws_client::Publisher;
+/// use serde_json::json;
+///
+/// # async fn demo() -> Result<(), brain_ws_client::PublishError> {
+/// let publisher = Publisher::new("http://127.0.0.1:8000").api_key("secret");
+/// let sent = publisher
+///     .broadcast("missions", "mission_started", json!({"mission_id": "m-1"}))
+///     .await?;
+/// println!("{} subscribers", sent.subscribers);
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Publisher {
+    http: reqwest::Client,
+    base_url: String,
+    api_key: Option<String>,
+}
+
+impl Publisher {
+    /// A publisher for the server at `base_url` (`http://host:port`, no path).
+    ///
+    /// ```no_run
+    /// let publisher = brain_ws_client::Publisher::new("http://127.0.0.1:8000");
+    /// ```
+    pub fn new(base_url: impl Into<String>) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            base_url: base_url.into().trim_end_matches('/').to_owned(),
+            api_key: None,
+        }
+    }
+
+    /// The key sent as `Authorization: Bearer <key>`, needed when the
+    /// server is configured with API keys (otherwise it serves the admin API
+    /// to loopback peers only).
+    ///
+    /// ```no_run
+    /// let publisher = brain_ws_client::Publisher::new("http://brain:8000").api_key("secret");
+    /// ```
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(key.into());
+        self
+    }
+
+    /// Uses `client` for requests, to share a pool or set proxies, TLS and
+    /// timeouts.
+    ///
+    /// ```no_run
+    /// let http = reqwest::Client::new();
+    /// let publisher = brain_ws_client::Publisher::new("http://brain:8000").http_client(http);
+    /// ```
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http = client;
+        self
+    }
+
+    /// `POST /api/ws/broadcast`: publishes an event of type `event_type`
+    /// with payload `message` on `channel`.
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: brain_ws_client::Publisher) -> Result<(), brain_ws_client::PublishError> {
+    /// publisher
+    ///     .broadcast("agents", "agent_started", serde_json::json!({"agent_id": "a-7"}))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn broadcast(
+        &self,
+        channel: impl AsRef<str>,
+        event_type: impl AsRef<str>,
+        message: impl Serialize,
+    ) -> Result<BroadcastResponse, PublishError> {
+        let body = BroadcastRequest {
+            channel: channel_name(channel.as_ref())?,
+            message: to_json(message)?,
+            event_type: Some(event_type_name(event_type.as_ref())?),
+        };
+        self.post("/api/ws/broadcast", &body).await
+    }
+
+    /// Publishes a catalogue event on its standard channel (a mission event
+    /// on `missions`, ...). [`Event::Other`] has no channel and fails with
+    /// [`PublishErrorKind::NoChannel`]; use [`broadcast`](Publisher::broadcast).
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: brain_ws_client::Publisher) -> Result<(), brain_ws_client::PublishError> {
+    /// use brain_ws_protocol::catalog::{Event, MissionEvent, MissionRef};
+    ///
+    /// let started = Event::Mission(MissionEvent::MissionStarted(MissionRef { mission_id: "m-1".into() }));
+    /// publisher.emit(started).await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn emit(&self, event: Event) -> Result<BroadcastResponse, PublishError> {
+        let channel = event.channel().ok_or_else(|| {
+            PublishError::new(
+                PublishErrorKind::NoChannel,
+                "only catalogue events have a standard channel",
+            )
+        })?;
+        let (event_type, message) = event.into_parts();
+        let body = BroadcastRequest {
+            channel: channel.name(),
+            message,
+            event_type: Some(event_type),
+        };
+        self.post("/api/ws/broadcast", &body).await
+    }
+
+    /// `POST /api/ws/broadcast/all`: sends an event to every connection,
+    /// whatever it subscribed to.
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: brain_ws_client::Publisher) -> Result<(), brain_ws_client::PublishError> {
+    /// let sent = publisher
+    ///     .broadcast_all("maintenance", serde_json::json!({"in_minutes": 5}))
+    ///     .await?;
+    /// println!("reached {} connections", sent.total_connections);
+    /// # Ok(()) }
+    /// ```
+    pub async fn broadcast_all(
+        &self,
+        event_type: impl AsRef<str>,
+        data: impl Serialize,
+    ) -> Result<BroadcastAllResponse, PublishError> {
+        let body = BroadcastAllRequest {
+            event_type: event_type_name(event_type.as_ref())?,
+            data: to_json(data)?,
+        };
+        self.post("/api/ws/broadcast/all", &body).await
+    }
+
+    /// `POST /api/ws/users/{user_id}/send`: sends an event to every
+    /// connection of one user.
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: brain_ws_client::Publisher) -> Result<(), brain_ws_client::PublishError> {
+    /// publisher
+    ///     .send_to_user("user-42", "notification", serde_json::json!({"text": "hello"}))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn send_to_user(
+        &self,
+        user_id: impl AsRef<str>,
+        event_type: impl AsRef<str>,
+        data: impl Serialize,
+    ) -> Result<SendToUserResponse, PublishError> {
+        let body = SendToUserRequest {
+            event_type: event_type_name(event_type.as_ref())?,
+            data: to_json(data)?,
+        };
+        let path = format!("/api/ws/users/{}/send", percent_encode(user_id.as_ref()));
+        self.post(&path, &body).await
+    }
+
+    /// `GET /api/ws/stats`: connections, users and subscribers per channel.
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: brain_ws_client::Publisher) -> Result<(), brain_ws_client::PublishError> {
+    /// let stats = publisher.stats().await?;
+    /// println!("{} connections", stats.total_connections);
+    /// # Ok(()) }
+    /// ```
+    pub async fn stats(&self) -> Result<StatsResponse, PublishError> {
+        self.get("/api/ws/stats").await
+    }
+
+    /// `GET /api/ws/channels/{channel}`: one channel's subscribers.
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: brain_ws_client::Publisher) -> Result<(), brain_ws_client::PublishError> {
+    /// let missions = publisher.channel("missions").await?;
+    /// println!("{} subscribers", missions.subscribers);
+    /// # Ok(()) }
+    /// ```
+    pub async fn channel(
+        &self,
+        channel: impl AsRef<str>,
+    ) -> Result<ChannelSubscribersResponse, PublishError> {
+        let channel = channel_name(channel.as_ref())?;
+        self.get(&format!("/api/ws/channels/{channel}")).await
+    }
+
+    /// `GET /api/ws/info`: the server's version, features and limits.
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: brain_ws_client::Publisher) -> Result<(), brain_ws_client::PublishError> {
+    /// let info = publisher.info().await?;
+    /// println!("{} {} speaks {}", info.name, info.version, info.protocol);
+    /// # Ok(()) }
+    /// ```
+    pub async fn info(&self) -> Result<InfoResponse, PublishError> {
+        self.get("/api/ws/info").await
+    }
+
+    async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, PublishError> {
+        let url = self.url(path)?;
+        self.send(self.http.get(url)).await
+    }
+
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, PublishError> {
+        let url = self.url(path)?;
+        self.send(self.http.post(url).json(body)).await
+    }
+
+    fn url(&self, path: &str) -> Result<reqwest::Url, PublishError> {
+        let url = format!("{}{path}", self.base_url);
+        reqwest::Url::parse(&url).map_err(|e| {
+            PublishError::new(PublishErrorKind::InvalidUrl, format!("{url:?}: {e}")).with_source(e)
+        })
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+    ) -> Result<T, PublishError> {
+        let request = match &self.api_key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        };
+        let transport = |e: reqwest::Error| {
+            PublishError::new(PublishErrorKind::Transport, e.to_string()).with_source(e)
+        };
+        let response = request.send().await.map_err(transport)?;
+        let status = response.status().as_u16();
+        let bytes = response.bytes().await.map_err(transport)?;
+        if (200..300).contains(&status) {
+            return serde_json::from_slice(&bytes).map_err(|e| {
+                PublishError::new(PublishErrorKind::Decode, e.to_string())
+                    .with_status(status)
+                    .with_source(e)
+            });
+        }
+        let kind = PublishErrorKind::from_status(status);
+        Err(match serde_json::from_slice::<ErrorBody>(&bytes) {
+            Ok(body) => PublishError::new(kind, body.error.message)
+                .with_code(body.error.code)
+                .with_status(status),
+            Err(_) => PublishError::new(
+                kind,
+                format!(
+                    "HTTP {status}: {}",
+                    String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
+                ),
+            )
+            .with_status(status),
+        })
+    }
+}
+
+fn channel_name(name: &str) -> Result<ChannelName, PublishError> {
+    ChannelName::new(name).map_err(|e| {
+        PublishError::new(PublishErrorKind::InvalidChannel, e.to_string())
+            .with_code(ErrorCode::INVALID_CHANNEL)
+            .with_source(e)
+    })
+}
+
+fn event_type_name(name: &str) -> Result<EventType, PublishError> {
+    EventType::new(name).map_err(|e| {
+        PublishError::new(PublishErrorKind::InvalidEventType, e.to_string()).with_source(e)
+    })
+}
+
+fn to_json(value: impl Serialize) -> Result<serde_json::Value, PublishError> {
+    serde_json::to_value(value)
+        .map_err(|e| PublishError::new(PublishErrorKind::InvalidBody, e.to_string()).with_source(e))
+}

@@ -1,0 +1,188 @@
+//! The application's ends of the client task's queues: [`Subscription`] for
+//! one channel and [`Events`] for events without a channel.
+
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use brain_ws_protocol::ChannelName;
+use futures_util::Stream;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::client::Command;
+use crate::{Message, SubscribeError};
+
+/// One item of a [`Subscription`]: an event, or the news that the
+/// subscription was renewed after a reconnect.
+///
+/// `Resubscribed` sits at the exact point of the stream where the gap was:
+/// with `recovered: true` the events after it continue without loss (the
+/// server replayed what was missed, duplicates removed); with `recovered:
+/// false` some events may be missing (the channel keeps no history, the
+/// history no longer reaches back, or the server restarted), so an
+/// application that needs the full state should reload it.
+///
+/// ```no_run
+/// # async fn demo(mut sub: brain_ws_client::Subscription) {
+/// use futures_util::StreamExt;
+/// use brain_ws_client::SubscriptionEvent;
+///
+/// while let Some(item) = sub.next().await {
+///     match item {
+///         SubscriptionEvent::Event(message) => println!("{:?}", message.event),
+///         SubscriptionEvent::Resubscribed { recovered: false } => println!("gap: reload state"),
+///         SubscriptionEvent::Resubscribed { recovered: true } => {}
+///     }
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub enum SubscriptionEvent {
+    /// An event published on the channel.
+    Event(Message),
+    /// The subscription was renewed on a new connection.
+    Resubscribed {
+        /// Whether every event published while disconnected follows.
+        recovered: bool,
+    },
+}
+
+/// A live subscription to one channel: a [`Stream`] of [`SubscriptionEvent`]s.
+///
+/// It survives reconnects (the client resubscribes and, on channels with
+/// history, recovers missed events). Dropping it unsubscribes;
+/// [`unsubscribe`](Subscription::unsubscribe) does the same and waits for
+/// the server's confirmation. The stream ends when the client closes.
+///
+/// ```no_run
+/// # async fn demo(client: brain_ws_client::Client) -> Result<(), brain_ws_client::SubscribeError> {
+/// use futures_util::StreamExt;
+///
+/// let mut agents = client.subscribe("agents").await?;
+/// if let Some(item) = agents.next().await {
+///     println!("{item:?}");
+/// }
+/// agents.unsubscribe().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct Subscription {
+    channel: ChannelName,
+    sid: u64,
+    rx: mpsc::Receiver<SubscriptionEvent>,
+    commands: mpsc::UnboundedSender<Command>,
+    active: bool,
+}
+
+impl Subscription {
+    pub(crate) fn new(
+        channel: ChannelName,
+        sid: u64,
+        rx: mpsc::Receiver<SubscriptionEvent>,
+        commands: mpsc::UnboundedSender<Command>,
+    ) -> Self {
+        Self {
+            channel,
+            sid,
+            rx,
+            commands,
+            active: true,
+        }
+    }
+
+    /// The channel this subscription receives.
+    ///
+    /// ```no_run
+    /// # fn demo(sub: brain_ws_client::Subscription) {
+    /// assert_eq!(sub.channel().as_str(), "missions");
+    /// # }
+    /// ```
+    pub fn channel(&self) -> &ChannelName {
+        &self.channel
+    }
+
+    /// Leaves the channel and waits until the server confirms it (when this
+    /// was the client's last subscription to the channel; other
+    /// subscriptions to the same channel keep it open).
+    ///
+    /// If the client is closed or disconnected, nothing is subscribed on
+    /// the server any more and this returns `Ok` at once.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: brain_ws_client::Client) -> Result<(), brain_ws_client::SubscribeError> {
+    /// let sub = client.subscribe("metrics").await?;
+    /// sub.unsubscribe().await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn unsubscribe(mut self) -> Result<(), SubscribeError> {
+        self.active = false;
+        let (reply, answer) = oneshot::channel();
+        let command = Command::Unsubscribe {
+            channel: self.channel.clone(),
+            sid: self.sid,
+            reply: Some(reply),
+        };
+        if self.commands.send(command).is_err() {
+            return Ok(());
+        }
+        answer.await.unwrap_or(Ok(()))
+    }
+}
+
+impl Stream for Subscription {
+    type Item = SubscriptionEvent;
+
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<SubscriptionEvent>> {
+        self.rx.poll_recv(cx)
+    }
+}
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        if self.active {
+            // Fire and forget: if the task is gone, so is the subscription.
+            let _ = self.commands.send(Command::Unsubscribe {
+                channel: self.channel.clone(),
+                sid: self.sid,
+                reply: None,
+            });
+        }
+    }
+}
+
+/// Events addressed to this connection rather than a channel: messages sent
+/// to the token's user (`POST /api/ws/users/{id}/send`) and broadcasts to
+/// every connection (`POST /api/ws/broadcast/all`).
+///
+/// It receives what arrives after it was created; drop it to stop.
+///
+/// ```no_run
+/// # async fn demo(client: brain_ws_client::Client) {
+/// use futures_util::StreamExt;
+///
+/// let mut inbox = client.events();
+/// while let Some(message) = inbox.next().await {
+///     println!("{}: {:?}", message.event_type, message.event);
+/// }
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Events {
+    rx: mpsc::Receiver<Message>,
+}
+
+impl Events {
+    pub(crate) fn new(rx: mpsc::Receiver<Message>) -> Self {
+        Self { rx }
+    }
+}
+
+impl Stream for Events {
+    type Item = Message;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Message>> {
+        self.rx.poll_recv(cx)
+    }
+}

@@ -1,0 +1,410 @@
+//! The subscription table: which channels the application wants, who
+//! receives each, what the server has confirmed on the current connection,
+//! and each channel's history position for recovery after a reconnect.
+//!
+//! It never touches the socket. Each operation records the frames to send
+//! and the connection events to emit in [`Effects`], which the task carries
+//! out; this keeps the bookkeeping testable and the I/O in one place.
+
+use std::collections::{HashMap, VecDeque};
+
+use brain_ws_protocol::{
+    ChannelName, ClientMessage, ErrorCode, ErrorMessage, EventEnvelope, StreamPosition, Subscribed,
+};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::SubscribeError;
+use crate::{ConnectionEvent, Message, SubscriptionEvent};
+
+type Reply = oneshot::Sender<Result<(), SubscribeError>>;
+
+/// What the task must do after a table operation.
+#[derive(Default)]
+pub(crate) struct Effects {
+    /// Frames to send, in order.
+    pub(crate) frames: Vec<ClientMessage>,
+    /// Connection events to emit.
+    pub(crate) events: Vec<ConnectionEvent>,
+}
+
+/// A subscribe call waiting for the server's `subscribed`.
+struct Waiter {
+    sid: u64,
+    tx: mpsc::Sender<SubscriptionEvent>,
+    reply: Reply,
+}
+
+/// One channel the application is subscribed to (or subscribing to).
+struct Entry {
+    subscribers: Vec<(u64, mpsc::Sender<SubscriptionEvent>)>,
+    waiters: Vec<Waiter>,
+    /// A `subscribe` is on the wire on the current connection, unanswered.
+    requested: bool,
+    /// That pending `subscribe` carried `since`.
+    since_sent: bool,
+    /// The server confirmed at least once, so a new confirmation is a renewal.
+    established: bool,
+    /// The channel history's epoch, from the last `subscribed`.
+    epoch: Option<String>,
+    /// The position to resume from: the last event seen, or the channel's
+    /// latest offset at subscribe time when none was seen.
+    resume: Option<u64>,
+    /// The offset of the last event delivered, to drop replayed duplicates.
+    last_delivered: Option<u64>,
+}
+
+impl Entry {
+    fn new() -> Self {
+        Self {
+            subscribers: Vec::new(),
+            waiters: Vec::new(),
+            requested: false,
+            since_sent: false,
+            established: false,
+            epoch: None,
+            resume: None,
+            last_delivered: None,
+        }
+    }
+
+    fn is_wanted(&self) -> bool {
+        !self.subscribers.is_empty() || !self.waiters.is_empty()
+    }
+
+    /// The `since` to send when renewing this subscription.
+    fn since(&self) -> Option<StreamPosition> {
+        if !self.established {
+            return None;
+        }
+        match (&self.epoch, self.resume) {
+            (Some(epoch), Some(offset)) => Some(StreamPosition {
+                epoch: epoch.clone(),
+                offset,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Every subscription of one client.
+pub(crate) struct Table {
+    channels: HashMap<ChannelName, Entry>,
+    /// Unsubscribes on the wire, per channel, answered in order. `None` for
+    /// a dropped subscription nobody waits on.
+    unsubscribing: HashMap<ChannelName, VecDeque<Option<Reply>>>,
+    /// Subscribes on the wire, in the order sent, to place an error that
+    /// names no channel.
+    requested: VecDeque<ChannelName>,
+    inboxes: Vec<mpsc::Sender<Message>>,
+}
+
+impl Table {
+    pub(crate) fn new() -> Self {
+        Self {
+            channels: HashMap::new(),
+            unsubscribing: HashMap::new(),
+            requested: VecDeque::new(),
+            inboxes: Vec::new(),
+        }
+    }
+
+    /// Adds an [`Events`](crate::Events) receiver.
+    pub(crate) fn add_inbox(&mut self, tx: mpsc::Sender<Message>) {
+        self.inboxes.push(tx);
+    }
+
+    /// A subscribe call. Joins a confirmed channel at once; otherwise waits
+    /// for the server, sending `subscribe` now if `online`.
+    pub(crate) fn subscribe(
+        &mut self,
+        channel: ChannelName,
+        sid: u64,
+        tx: mpsc::Sender<SubscriptionEvent>,
+        reply: Reply,
+        online: bool,
+        fx: &mut Effects,
+    ) {
+        let entry = self
+            .channels
+            .entry(channel.clone())
+            .or_insert_with(Entry::new);
+        if entry.established && !entry.requested && online {
+            entry.subscribers.push((sid, tx));
+            let _ = reply.send(Ok(()));
+            return;
+        }
+        entry.waiters.push(Waiter { sid, tx, reply });
+        if online && !entry.requested {
+            Self::request(&mut self.requested, channel, entry, fx);
+        }
+    }
+
+    fn request(
+        requested: &mut VecDeque<ChannelName>,
+        channel: ChannelName,
+        entry: &mut Entry,
+        fx: &mut Effects,
+    ) {
+        let since = entry.since();
+        entry.requested = true;
+        entry.since_sent = since.is_some();
+        requested.push_back(channel.clone());
+        fx.frames.push(ClientMessage::Subscribe { channel, since });
+    }
+
+    /// Removes subscriber `sid`. The last one out sends `unsubscribe` (when
+    /// `online` and the server has, or is getting, the subscription).
+    pub(crate) fn unsubscribe(
+        &mut self,
+        channel: ChannelName,
+        sid: u64,
+        reply: Option<Reply>,
+        online: bool,
+        fx: &mut Effects,
+    ) {
+        let Some(entry) = self.channels.get_mut(&channel) else {
+            if let Some(reply) = reply {
+                let _ = reply.send(Ok(()));
+            }
+            return;
+        };
+        entry.subscribers.retain(|(s, _)| *s != sid);
+        entry.waiters.retain(|w| w.sid != sid);
+        if entry.is_wanted() {
+            if let Some(reply) = reply {
+                let _ = reply.send(Ok(()));
+            }
+            return;
+        }
+        let on_server = entry.established || entry.requested;
+        self.channels.remove(&channel);
+        if online && on_server {
+            self.unsubscribing
+                .entry(channel.clone())
+                .or_default()
+                .push_back(reply);
+            fx.frames.push(ClientMessage::Unsubscribe { channel });
+        } else if let Some(reply) = reply {
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    /// A fresh connection: request every wanted channel, with `since` where
+    /// a history position is known.
+    pub(crate) fn resubscribe_all(&mut self, fx: &mut Effects) {
+        for (channel, entry) in &mut self.channels {
+            Self::request(&mut self.requested, channel.clone(), entry, fx);
+        }
+    }
+
+    /// The connection is gone, and with it every server-side subscription.
+    pub(crate) fn connection_lost(&mut self) {
+        for entry in self.channels.values_mut() {
+            entry.requested = false;
+            entry.since_sent = false;
+        }
+        self.requested.clear();
+        for (_, replies) in self.unsubscribing.drain() {
+            for reply in replies.into_iter().flatten() {
+                let _ = reply.send(Ok(()));
+            }
+        }
+    }
+
+    /// The client stopped: fail waiting subscribes and end every stream.
+    pub(crate) fn close_all(&mut self) {
+        self.connection_lost();
+        for (_, entry) in self.channels.drain() {
+            for waiter in entry.waiters {
+                let _ = waiter.reply.send(Err(SubscribeError::closed()));
+            }
+        }
+        self.inboxes.clear();
+    }
+
+    /// `subscribed`: confirm waiters, and tell existing subscribers about a
+    /// renewal and whether it recovered everything.
+    pub(crate) fn on_subscribed(&mut self, msg: Subscribed, fx: &mut Effects) {
+        let channel = msg.channel;
+        if let Some(i) = self.requested.iter().position(|c| *c == channel) {
+            self.requested.remove(i);
+        }
+        let Some(entry) = self.channels.get_mut(&channel) else {
+            return;
+        };
+        if !entry.requested {
+            return;
+        }
+        entry.requested = false;
+        let recovered = entry.since_sent
+            && msg.recovered == Some(true)
+            && msg.epoch.is_some()
+            && msg.epoch == entry.epoch;
+        if !recovered {
+            // New epoch or lost history: offsets restart from the server's.
+            entry.last_delivered = None;
+            entry.resume = msg.offset;
+        }
+        entry.epoch = msg.epoch;
+        if entry.established {
+            let item = SubscriptionEvent::Resubscribed { recovered };
+            entry
+                .subscribers
+                .retain(|(_, tx)| deliver(tx, item.clone(), &channel, fx));
+            fx.events.push(ConnectionEvent::Resubscribed {
+                channel: channel.clone(),
+                recovered,
+            });
+        }
+        entry.established = true;
+        for waiter in entry.waiters.drain(..) {
+            if waiter.reply.send(Ok(())).is_ok() {
+                entry.subscribers.push((waiter.sid, waiter.tx));
+            }
+        }
+        if entry.subscribers.is_empty() {
+            // Everyone gave up while the subscribe was in flight.
+            self.channels.remove(&channel);
+            self.unsubscribing
+                .entry(channel.clone())
+                .or_default()
+                .push_back(None);
+            fx.frames.push(ClientMessage::Unsubscribe { channel });
+        }
+    }
+
+    /// `unsubscribed`: answer the oldest unsubscribe of that channel.
+    pub(crate) fn on_unsubscribed(&mut self, channel: &ChannelName) {
+        if let Some(Some(reply)) = self.pop_unsubscribing(channel) {
+            let _ = reply.send(Ok(()));
+        }
+    }
+
+    fn pop_unsubscribing(&mut self, channel: &ChannelName) -> Option<Option<Reply>> {
+        let queue = self.unsubscribing.get_mut(channel)?;
+        let reply = queue.pop_front();
+        if queue.is_empty() {
+            self.unsubscribing.remove(channel);
+        }
+        reply
+    }
+
+    /// `error`: fail the request it answers. Returns the error back when it
+    /// answers none of this table's requests.
+    pub(crate) fn on_error(&mut self, err: ErrorMessage, fx: &mut Effects) -> Option<ErrorMessage> {
+        let named = err
+            .channel
+            .as_deref()
+            .and_then(|c| ChannelName::new(c).ok());
+        if err.code == ErrorCode::NOT_SUBSCRIBED {
+            if let Some(channel) = &named {
+                if let Some(Some(reply)) = self.pop_unsubscribing(channel) {
+                    let _ = reply.send(Err(SubscribeError::from_server(err.code, err.message)));
+                }
+                return None;
+            }
+            return Some(err);
+        }
+        let channel = match named {
+            Some(channel) if self.requested.contains(&channel) => channel,
+            Some(_) => return Some(err),
+            // No channel named: a refusal of a subscribe answers the oldest one.
+            None if is_subscribe_refusal(&err.code) => match self.requested.front() {
+                Some(channel) => channel.clone(),
+                None => return Some(err),
+            },
+            None => return Some(err),
+        };
+        if let Some(i) = self.requested.iter().position(|c| *c == channel) {
+            self.requested.remove(i);
+        }
+        let entry = self.channels.get_mut(&channel)?;
+        if !entry.requested {
+            return None;
+        }
+        entry.requested = false;
+        let error = SubscribeError::from_server(err.code, err.message);
+        for waiter in entry.waiters.drain(..) {
+            let _ = waiter.reply.send(Err(error.clone()));
+        }
+        if entry.established && !entry.subscribers.is_empty() {
+            fx.events.push(ConnectionEvent::ResubscribeFailed {
+                channel: channel.clone(),
+                error,
+            });
+        }
+        // Dropping the entry ends its subscribers' streams.
+        self.channels.remove(&channel);
+        None
+    }
+
+    /// An event: to the channel's subscribers (minus replayed duplicates),
+    /// or to the inboxes when it has no channel.
+    pub(crate) fn on_event(&mut self, envelope: EventEnvelope, fx: &mut Effects) {
+        let Some(channel) = envelope.channel.clone() else {
+            let message = Message::from(envelope);
+            let mut full = false;
+            self.inboxes
+                .retain(|tx| match tx.try_send(message.clone()) {
+                    Ok(()) => true,
+                    Err(mpsc::error::TrySendError::Full(_)) => {
+                        full = true;
+                        true
+                    }
+                    Err(mpsc::error::TrySendError::Closed(_)) => false,
+                });
+            if full {
+                fx.events
+                    .push(ConnectionEvent::SlowConsumer { channel: None });
+            }
+            return;
+        };
+        let Some(entry) = self.channels.get_mut(&channel) else {
+            return;
+        };
+        if let Some(offset) = envelope.offset {
+            if entry.last_delivered.is_some_and(|last| offset <= last) {
+                tracing::debug!(%channel, offset, "dropping a replayed duplicate");
+                return;
+            }
+            entry.last_delivered = Some(offset);
+            entry.resume = Some(offset);
+        }
+        let item = SubscriptionEvent::Event(Message::from(envelope));
+        entry
+            .subscribers
+            .retain(|(_, tx)| deliver(tx, item.clone(), &channel, fx));
+    }
+}
+
+/// Codes that refuse a subscribe, for placing an error that names no channel.
+fn is_subscribe_refusal(code: &ErrorCode) -> bool {
+    [
+        ErrorCode::SUBSCRIPTION_LIMIT,
+        ErrorCode::FORBIDDEN,
+        ErrorCode::UNAUTHORIZED,
+        ErrorCode::INVALID_CHANNEL,
+    ]
+    .contains(code)
+}
+
+/// Hands `item` to one subscriber without waiting. Returns whether the
+/// subscriber is still there; a full buffer drops the item and reports a
+/// slow consumer.
+fn deliver(
+    tx: &mpsc::Sender<SubscriptionEvent>,
+    item: SubscriptionEvent,
+    channel: &ChannelName,
+    fx: &mut Effects,
+) -> bool {
+    match tx.try_send(item) {
+        Ok(()) => true,
+        Err(mpsc::error::TrySendError::Full(_)) => {
+            fx.events.push(ConnectionEvent::SlowConsumer {
+                channel: Some(channel.clone()),
+            });
+            true
+        }
+        Err(mpsc::error::TrySendError::Closed(_)) => false,
+    }
+}

@@ -1,0 +1,171 @@
+//! The cluster registry: every `cluster_refresh` each node writes its counts
+//! (`NodeStats` as JSON) under `<prefix>:node:<id>` and its connections per
+//! user under `<prefix>:node:<id>:users`, both expiring after three
+//! intervals, and adds its id to the `<prefix>:nodes` set. Readers take the
+//! set, fetch the reports, and drop (and remove from the set) ids whose
+//! report has expired: a node that crashed stops counting after its TTL; a
+//! node that shuts down deregisters at once.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brain_ws_protocol::http::NodeStats;
+use tokio::time::MissedTickBehavior;
+
+use super::{Shared, ms, timed};
+
+pub(super) async fn run(shared: Arc<Shared>) {
+    let mut tick = tokio::time::interval(shared.config.cluster_refresh);
+    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                if !shared.state.is_up() {
+                    continue;
+                }
+                if let Err(e) = refresh(&shared).await {
+                    shared.state.error("reporting to the cluster", &e);
+                }
+            }
+        }
+    }
+}
+
+fn ttl(shared: &Shared) -> Duration {
+    shared.config.cluster_refresh * 3
+}
+
+/// This node's report.
+fn local(shared: &Shared) -> NodeStats {
+    let hub = &shared.hub;
+    NodeStats {
+        node_id: shared.config.node_id.clone(),
+        total_connections: hub.connection_count() as u64,
+        total_users: hub.user_count() as u64,
+        channels: hub.channel_counts(),
+    }
+}
+
+async fn refresh(shared: &Shared) -> Result<(), String> {
+    let id = &shared.config.node_id;
+    let report = serde_json::to_string(&local(shared)).map_err(|e| e.to_string())?;
+    let users = shared.hub.user_counts();
+    let ttl = ms(ttl(shared));
+    let users_key = shared.keys.node_users(id);
+    let mut pipe = redis::pipe();
+    pipe.atomic()
+        .cmd("SET")
+        .arg(shared.keys.node(id))
+        .arg(report)
+        .arg("PX")
+        .arg(ttl)
+        .ignore()
+        .cmd("SADD")
+        .arg(shared.keys.nodes())
+        .arg(id)
+        .ignore()
+        .cmd("DEL")
+        .arg(&users_key)
+        .ignore();
+    if !users.is_empty() {
+        pipe.cmd("HSET").arg(&users_key);
+        for (user, n) in &users {
+            pipe.arg(user).arg(n);
+        }
+        pipe.ignore()
+            .cmd("PEXPIRE")
+            .arg(&users_key)
+            .arg(ttl)
+            .ignore();
+    }
+    let mut conn = shared.commands.clone();
+    timed("reporting", pipe.query_async::<()>(&mut conn)).await?;
+    let others = read_others(shared).await?;
+    *shared.others.lock().unwrap_or_else(|p| p.into_inner()) = others;
+    Ok(())
+}
+
+/// Every other live node's report, by node id.
+pub(super) async fn read_others(shared: &Shared) -> Result<Vec<NodeStats>, String> {
+    let mut conn = shared.commands.clone();
+    let ids: Vec<String> = timed(
+        "reading cluster",
+        redis::cmd("SMEMBERS")
+            .arg(shared.keys.nodes())
+            .query_async(&mut conn),
+    )
+    .await?;
+    let ids: Vec<String> = ids
+        .into_iter()
+        .filter(|id| *id != shared.config.node_id)
+        .collect();
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let keys: Vec<String> = ids.iter().map(|id| shared.keys.node(id)).collect();
+    let reports: Vec<Option<String>> = timed(
+        "reading cluster",
+        redis::cmd("MGET").arg(&keys).query_async(&mut conn),
+    )
+    .await?;
+    let mut others = Vec::new();
+    let mut expired = Vec::new();
+    for (id, report) in ids.into_iter().zip(reports) {
+        match report.map(|r| serde_json::from_str::<NodeStats>(&r)) {
+            Some(Ok(stats)) => others.push(stats),
+            Some(Err(e)) => {
+                tracing::warn!(node_id = %id, error = %e, "unreadable node report, ignored");
+            }
+            None => expired.push(id),
+        }
+    }
+    if !expired.is_empty() {
+        let _ = timed(
+            "pruning cluster",
+            redis::cmd("SREM")
+                .arg(shared.keys.nodes())
+                .arg(&expired)
+                .query_async::<u64>(&mut conn),
+        )
+        .await;
+    }
+    others.sort_by(|a, b| a.node_id.cmp(&b.node_id));
+    Ok(others)
+}
+
+/// How many connections `user` has on the other nodes, per their reports.
+pub(super) async fn user_connections(shared: &Shared, user: &str) -> Result<u64, String> {
+    let others = shared.others();
+    if others.is_empty() {
+        return Ok(0);
+    }
+    let mut pipe = redis::pipe();
+    for node in &others {
+        pipe.cmd("HGET")
+            .arg(shared.keys.node_users(&node.node_id))
+            .arg(user);
+    }
+    let mut conn = shared.commands.clone();
+    let counts: Vec<Option<u64>> = timed("counting", pipe.query_async(&mut conn)).await?;
+    Ok(counts.into_iter().flatten().sum())
+}
+
+/// Leaves the cluster at shutdown.
+pub(super) async fn deregister(shared: &Shared) -> Result<(), String> {
+    let id = &shared.config.node_id;
+    let mut pipe = redis::pipe();
+    pipe.cmd("DEL")
+        .arg(shared.keys.node(id))
+        .arg(shared.keys.node_users(id))
+        .ignore()
+        .cmd("SREM")
+        .arg(shared.keys.nodes())
+        .arg(id)
+        .ignore();
+    let mut conn = shared.commands.clone();
+    tokio::time::timeout(Duration::from_secs(1), pipe.query_async::<()>(&mut conn))
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|e| e.to_string())
+}

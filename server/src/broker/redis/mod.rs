@@ -1,0 +1,596 @@
+//! The Redis broker: several nodes behind a load balancer behave as one.
+//!
+//! - Publishing: one Redis command per event. A channel without history is a
+//!   `PUBLISH` of the ready frame; a history channel runs the `publish` Lua
+//!   script (offset, `XADD` to the channel's stream, `PUBLISH`, atomically);
+//!   user-directed and broadcast-all events are a `PUBLISH` on the single
+//!   node-wide channel. Every node, the publisher included, delivers what its
+//!   subscription receives to its own hub, so every node sees one order per
+//!   channel: Redis's.
+//! - Subscribing: one Redis subscription per node per channel with local
+//!   subscribers, plus the node-wide one, kept by a supervised task
+//!   (`subscriber.rs`) that reconnects with backoff and re-subscribes the
+//!   current set by itself.
+//! - History: Redis Streams shared by all nodes (`scripts.rs`); recovery
+//!   registers the subscriber first with its live events held back, then
+//!   reads the stream, then flushes replay and held-back events deduplicated
+//!   by offset (`Hub::subscribe_pending` / `Hub::activate`).
+//! - Outage: while Redis is unreachable, publishing delivers on this node
+//!   only (no offset, not in history), `/ready` answers 503 and
+//!   `brain_ws_broker_up` is 0; when Redis answers again everything resumes,
+//!   and history channels with local subscribers are caught up from their
+//!   streams.
+//! - Cluster stats: each node reports its counts under a key with a TTL
+//!   (`cluster.rs`).
+//!
+//! Why a hand-written subscriber rather than the redis crate's
+//! `ConnectionManager` with automatic resubscription: its resubscription
+//! replays only subscriptions Redis had confirmed (one requested while Redis
+//! was down is silently dropped), it stops retrying after a fixed number of
+//! attempts until the next command, and it does not tell us when it
+//! reconnected, which we need to mark the node ready again and to catch up
+//! history channels. Commands do use a `ConnectionManager`.
+
+mod cluster;
+mod scripts;
+mod subscriber;
+mod wire;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use brain_ws_protocol::http::NodeStats;
+use brain_ws_protocol::{ChannelName, StreamPosition};
+use futures_util::future::BoxFuture;
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::{Broker, BrokerError, BrokerHealth, ClusterView, Publication};
+use crate::config::{Config, ConfigError};
+use crate::connection::{Connection, Frame};
+use crate::frames;
+use crate::history::new_epoch;
+use crate::hub::{Hub, Interest, Position, Target};
+use wire::Keys;
+
+/// How long one Redis command may take before it counts as a failure.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long a subscribing session waits for the node's Redis subscription.
+const SYNC_TIMEOUT: Duration = Duration::from_secs(3);
+/// How long a channel's epoch outlives its last publish or subscribe, on
+/// top of the history TTL: long enough that a client idle for a day still
+/// hears `recovered: true` when it missed nothing.
+const META_GRACE: Duration = Duration::from_secs(24 * 3600);
+
+/// The Redis broker of one node.
+pub(crate) struct RedisBroker {
+    shared: Arc<Shared>,
+}
+
+/// What the broker's tasks share.
+struct Shared {
+    config: Arc<Config>,
+    hub: Arc<Hub>,
+    keys: Keys,
+    client: redis::Client,
+    commands: ConnectionManager,
+    interest: mpsc::UnboundedSender<Interest>,
+    state: State,
+    /// The other nodes' latest reports, refreshed by the cluster task.
+    others: Mutex<Vec<NodeStats>>,
+    publish_script: redis::Script,
+    position_script: redis::Script,
+    shutdown: CancellationToken,
+    tasks: TaskTracker,
+}
+
+/// Whether Redis is reachable, and the counters of `/metrics`.
+#[derive(Default)]
+struct State {
+    up: AtomicBool,
+    reason: Mutex<String>,
+    errors: AtomicU64,
+    reconnects: AtomicU64,
+    degraded: AtomicU64,
+    gap_fills: AtomicU64,
+}
+
+impl State {
+    fn is_up(&self) -> bool {
+        self.up.load(Ordering::Acquire)
+    }
+
+    fn set_up(&self) {
+        if !self.up.swap(true, Ordering::AcqRel) {
+            if self.reconnects.fetch_add(1, Ordering::Relaxed) == 0 {
+                tracing::info!("redis broker connected");
+            } else {
+                tracing::info!("redis broker reconnected: cross-node delivery resumed");
+            }
+        }
+    }
+
+    fn set_down(&self, reason: String) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        let was_up = self.up.swap(false, Ordering::AcqRel);
+        if was_up || self.reconnects.load(Ordering::Relaxed) == 0 {
+            tracing::warn!(
+                %reason,
+                "redis broker unavailable: events reach this node's subscribers only until it returns"
+            );
+        }
+        *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+    }
+
+    /// A failed command that did not (yet) take the subscription down.
+    fn error(&self, what: &str, e: &dyn std::fmt::Display) {
+        self.errors.fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(error = %e, "redis broker: {what} failed");
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
+
+async fn timed<T>(
+    what: &'static str,
+    fut: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) => Err(format!("{what}: {e}")),
+        Err(_) => Err(format!("{what}: timed out")),
+    }
+}
+
+/// The answer to a subscription on a history channel.
+struct Answer {
+    epoch: Arc<str>,
+    top: u64,
+    /// With `since`: the missed frames, or `None` when they are not all
+    /// there any more (expired, trimmed, other epoch).
+    replay: Option<Vec<Frame>>,
+}
+
+impl RedisBroker {
+    /// Starts the broker's tasks; Redis is reached in the background, so a
+    /// node starts (not ready) even while Redis is down.
+    pub(crate) fn start(
+        config: Arc<Config>,
+        url: &str,
+        hub: Arc<Hub>,
+        interest: mpsc::UnboundedSender<Interest>,
+        interest_rx: mpsc::UnboundedReceiver<Interest>,
+    ) -> Result<Self, ConfigError> {
+        let client =
+            redis::Client::open(url).map_err(|e| ConfigError(format!("broker URL: {e}")))?;
+        let manager_config = ConnectionManagerConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT))
+            .set_number_of_retries(1)
+            .set_min_delay(Duration::from_millis(50));
+        let commands = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
+            .map_err(|e| ConfigError(format!("broker: {e}")))?;
+        let shared = Arc::new(Shared {
+            keys: Keys::new(&config.redis_prefix),
+            config,
+            hub,
+            client,
+            commands,
+            interest,
+            state: State::default(),
+            others: Mutex::default(),
+            publish_script: scripts::publish(),
+            position_script: scripts::position(),
+            shutdown: CancellationToken::new(),
+            tasks: TaskTracker::new(),
+        });
+        *shared
+            .state
+            .reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = "connecting".into();
+        shared
+            .tasks
+            .spawn(subscriber::run(shared.clone(), interest_rx));
+        shared.tasks.spawn(cluster::run(shared.clone()));
+        shared.tasks.close();
+        Ok(Self { shared })
+    }
+}
+
+impl Shared {
+    fn others(&self) -> Vec<NodeStats> {
+        self.others
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Waits until the subscription task has applied every interest change
+    /// sent so far; true when Redis is subscribed.
+    async fn sync(&self) -> bool {
+        let (tx, rx) = oneshot::channel();
+        if self.interest.send(Interest::Sync(tx)).is_err() {
+            return false;
+        }
+        matches!(tokio::time::timeout(SYNC_TIMEOUT, rx).await, Ok(Ok(true)))
+    }
+
+    fn history_ttl(&self) -> u64 {
+        ms(self.config.history_ttl).max(1)
+    }
+
+    /// Delivers on this node only (Redis unreachable).
+    fn degraded(&self, p: &Publication) -> usize {
+        self.state.degraded.fetch_add(1, Ordering::Relaxed);
+        self.hub
+            .deliver(&p.target, &p.event_type, &p.data, p.timestamp)
+    }
+
+    async fn publish(&self, p: &Publication) -> Result<usize, String> {
+        let mut conn = self.commands.clone();
+        match &p.target {
+            Target::Channel(channel) => {
+                let frame = frames::event(&p.event_type, Some(channel), &p.data, p.timestamp, None);
+                if self.config.keeps_history(channel.as_str()) {
+                    let open = wire::open_frame(&frame).ok_or("frame shape")?;
+                    let mut invocation = self.publish_script.key(self.keys.meta(channel));
+                    invocation
+                        .key(self.keys.stream(channel))
+                        .arg(new_epoch())
+                        .arg(open)
+                        .arg(self.config.history_size)
+                        .arg(self.history_ttl())
+                        .arg(self.history_ttl() + ms(META_GRACE))
+                        .arg(self.keys.channel(channel));
+                    timed(
+                        "publish",
+                        invocation.invoke_async::<(String, u64, u64)>(&mut conn),
+                    )
+                    .await?;
+                } else {
+                    timed(
+                        "publish",
+                        redis::cmd("PUBLISH")
+                            .arg(self.keys.channel(channel))
+                            .arg(frame.as_str())
+                            .query_async::<u64>(&mut conn),
+                    )
+                    .await?;
+                }
+                let remote: u64 = self
+                    .others()
+                    .iter()
+                    .filter_map(|n| n.channels.get(channel.as_str()))
+                    .sum();
+                Ok(self.hub.subscriber_count(channel) + remote as usize)
+            }
+            Target::User(user) => {
+                let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
+                timed(
+                    "publish",
+                    redis::cmd("PUBLISH")
+                        .arg(self.keys.node_wide())
+                        .arg(wire::encode_user(user, &frame))
+                        .query_async::<u64>(&mut conn),
+                )
+                .await?;
+                let remote = match cluster::user_connections(self, user).await {
+                    Ok(n) => n,
+                    Err(e) => {
+                        self.state.error("counting a user's connections", &e);
+                        0
+                    }
+                };
+                Ok(self.hub.user_connection_count(user) + remote as usize)
+            }
+            Target::All => {
+                let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
+                timed(
+                    "publish",
+                    redis::cmd("PUBLISH")
+                        .arg(self.keys.node_wide())
+                        .arg(wire::encode_all(&frame))
+                        .query_async::<u64>(&mut conn),
+                )
+                .await?;
+                let remote: u64 = self.others().iter().map(|n| n.total_connections).sum();
+                Ok(self.hub.connection_count() + remote as usize)
+            }
+        }
+    }
+
+    /// The channel's position and, with `since`, the missed events.
+    async fn position(
+        &self,
+        channel: &ChannelName,
+        since: Option<&StreamPosition>,
+    ) -> Result<Answer, String> {
+        let mut conn = self.commands.clone();
+        let mut invocation = self.position_script.key(self.keys.meta(channel));
+        invocation
+            .key(self.keys.stream(channel))
+            .arg(new_epoch())
+            .arg(since.map(|s| s.offset.to_string()).unwrap_or_default())
+            .arg(self.history_ttl() + ms(META_GRACE))
+            .arg(self.config.history_size + 1);
+        let reply: Vec<redis::Value> =
+            timed("reading history", invocation.invoke_async(&mut conn)).await?;
+        let mut items = reply.into_iter();
+        let mut next_string = || -> Result<String, String> {
+            let v = items.next().ok_or("short history reply")?;
+            redis::from_redis_value::<String>(v).map_err(|e| e.to_string())
+        };
+        let epoch: Arc<str> = Arc::from(next_string()?);
+        let top: u64 = next_string()?.parse().map_err(|_| "bad top")?;
+        let now: u64 = next_string()?.parse().map_err(|_| "bad time")?;
+        let mut entries = Vec::new();
+        while let Ok(id) = next_string() {
+            let at: u64 = next_string()?.parse().unwrap_or(0);
+            let frame = next_string()?;
+            let offset = wire::offset_of_id(&id).ok_or("bad stream id")?;
+            entries.push((offset, at, Frame::from(frame)));
+        }
+        let replay = since.and_then(|s| recover(s, &epoch, top, now, self.history_ttl(), entries));
+        Ok(Answer { epoch, top, replay })
+    }
+
+    /// Reads the stream entries `from..=to` (catching up after a gap).
+    async fn range(
+        &self,
+        channel: &ChannelName,
+        from: u64,
+        to: u64,
+    ) -> Result<Vec<(u64, Frame)>, String> {
+        let mut conn = self.commands.clone();
+        let reply: redis::streams::StreamRangeReply = timed(
+            "reading history",
+            redis::cmd("XRANGE")
+                .arg(self.keys.stream(channel))
+                .arg(format!("{from}-0"))
+                .arg(format!("{to}-0"))
+                .query_async(&mut conn),
+        )
+        .await?;
+        Ok(reply
+            .ids
+            .into_iter()
+            .filter_map(|entry| {
+                let offset = wire::offset_of_id(&entry.id)?;
+                let frame: String = entry.get("f")?;
+                Some((offset, Frame::from(frame)))
+            })
+            .collect())
+    }
+
+    /// Subscribes `conn` (see [`Broker::subscribe`]).
+    async fn subscribe(
+        &self,
+        conn: &Arc<Connection>,
+        channel: &ChannelName,
+        since: Option<&StreamPosition>,
+    ) {
+        self.hub.subscribe_pending(conn, channel);
+        let synced = self.sync().await;
+        if synced && self.config.keeps_history(channel.as_str()) {
+            match self.position(channel, since).await {
+                Ok(answer) => {
+                    let mut head = vec![frames::subscribed(
+                        channel,
+                        Some((&answer.epoch, answer.top)),
+                        since.map(|_| answer.replay.is_some()),
+                    )];
+                    head.extend(answer.replay.into_iter().flatten());
+                    let position: Position = (answer.epoch, answer.top);
+                    self.hub.activate(conn, channel, head, Some(position));
+                    return;
+                }
+                Err(e) => self.state.error("reading a channel's position", &e),
+            }
+        }
+        // No history here, or Redis unreachable (then the client learns, with
+        // `recovered: false`, that it may have missed events).
+        let answer = frames::subscribed(channel, None, since.map(|_| false));
+        self.hub.activate(conn, channel, vec![answer], None);
+    }
+}
+
+/// Whether `entries` (offset, time ms, frame; ascending from `since + 1`)
+/// cover everything after `since`: the rules of the in-memory
+/// `History::recover`, so both brokers answer alike.
+fn recover(
+    since: &StreamPosition,
+    epoch: &str,
+    top: u64,
+    now_ms: u64,
+    ttl_ms: u64,
+    entries: Vec<(u64, u64, Frame)>,
+) -> Option<Vec<Frame>> {
+    if since.epoch != epoch || since.offset > top {
+        return None;
+    }
+    if since.offset == top {
+        return Some(Vec::new());
+    }
+    let live: Vec<(u64, Frame)> = entries
+        .into_iter()
+        .filter(|(_, at, _)| now_ms.saturating_sub(*at) <= ttl_ms)
+        .map(|(offset, _, frame)| (offset, frame))
+        .collect();
+    let contiguous = live.first().is_some_and(|(o, _)| *o == since.offset + 1)
+        && live.last().is_some_and(|(o, _)| *o == top)
+        && live.len() as u64 == top - since.offset;
+    contiguous.then(|| live.into_iter().map(|(_, f)| f).collect())
+}
+
+impl Broker for RedisBroker {
+    fn publish(&self, p: Publication) -> BoxFuture<'_, Result<usize, BrokerError>> {
+        Box::pin(async move {
+            let s = &self.shared;
+            if !s.state.is_up() {
+                return Ok(s.degraded(&p));
+            }
+            match s.publish(&p).await {
+                Ok(n) => Ok(n),
+                Err(e) => {
+                    s.state.error("publishing", &e);
+                    Ok(s.degraded(&p))
+                }
+            }
+        })
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        conn: &'a Arc<Connection>,
+        channel: &'a ChannelName,
+        since: Option<&'a StreamPosition>,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(self.shared.subscribe(conn, channel, since))
+    }
+
+    fn kind(&self) -> &'static str {
+        "redis"
+    }
+
+    fn health(&self) -> BrokerHealth {
+        let state = &self.shared.state;
+        if state.is_up() {
+            BrokerHealth::Up
+        } else {
+            BrokerHealth::Down(
+                state
+                    .reason
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .clone(),
+            )
+        }
+    }
+
+    fn cluster(&self) -> BoxFuture<'_, Option<ClusterView>> {
+        Box::pin(async move {
+            let s = &self.shared;
+            if !s.state.is_up() {
+                return Some(ClusterView::default());
+            }
+            match cluster::read_others(s).await {
+                Ok(others) => Some(ClusterView { others }),
+                Err(e) => {
+                    s.state.error("reading cluster stats", &e);
+                    Some(ClusterView::default())
+                }
+            }
+        })
+    }
+
+    fn render_metrics(&self) -> String {
+        let s = &self.shared.state;
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let nodes = self.shared.others().len() + 1;
+        format!(
+            "# HELP brain_ws_broker_up Whether Redis is reachable (1) or not (0: events reach this node's subscribers only).\n\
+             # TYPE brain_ws_broker_up gauge\n\
+             brain_ws_broker_up {}\n\
+             # HELP brain_ws_broker_errors_total Failed Redis operations and lost connections.\n\
+             # TYPE brain_ws_broker_errors_total counter\n\
+             brain_ws_broker_errors_total {}\n\
+             # HELP brain_ws_broker_connects_total Times the Redis subscription was (re)established.\n\
+             # TYPE brain_ws_broker_connects_total counter\n\
+             brain_ws_broker_connects_total {}\n\
+             # HELP brain_ws_broker_degraded_publications_total Events delivered on this node only because Redis was unreachable.\n\
+             # TYPE brain_ws_broker_degraded_publications_total counter\n\
+             brain_ws_broker_degraded_publications_total {}\n\
+             # HELP brain_ws_broker_gap_fills_total Times missing history events were read back from Redis to close a gap.\n\
+             # TYPE brain_ws_broker_gap_fills_total counter\n\
+             brain_ws_broker_gap_fills_total {}\n\
+             # HELP brain_ws_cluster_nodes Nodes in the cluster as of the last report, this one included.\n\
+             # TYPE brain_ws_cluster_nodes gauge\n\
+             brain_ws_cluster_nodes {nodes}\n",
+            u8::from(s.is_up()),
+            get(&s.errors),
+            get(&s.reconnects),
+            get(&s.degraded),
+            get(&s.gap_fills),
+        )
+    }
+
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            let s = &self.shared;
+            s.shutdown.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(1), s.tasks.wait()).await;
+            if let Err(e) = cluster::deregister(s).await {
+                tracing::debug!(error = %e, "could not deregister from the cluster");
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use brain_ws_protocol::EventType;
+
+    #[test]
+    fn the_script_built_frame_equals_the_hub_frame() {
+        let channel = ChannelName::new("missions").unwrap();
+        let t = EventType::new("mission_started").unwrap();
+        let data = serde_json::json!({"mission_id": "m1", "n": [1, 2]});
+        let open = frames::event(&t, Some(&channel), &data, 1.5, None);
+        let built = format!("{},\"offset\":42}}", wire::open_frame(&open).unwrap());
+        assert_eq!(
+            built,
+            frames::event(&t, Some(&channel), &data, 1.5, Some(42)).as_str()
+        );
+    }
+
+    fn entries(range: std::ops::RangeInclusive<u64>, at: u64) -> Vec<(u64, u64, Frame)> {
+        range
+            .map(|o| (o, at, Frame::from(format!("e{o}"))))
+            .collect()
+    }
+
+    fn since(epoch: &str, offset: u64) -> StreamPosition {
+        StreamPosition {
+            epoch: epoch.into(),
+            offset,
+        }
+    }
+
+    #[test]
+    fn recovery_follows_the_in_memory_rules() {
+        let got = recover(&since("e", 5), "e", 8, 0, 1000, entries(6..=8, 0)).unwrap();
+        assert_eq!(
+            got,
+            vec![Frame::from("e6"), Frame::from("e7"), Frame::from("e8")]
+        );
+        assert_eq!(
+            recover(&since("e", 8), "e", 8, 0, 1000, vec![]),
+            Some(vec![])
+        );
+        // Trimmed: the stream starts after the first missed offset.
+        assert_eq!(
+            recover(&since("e", 2), "e", 8, 0, 1000, entries(4..=8, 0)),
+            None
+        );
+        // Other epoch, or a position beyond the top.
+        assert_eq!(
+            recover(&since("x", 5), "e", 8, 0, 1000, entries(6..=8, 0)),
+            None
+        );
+        assert_eq!(recover(&since("e", 9), "e", 8, 0, 1000, vec![]), None);
+        // Expired entries.
+        assert_eq!(
+            recover(&since("e", 5), "e", 8, 5000, 1000, entries(6..=8, 0)),
+            None
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! The Lua scripts of the Redis broker. Each runs atomically in Redis, which
+//! is what makes offsets, history and delivery order agree on every node:
+//! the offset is taken, the event appended to the stream and published in
+//! one step, so the order of offsets is the order in which every node's
+//! subscription receives the events.
+//!
+//! Keys: `KEYS[1]` the channel's meta hash (`epoch`, `top`), `KEYS[2]` its
+//! stream. A missing meta hash means the history is gone (never created,
+//! expired, or Redis lost its data): a new epoch starts, and the stream is
+//! cleared so its ids (`<offset>-0`) restart at 1.
+
+use redis::Script;
+
+/// Publishes a history event. ARGV: new epoch (used only if none exists),
+/// the frame without its closing brace, stream MAXLEN, stream TTL ms, meta
+/// TTL ms, pub/sub channel. Returns `{epoch, offset, receiving nodes}`.
+pub(crate) fn publish() -> Script {
+    Script::new(
+        r#"
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
+end
+local offset = redis.call('HINCRBY', KEYS[1], 'top', 1)
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local frame = ARGV[2] .. ',"offset":' .. string.format('%d', offset) .. '}'
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[3], string.format('%d', offset) .. '-0',
+  't', string.format('%d', now), 'f', frame)
+redis.call('PEXPIRE', KEYS[2], ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+local n = redis.call('PUBLISH', ARGV[6],
+  'h' .. epoch .. ' ' .. string.format('%d', offset) .. '\n' .. frame)
+return {epoch, offset, n}
+"#,
+    )
+}
+
+/// Reads a channel's position and, with a `since` offset, the entries after
+/// it. ARGV: new epoch (used only if none exists), since offset or empty,
+/// meta TTL ms, most entries to return. Returns `{epoch, top, now_ms,
+/// id1, t1, frame1, id2, ...}`; the caller decides whether they cover the
+/// gap (same rules as the in-memory `History::recover`).
+pub(crate) fn position() -> Script {
+    Script::new(
+        r#"
+local epoch = redis.call('HGET', KEYS[1], 'epoch')
+local top = 0
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('DEL', KEYS[2])
+  redis.call('HSET', KEYS[1], 'epoch', epoch, 'top', 0)
+else
+  top = tonumber(redis.call('HGET', KEYS[1], 'top') or '0')
+end
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local out = {epoch, top, now}
+if ARGV[2] == '' then return out end
+local since = tonumber(ARGV[2])
+if since >= top then return out end
+local entries = redis.call('XRANGE', KEYS[2], string.format('%d', since + 1) .. '-0', '+',
+  'COUNT', ARGV[4])
+for _, e in ipairs(entries) do
+  local fields = e[2]
+  local at, frame = '0', ''
+  for i = 1, #fields, 2 do
+    if fields[i] == 't' then at = fields[i + 1] elseif fields[i] == 'f' then frame = fields[i + 1] end
+  end
+  table.insert(out, e[1])
+  table.insert(out, at)
+  table.insert(out, frame)
+end
+return out
+"#,
+    )
+}

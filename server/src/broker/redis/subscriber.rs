@@ -1,0 +1,260 @@
+//! The node's Redis subscription, supervised: connects, subscribes the
+//! node-wide channel and every channel with local subscribers, delivers what
+//! arrives to the hub in arrival order, and when the connection is lost (or
+//! a ping goes unanswered) marks the broker down, backs off (100 ms doubling
+//! to 2 s) and starts over with the channel set as it is then. Interest
+//! changes keep being applied while disconnected, so the next connection
+//! subscribes exactly the channels that have local subscribers.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use brain_ws_protocol::ChannelName;
+use futures_util::StreamExt;
+use redis::aio::{PubSubSink, PubSubStream};
+use tokio::sync::mpsc;
+use tokio::time::{Instant, MissedTickBehavior};
+
+use super::wire::{self, ChannelPayload, NodeWidePayload};
+use super::{CONNECT_TIMEOUT, Shared, timed};
+use crate::connection::Frame;
+use crate::hub::{Interest, Position, Positioned};
+
+const MIN_BACKOFF: Duration = Duration::from_millis(100);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+/// How often the connections are pinged, to notice a silent outage.
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Why a connection's loop ended.
+enum Exit {
+    Shutdown,
+    Lost(String),
+}
+
+pub(super) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Interest>) {
+    let mut channels: HashSet<ChannelName> = HashSet::new();
+    let mut backoff = MIN_BACKOFF;
+    loop {
+        match connect(&shared, &channels).await {
+            Ok((sink, stream)) => {
+                backoff = MIN_BACKOFF;
+                shared.state.set_up();
+                catch_up(&shared, &channels).await;
+                match serve(&shared, &mut rx, &mut channels, sink, stream).await {
+                    Exit::Shutdown => return,
+                    Exit::Lost(reason) => shared.state.set_down(reason),
+                }
+            }
+            Err(reason) => shared.state.set_down(reason),
+        }
+        let until = Instant::now() + backoff;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
+        loop {
+            tokio::select! {
+                _ = shared.shutdown.cancelled() => return,
+                _ = tokio::time::sleep_until(until) => break,
+                interest = rx.recv() => match interest {
+                    None => return,
+                    Some(i) => apply_offline(&mut channels, i),
+                },
+            }
+        }
+    }
+}
+
+fn apply_offline(channels: &mut HashSet<ChannelName>, interest: Interest) {
+    match interest {
+        Interest::Join(c) => {
+            channels.insert(c);
+        }
+        Interest::Leave(c) => {
+            channels.remove(&c);
+        }
+        Interest::Sync(reply) => {
+            let _ = reply.send(false);
+        }
+    }
+}
+
+async fn connect(
+    shared: &Shared,
+    channels: &HashSet<ChannelName>,
+) -> Result<(PubSubSink, PubSubStream), String> {
+    let pubsub = match tokio::time::timeout(CONNECT_TIMEOUT, shared.client.get_async_pubsub()).await
+    {
+        Ok(Ok(p)) => p,
+        Ok(Err(e)) => return Err(format!("connecting: {e}")),
+        Err(_) => return Err("connecting: timed out".into()),
+    };
+    let (mut sink, stream) = pubsub.split();
+    let mut names = vec![shared.keys.node_wide()];
+    names.extend(channels.iter().map(|c| shared.keys.channel(c)));
+    timed("subscribing", sink.subscribe(&names)).await?;
+    // The command connection too: a failed command makes the
+    // ConnectionManager reconnect, so retry until it answers.
+    let mut commands = shared.commands.clone();
+    timed(
+        "ping",
+        redis::cmd("PING").query_async::<String>(&mut commands),
+    )
+    .await?;
+    Ok((sink, stream))
+}
+
+async fn serve(
+    shared: &Shared,
+    rx: &mut mpsc::UnboundedReceiver<Interest>,
+    channels: &mut HashSet<ChannelName>,
+    mut sink: PubSubSink,
+    mut stream: PubSubStream,
+) -> Exit {
+    let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
+    ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let mut commands = shared.commands.clone();
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return Exit::Shutdown,
+            message = stream.next() => match message {
+                None => return Exit::Lost("connection lost".into()),
+                Some(m) => dispatch(shared, &m).await,
+            },
+            interest = rx.recv() => match interest {
+                None => return Exit::Shutdown,
+                Some(Interest::Join(c)) => {
+                    let name = shared.keys.channel(&c);
+                    channels.insert(c);
+                    if let Err(e) = timed("subscribing", sink.subscribe(&name)).await {
+                        return Exit::Lost(e);
+                    }
+                }
+                Some(Interest::Leave(c)) => {
+                    let name = shared.keys.channel(&c);
+                    channels.remove(&c);
+                    if let Err(e) = timed("unsubscribing", sink.unsubscribe(&name)).await {
+                        return Exit::Lost(e);
+                    }
+                }
+                Some(Interest::Sync(reply)) => {
+                    let _ = reply.send(true);
+                }
+            },
+            _ = ping.tick() => {
+                if let Err(e) = timed("ping", sink.ping::<redis::Value>()).await {
+                    return Exit::Lost(e);
+                }
+                if let Err(e) = timed("ping", redis::cmd("PING").query_async::<String>(&mut commands)).await {
+                    return Exit::Lost(e);
+                }
+            }
+        }
+    }
+}
+
+/// Delivers one message to the hub.
+async fn dispatch(shared: &Shared, message: &redis::Msg) {
+    let name = message.get_channel_name();
+    let Ok(payload) = std::str::from_utf8(message.get_payload_bytes()) else {
+        tracing::warn!(
+            channel = name,
+            "redis broker: payload is not UTF-8, dropped"
+        );
+        return;
+    };
+    if name == shared.keys.node_wide() {
+        match wire::decode_node_wide(payload) {
+            Ok(NodeWidePayload::User(user, frame)) => {
+                shared.hub.deliver_user(&user, &frame);
+            }
+            Ok(NodeWidePayload::All(frame)) => {
+                shared.hub.deliver_all(&frame);
+            }
+            Err(e) => tracing::warn!(error = %e, "redis broker: dropped a node-wide message"),
+        }
+        return;
+    }
+    let Some(channel) = shared
+        .keys
+        .channel_of(name)
+        .and_then(|c| ChannelName::new(c).ok())
+    else {
+        return;
+    };
+    match wire::decode_channel(payload) {
+        Ok(ChannelPayload::Plain(frame)) => {
+            shared.hub.deliver_frame(&channel, &frame);
+        }
+        Ok(ChannelPayload::Positioned(epoch, offset, frame)) => {
+            deliver_in_order(shared, &channel, (epoch, offset), &frame).await;
+        }
+        Err(e) => tracing::warn!(%channel, error = %e, "redis broker: dropped a message"),
+    }
+}
+
+/// Delivers a history event, first reading back from the stream any events
+/// this node missed before it (its subscription was down while another
+/// node published).
+async fn deliver_in_order(
+    shared: &Shared,
+    channel: &ChannelName,
+    position: Position,
+    frame: &Frame,
+) {
+    let Positioned::Gap { from } =
+        shared
+            .hub
+            .deliver_positioned(channel, position.clone(), frame, false)
+    else {
+        return;
+    };
+    fill(shared, channel, &position.0, from, position.1 - 1).await;
+    shared
+        .hub
+        .deliver_positioned(channel, position, frame, true);
+}
+
+/// Reads `from..=to` from the channel's stream and delivers it in order.
+async fn fill(shared: &Shared, channel: &ChannelName, epoch: &Arc<str>, from: u64, to: u64) {
+    shared.state.gap_fills.fetch_add(1, Ordering::Relaxed);
+    match shared.range(channel, from, to).await {
+        Ok(entries) => {
+            for (offset, frame) in entries {
+                shared
+                    .hub
+                    .deliver_positioned(channel, (epoch.clone(), offset), &frame, true);
+            }
+        }
+        Err(e) => shared.state.error("reading a gap from history", &e),
+    }
+}
+
+/// After a reconnection: for each history channel with local subscribers,
+/// deliver what was published while this node was not subscribed.
+async fn catch_up(shared: &Shared, channels: &HashSet<ChannelName>) {
+    for channel in channels {
+        if !shared.config.keeps_history(channel.as_str()) {
+            continue;
+        }
+        let Some((epoch, last)) = shared.hub.last_position(channel) else {
+            continue;
+        };
+        let mut commands = shared.commands.clone();
+        let meta: Result<(Option<String>, Option<u64>), String> = timed(
+            "reading a channel's position",
+            redis::cmd("HMGET")
+                .arg(shared.keys.meta(channel))
+                .arg("epoch")
+                .arg("top")
+                .query_async(&mut commands),
+        )
+        .await;
+        match meta {
+            Ok((Some(current), Some(top))) if *current == *epoch && top > last => {
+                fill(shared, channel, &epoch, last + 1, top).await;
+            }
+            Ok(_) => {}
+            Err(e) => shared.state.error("catching up", &e),
+        }
+    }
+}
