@@ -39,14 +39,28 @@ pub struct Server {
     serve: JoinHandle<()>,
 }
 
+/// Pending connections the kernel queues before `accept`. The default of
+/// `TcpListener::bind` (128) drops SYNs during a reconnect storm after a
+/// restart, and each dropped client then waits a full second to retry.
+const LISTEN_BACKLOG: u32 = 1024;
+
+fn listen(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)
+}
+
 impl Server {
     /// Validates `config`, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         config.validate()?;
         let addr = config.bind;
-        let listener = TcpListener::bind(addr)
-            .await
-            .map_err(|source| StartError::Bind { addr, source })?;
+        let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;

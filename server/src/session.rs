@@ -31,6 +31,9 @@ use crate::user_limit::UserSlot;
 const MAX_BATCH: usize = 64;
 /// How long a close frame may take to go out before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// How long to wait for the client's answer to our close frame. Short, so a
+/// shutdown is not held up by clients that do not read.
+const CLOSE_ECHO_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// Everything a session needs, handed over by the upgrade handler.
 pub(crate) struct SessionStart {
@@ -110,7 +113,20 @@ async fn say_goodbye(
         code: code.0,
         reason: code.name().unwrap_or_default().into(),
     };
-    socket.send(Message::Close(Some(frame))).await
+    socket.send(Message::Close(Some(frame))).await?;
+    // Finish the closing handshake: read (and discard) until the client's
+    // close arrives. Dropping the socket with the client's frames still
+    // unread would make the kernel answer with a reset, which can destroy
+    // our close frame before the client reads it (a flooding client).
+    let _ = tokio::time::timeout(CLOSE_ECHO_TIMEOUT, async {
+        while let Some(Ok(message)) = socket.recv().await {
+            if matches!(message, Message::Close(_)) {
+                break;
+            }
+        }
+    })
+    .await;
+    Ok(())
 }
 
 fn count_close(node: &Node, code: CloseCode) {
@@ -154,15 +170,19 @@ impl Session<'_> {
             }
         };
         tokio::pin!(expired);
+        // Created once: re-creating it each iteration would register a new
+        // waiter with the close signal on every wake-up of the hot path.
+        let closing = conn.closing();
+        tokio::pin!(closing);
         loop {
             tokio::select! {
                 biased;
-                code = conn.closing() => return Some(code),
+                code = &mut closing => return Some(code),
                 () = &mut expired => return Some(CloseCode::TOKEN_EXPIRED),
                 Some(first) = queue.recv() => {
                     let written = tokio::select! {
                         r = write_batch(socket, queue, first) => r,
-                        code = conn.closing() => return Some(code),
+                        code = &mut closing => return Some(code),
                     };
                     if written.is_err() {
                         return None;

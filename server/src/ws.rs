@@ -18,10 +18,13 @@ use crate::node::Node;
 use crate::session::{self, SessionStart};
 use crate::{access, auth, origin};
 
-/// Initial capacity of tungstenite's read buffer. Its default, 128 KiB, is
-/// what makes an idle axum WebSocket cost ~137 KiB; client frames are small,
-/// and the buffer grows when a larger one arrives.
-const READ_BUFFER: usize = 4 * 1024;
+/// Initial capacity of tungstenite's read buffer, and the most it reads per
+/// call. Its default, 128 KiB, is what makes an idle axum WebSocket cost
+/// ~137 KiB. Client frames are small (subscribe, pong); a larger one is read
+/// in several calls into a buffer reserved for its full length. At 4 KiB
+/// this buffer was still half of an idle connection's memory
+/// (docs/benchmarks.md).
+const READ_BUFFER: usize = 512;
 /// Bytes of outgoing frames gathered before a socket write; a batch of
 /// queued events goes out in one write up to this size.
 const WRITE_BUFFER: usize = 16 * 1024;

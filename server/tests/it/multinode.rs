@@ -64,6 +64,9 @@ fn config(redis: &str, prefix: &str, node_id: &str) -> Config {
         redis_prefix: prefix.into(),
         cluster_refresh: Duration::from_millis(200),
         shutdown_grace: Duration::from_secs(1),
+        // Deep enough that recovery tests never depend on how fast a node
+        // shuts down relative to the publisher (one test trims it to 5).
+        history_size: 1000,
         authenticator: Some(Arc::new(
             StaticTokens::new()
                 .with("tok-alice", "alice")
