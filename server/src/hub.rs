@@ -222,9 +222,9 @@ impl Hub {
         &self,
         user_id: Option<Arc<str>>,
         welcome: impl FnOnce(&Connection) -> Frame,
-    ) -> (Arc<Connection>, tokio::sync::mpsc::Receiver<Frame>) {
+    ) -> Arc<Connection> {
         let key = self.next_key.fetch_add(1, Ordering::Relaxed);
-        let (conn, rx) = Connection::new(key, user_id, self.config.outbound_queue, &self.clock);
+        let conn = Connection::new(key, user_id, self.config.outbound_queue, &self.clock);
         conn.offer(welcome(&conn));
         lock(&self.connections[shard_of(&key)]).insert(key, conn.clone());
         if let Some(user) = &conn.user_id {
@@ -234,7 +234,7 @@ impl Hub {
                 .insert(key, conn.clone());
         }
         inc(&self.metrics.connections_opened);
-        (conn, rx)
+        conn
     }
 
     /// Removes a connection and all its subscriptions.

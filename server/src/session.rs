@@ -4,7 +4,7 @@
 //! One task per connection (not a reader and a writer task) keeps an idle
 //! connection cheap. Writes drain everything queued and flush once, so a
 //! burst of events costs one syscall rather than one per frame. Every path
-//! out of the loop runs the same cleanup (`Registration::drop`).
+//! out of the loop runs the same cleanup at the end of `run`.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -16,10 +16,9 @@ use brain_ws_protocol::{
     decode_client_message,
 };
 use futures_util::SinkExt;
-use tokio::sync::mpsc;
 
 use crate::auth::Identity;
-use crate::connection::{Connection, Frame};
+use crate::connection::{Connection, Frame, Next};
 use crate::frames;
 use crate::hub::Slot;
 use crate::metrics::inc;
@@ -57,7 +56,7 @@ pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
     } = start;
     let inner = node.inner.clone();
     let hub = inner.hub.clone();
-    let (conn, mut queue) = hub.register(identity.user_id.clone(), |conn| {
+    let conn = hub.register(identity.user_id.clone(), |conn| {
         frames::encode(&brain_ws_protocol::ServerMessage::Connected(
             brain_ws_protocol::Connected {
                 connection_id: conn.id,
@@ -83,12 +82,12 @@ pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
         session.subscribe(channel, None).await;
     }
 
-    let close = session.pump(&mut socket, &mut queue).await;
+    let close = session.pump(&mut socket).await;
     if let Some(code) = close {
         count_close(&node, code);
-        let _ =
-            tokio::time::timeout(CLOSE_TIMEOUT, say_goodbye(&mut socket, &mut queue, code)).await;
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, say_goodbye(&mut socket, &conn, code)).await;
     }
+    conn.finish();
     let subscriptions: Vec<ChannelName> = session.subscriptions.drain().collect();
     hub.unregister(&conn, &subscriptions);
     drop(slot);
@@ -101,11 +100,11 @@ pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
 /// misbehaving client gets the close frame only.
 async fn say_goodbye(
     socket: &mut WebSocket,
-    queue: &mut mpsc::Receiver<Frame>,
+    conn: &Connection,
     code: CloseCode,
 ) -> Result<(), axum::Error> {
     if code == CloseCode::GOING_AWAY {
-        while let Ok(frame) = queue.try_recv() {
+        for frame in conn.take_remaining() {
             socket.feed(Message::Text(frame)).await?;
         }
     }
@@ -153,11 +152,7 @@ struct Session<'a> {
 impl Session<'_> {
     /// The connection's loop. Returns the close code to send, or `None` when
     /// the client went away first.
-    async fn pump(
-        &mut self,
-        socket: &mut WebSocket,
-        queue: &mut mpsc::Receiver<Frame>,
-    ) -> Option<CloseCode> {
+    async fn pump(&mut self, socket: &mut WebSocket) -> Option<CloseCode> {
         let clock = *self.node.inner.hub.clock();
         let conn = self.conn;
         // The token's expiry: one timer per authenticated connection, none
@@ -170,24 +165,25 @@ impl Session<'_> {
             }
         };
         tokio::pin!(expired);
-        // Created once: re-creating it each iteration would register a new
-        // waiter with the close signal on every wake-up of the hot path.
-        let closing = conn.closing();
-        tokio::pin!(closing);
         loop {
             tokio::select! {
                 biased;
-                code = &mut closing => return Some(code),
-                () = &mut expired => return Some(CloseCode::TOKEN_EXPIRED),
-                Some(first) = queue.recv() => {
+                next = std::future::poll_fn(|cx| conn.poll_next(cx)) => {
+                    let first = match next {
+                        Next::Close(code) => return Some(code),
+                        Next::Frame(frame) => frame,
+                    };
+                    // A close request (slow consumer, shutdown) interrupts a
+                    // write that the client is not reading.
                     let written = tokio::select! {
-                        r = write_batch(socket, queue, first) => r,
-                        code = &mut closing => return Some(code),
+                        r = write_batch(socket, conn, first) => r,
+                        code = std::future::poll_fn(|cx| conn.poll_close(cx)) => return Some(code),
                     };
                     if written.is_err() {
                         return None;
                     }
                 }
+                () = &mut expired => return Some(CloseCode::TOKEN_EXPIRED),
                 incoming = socket.recv() => {
                     let message = match incoming {
                         None => return None,
@@ -340,14 +336,14 @@ fn expiry_instant(expires_at: u64) -> Option<tokio::time::Instant> {
 /// flushes once.
 async fn write_batch(
     socket: &mut WebSocket,
-    queue: &mut mpsc::Receiver<Frame>,
+    conn: &Connection,
     first: Frame,
 ) -> Result<(), axum::Error> {
     socket.feed(Message::Text(first)).await?;
     for _ in 1..MAX_BATCH {
-        match queue.try_recv() {
-            Ok(frame) => socket.feed(Message::Text(frame)).await?,
-            Err(_) => break,
+        match conn.try_next() {
+            Some(frame) => socket.feed(Message::Text(frame)).await?,
+            None => break,
         }
     }
     socket.flush().await
