@@ -5,6 +5,10 @@
 # scenario against it, stop the server, and fail on any failure.
 #
 #   bash conformance/ci.sh            # from the repository root
+#   bash conformance/ci.sh --broker redis://127.0.0.1:6379/0   # extra server flags
+#
+# The server verifies HS256 tokens with a throwaway secret, and the suite gets
+# a token for it, so the authentication and send-to-user scenarios run too.
 #
 # Writes the JUnit report to $CONFORMANCE_JUNIT when that is set.
 set -euo pipefail
@@ -15,11 +19,23 @@ bin="${CARGO_TARGET_DIR:-target}/debug"
 
 log="$(mktemp)"
 key="conformance-ci-key-$$-$RANDOM$RANDOM"
+secret="conformance-ci-secret-$$-$RANDOM$RANDOM-0123456789abcdef"
+# A one-hour HS256 token for user "conformance", minted with the standard library.
+token="$(python3 - "$secret" <<'PY'
+import base64, hashlib, hmac, json, sys, time
+b64 = lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+head = b64(json.dumps({"alg": "HS256", "typ": "JWT"}).encode())
+body = b64(json.dumps({"sub": "conformance", "exp": int(time.time()) + 3600}).encode())
+sig = hmac.new(sys.argv[1].encode(), f"{head}.{body}".encode(), hashlib.sha256).digest()
+print(f"{head}.{body}.{b64(sig)}")
+PY
+)"
 NO_COLOR=1 RUST_LOG=info "$bin/brain-ws-server" \
   --bind 127.0.0.1:0 \
   --heartbeat-interval 1s --heartbeat-timeout 1s \
   --api-key "$key" \
-  --client-publish 'chat:*' >"$log" 2>&1 &
+  --auth optional --jwt-secret "$secret" \
+  --client-publish 'chat:*' "$@" >"$log" 2>&1 &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true
@@ -47,6 +63,6 @@ if [ -z "$addr" ]; then
 fi
 
 if [ -n "${CONFORMANCE_JUNIT:-}" ]; then
-  "$bin/brain-ws-conformance" --url "ws://$addr" --api-key "$key" --format junit >"$CONFORMANCE_JUNIT" || true
+  "$bin/brain-ws-conformance" --url "ws://$addr" --api-key "$key" --token "$token" --format junit >"$CONFORMANCE_JUNIT" || true
 fi
-"$bin/brain-ws-conformance" --url "ws://$addr" --api-key "$key"
+"$bin/brain-ws-conformance" --url "ws://$addr" --api-key "$key" --token "$token"

@@ -134,7 +134,8 @@ pub struct Cli {
 #[derive(Debug, Default, Args)]
 pub struct SecurityArgs {
     /// How tokens are treated: none (ignored), optional (verified when
-    /// presented) or required [default: optional].
+    /// presented) or required [default: optional with a JWT key, none
+    /// without one].
     #[arg(long = "auth", env = "BRAIN_WS_AUTH", value_parser = auth_mode)]
     pub auth_mode: Option<AuthMode>,
     /// HS256 secret (at least 32 bytes) that verifies tokens. Prefer
@@ -193,7 +194,8 @@ pub struct SecurityArgs {
     /// Messages per second a connection may send; 0 disables the limit [default: 100].
     #[arg(long, env = "BRAIN_WS_RATE_LIMIT")]
     pub rate_limit: Option<u32>,
-    /// Messages a connection may send at once above the rate [default: 200].
+    /// Size of the token bucket: messages a connection may send at once,
+    /// after which it is held to --rate-limit [default: 200].
     #[arg(long, env = "BRAIN_WS_RATE_BURST")]
     pub rate_burst: Option<u32>,
     /// Dropped messages within 10s after which a connection is closed with 4501 [default: 50].

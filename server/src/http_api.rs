@@ -290,6 +290,15 @@ pub(crate) async fn not_found() -> ApiError {
     )
 }
 
+/// A known route with the wrong method.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::METHOD_NOT_ALLOWED,
+        "this endpoint does not accept that method",
+    )
+}
+
 /// Guards the admin endpoints: a configured API key as `Authorization:
 /// Bearer`, compared in constant time; with no key configured, loopback
 /// peers only.

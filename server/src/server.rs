@@ -133,6 +133,7 @@ pub(crate) fn router(node: Node) -> Router {
         .route("/static/websocket_test.html", get(http_api::test_page))
         .merge(admin)
         .fallback(http_api::not_found)
+        .method_not_allowed_fallback(http_api::method_not_allowed)
         .layer(DefaultBodyLimit::max(node.config().max_message_size))
         .with_state(node)
 }

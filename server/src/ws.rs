@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -34,9 +34,12 @@ pub(crate) async fn connect(
     State(node): State<Node>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
-    accept(node, &query, &headers, upgrade, None)
+    match upgrade {
+        Ok(upgrade) => accept(node, &query, &headers, upgrade, None),
+        Err(rejection) => not_a_websocket(rejection),
+    }
 }
 
 /// `GET /ws/channel/{channel}`: connect and subscribe at once.
@@ -45,8 +48,12 @@ pub(crate) async fn channel(
     Path(channel): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    upgrade: WebSocketUpgrade,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return not_a_websocket(rejection),
+    };
     match ChannelName::new(&channel) {
         Ok(channel) => accept(node, &query, &headers, upgrade, Some(channel)),
         Err(e) => {
@@ -59,6 +66,21 @@ pub(crate) async fn channel(
             .into_response()
         }
     }
+}
+
+/// A plain HTTP request (or a broken handshake) on a WebSocket endpoint: the
+/// same JSON error body as every other refusal, with axum's status (400, 405
+/// or 426).
+fn not_a_websocket(rejection: WebSocketUpgradeRejection) -> Response {
+    ApiError::new(
+        rejection.status(),
+        ErrorCode::INVALID_MESSAGE,
+        format!(
+            "this endpoint only accepts WebSocket upgrades: {}",
+            rejection.body_text()
+        ),
+    )
+    .into_response()
 }
 
 fn refuse(

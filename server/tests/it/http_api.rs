@@ -199,3 +199,27 @@ async fn info_health_ready_metrics_and_openapi_describe_the_server() {
     assert_eq!(page.status().as_u16(), 200);
     assert!(page.text().await.expect("text").contains("BRAiN"));
 }
+
+#[tokio::test]
+async fn wrong_methods_and_plain_requests_to_websocket_endpoints_get_json_errors() {
+    let server = start(|_| {}).await;
+    let response = reqwest::Client::new()
+        .delete(http_url(&server, "/api/ws/broadcast"))
+        .send()
+        .await
+        .expect("DELETE");
+    assert_eq!(response.status().as_u16(), 405);
+    let body: serde_json::Value = response.json().await.expect("JSON body");
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+
+    // A plain GET (no upgrade headers) on a WebSocket endpoint.
+    let (status, body) = get(&server, "/ws/connect").await;
+    assert!((400..500).contains(&status), "{status}");
+    assert_eq!(body["error"]["code"], "invalid_message");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("WebSocket")),
+        "{body}"
+    );
+}
