@@ -514,9 +514,15 @@ fn apply_security(
     let d = Config::default();
     if let Some(auth) = authenticator(&args, &file)? {
         config.authenticator = Some(Arc::new(auth));
-    } else if !args.jwt_issuers.is_empty() || !args.jwt_audiences.is_empty() {
+    } else if !args.jwt_issuers.is_empty()
+        || !args.jwt_audiences.is_empty()
+        || file.jwt_issuers.as_ref().is_some_and(|v| !v.is_empty())
+        || file.jwt_audiences.as_ref().is_some_and(|v| !v.is_empty())
+    {
+        // The same rule for flags and the file: issuer and audience checks
+        // without a key would be silently ignored.
         return Err(ConfigError(
-            "--jwt-issuer and --jwt-audience need a JWT key".into(),
+            "--jwt-issuer and --jwt-audience (jwt_issuers, jwt_audiences) need a JWT key".into(),
         ));
     }
     // Without a key the default is none; asking for verification without a
@@ -639,6 +645,20 @@ mod tests {
         assert!(err.contains("bad name"), "{err}");
         let err = parse(&["--api-key", "short"]).expect_err("short key");
         assert!(err.contains("at least 16"), "{err}");
+    }
+
+    #[test]
+    fn jwt_issuer_without_a_key_is_refused_from_flags_and_file_alike() {
+        let err = parse(&["--jwt-issuer", "brain"]).expect_err("flag without key");
+        assert!(err.contains("need a JWT key"), "{err}");
+        let dir = std::env::temp_dir().join(format!("brain-ws-cli-iss-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("server.toml");
+        std::fs::write(&path, "jwt_issuers = [\"brain\"]\n").expect("write");
+        let err =
+            parse(&["--config", path.to_str().expect("utf-8")]).expect_err("file without key");
+        assert!(err.contains("need a JWT key"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
