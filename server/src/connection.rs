@@ -191,7 +191,11 @@ impl Outbox {
                 let mut n = 0;
                 for (i, out) in self.frames.iter().take(MAX_IOV).enumerate() {
                     let bytes = out.bytes();
-                    slices[i] = IoSlice::new(if i == 0 { &bytes[self.written..] } else { bytes });
+                    slices[i] = IoSlice::new(if i == 0 {
+                        &bytes[self.written..]
+                    } else {
+                        bytes
+                    });
                     n += 1;
                 }
                 stream.try_write_vectored(&slices[..n])
@@ -378,7 +382,9 @@ impl Connection {
     /// are written as soon as the socket takes them.
     pub(crate) fn write_raw(&self, bytes: &[u8]) -> io::Result<()> {
         let mut outbox = lock(&self.outbox);
-        outbox.frames.push_back(Out::Raw(Bytes::copy_from_slice(bytes)));
+        outbox
+            .frames
+            .push_back(Out::Raw(Bytes::copy_from_slice(bytes)));
         outbox.drain().map(|_| ())
     }
 
@@ -477,6 +483,20 @@ mod tests {
             Poll::Ready(Next::Close(code)) => Some(Err(code.0)),
             Poll::Pending => None,
         }
+    }
+
+    /// The three length encodings of RFC 6455, at their boundaries.
+    #[test]
+    fn frames_are_encoded_once_as_unmasked_text_frames() {
+        let wire = |len: usize| Frame::from("x".repeat(len)).wire().clone();
+        assert_eq!(&wire(0)[..], &[0x81, 0][..]);
+        assert_eq!(&wire(125)[..2], &[0x81, 125][..]);
+        assert_eq!(wire(125).len(), 127);
+        assert_eq!(&wire(126)[..4], &[0x81, 126, 0, 126][..]);
+        assert_eq!(&wire(65535)[..4], &[0x81, 126, 0xff, 0xff][..]);
+        assert_eq!(&wire(65536)[..10], &[0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0][..]);
+        assert_eq!(wire(65536).len(), 65546);
+        assert_eq!(Frame::from("{}").as_str(), "{}");
     }
 
     #[test]

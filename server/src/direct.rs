@@ -110,7 +110,9 @@ pub(crate) async fn open(
             },
         )),
         Err(_) => {
-            tracing::error!("direct upgrade over an IO that is not a TcpStream; connection dropped");
+            tracing::error!(
+                "direct upgrade over an IO that is not a TcpStream; connection dropped"
+            );
             None
         }
     }
