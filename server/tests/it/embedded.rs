@@ -37,7 +37,7 @@ async fn the_router_served_by_axum_delivers_and_answers_like_our_own_loop() {
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
-    let app = brain_ws_server::router(&node);
+    let app = brain_ws_server::router(node);
     tokio::spawn(async move {
         axum::serve(
             listener,
