@@ -12,18 +12,130 @@
 //! is one uncontended lock and one wake (docs/benchmarks.md).
 
 use std::collections::VecDeque;
+use std::io::{self, IoSlice};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use axum::extract::ws::Utf8Bytes;
 use brain_ws_protocol::CloseCode;
+use bytes::Bytes;
+use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use crate::clock::Clock;
 
-/// A frame shared by every recipient: serialized once, cloned by reference count.
-pub(crate) type Frame = Utf8Bytes;
+/// A frame shared by every recipient: serialized and WebSocket-encoded once,
+/// cloned by reference count (one atomic increment per recipient).
+///
+/// It carries both forms: the JSON text, for sessions that write through
+/// axum's `WebSocket`, and the complete unmasked server frame (header and
+/// payload), which a direct-write connection hands to the kernel as is.
+#[derive(Clone)]
+pub(crate) struct Frame(Arc<FrameInner>);
+
+struct FrameInner {
+    text: Utf8Bytes,
+    wire: Bytes,
+}
+
+impl Frame {
+    /// The JSON text.
+    pub(crate) fn as_str(&self) -> &str {
+        self.0.text.as_str()
+    }
+
+    /// The text as axum's message payload (a reference-count increment).
+    pub(crate) fn text(&self) -> Utf8Bytes {
+        self.0.text.clone()
+    }
+
+    /// The whole WebSocket frame as it goes on the wire.
+    pub(crate) fn wire(&self) -> &Bytes {
+        &self.0.wire
+    }
+}
+
+impl From<String> for Frame {
+    fn from(text: String) -> Self {
+        let wire = encode_text_frame(text.as_bytes());
+        Self(Arc::new(FrameInner {
+            text: Utf8Bytes::from(text),
+            wire,
+        }))
+    }
+}
+
+impl From<&str> for Frame {
+    fn from(text: &str) -> Self {
+        Self::from(text.to_owned())
+    }
+}
+
+/// Frames read as their JSON text (the broker and history code treat them as text).
+impl std::ops::Deref for Frame {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl std::fmt::Display for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// An unmasked, final text frame (RFC 6455 section 5.2): servers never mask,
+/// so the frame is the same bytes for every recipient.
+fn encode_text_frame(payload: &[u8]) -> Bytes {
+    let len = payload.len();
+    let mut out = Vec::with_capacity(len + 10);
+    out.push(0x81); // FIN + text opcode
+    if len < 126 {
+        out.push(len as u8);
+    } else if let Ok(short) = u16::try_from(len) {
+        out.push(126);
+        out.extend_from_slice(&short.to_be_bytes());
+    } else {
+        out.push(127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    out.extend_from_slice(payload);
+    Bytes::from(out)
+}
+
+/// One entry of the outbox: a shared frame, or bytes tungstenite wrote
+/// itself (pong replies, close frames) on a direct-write connection.
+enum Out {
+    Frame(Frame),
+    Raw(Bytes),
+}
+
+impl Out {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Out::Frame(f) => f.wire(),
+            Out::Raw(b) => b,
+        }
+    }
+}
+
+/// Most outbox entries handed to one `writev`.
+const MAX_IOV: usize = 64;
 
 /// The shared state of one connection.
 pub(crate) struct Connection {
@@ -43,7 +155,15 @@ pub(crate) struct Connection {
 
 #[derive(Default)]
 struct Outbox {
-    frames: VecDeque<Frame>,
+    frames: VecDeque<Out>,
+    /// Direct-write mode: the socket every write goes to, always under this
+    /// lock so that writes from the fan-out and from the session never
+    /// interleave. `None` when the session writes through axum.
+    stream: Option<Arc<TcpStream>>,
+    /// Bytes of the front entry already written (a partial write).
+    written: usize,
+    /// A direct write failed: the session ends as if the client went away.
+    failed: bool,
     /// The session task, when it waits for frames or a close request.
     waker: Option<Waker>,
     /// The first close requested; later ones are ignored.
@@ -56,6 +176,60 @@ impl Outbox {
     fn wake(&mut self) {
         if let Some(waker) = self.waker.take() {
             waker.wake();
+        }
+    }
+
+    /// Writes queued entries until the queue is empty (`Ok(true)`) or the
+    /// kernel refuses more (`Ok(false)`). Never blocks: `try_write_vectored`.
+    fn drain(&mut self) -> io::Result<bool> {
+        let Some(stream) = self.stream.clone() else {
+            return Ok(self.frames.is_empty());
+        };
+        while !self.frames.is_empty() {
+            let result = if self.frames.len() == 1 {
+                // The common case (an idle subscriber): plain `write`, which
+                // the kernel takes a little faster than a one-entry `writev`.
+                let bytes = self.frames.front().map_or(&[][..], Out::bytes);
+                stream.try_write(&bytes[self.written..])
+            } else {
+                let mut slices = [IoSlice::new(&[]); MAX_IOV];
+                let mut n = 0;
+                for (i, out) in self.frames.iter().take(MAX_IOV).enumerate() {
+                    let bytes = out.bytes();
+                    slices[i] = IoSlice::new(if i == 0 {
+                        &bytes[self.written..]
+                    } else {
+                        bytes
+                    });
+                    n += 1;
+                }
+                stream.try_write_vectored(&slices[..n])
+            };
+            match result {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.advance(n),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(true)
+    }
+
+    /// Drops the `n` bytes just written from the front of the queue.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.frames.front() else {
+                return;
+            };
+            let left = front.bytes().len() - self.written;
+            if n >= left {
+                n -= left;
+                self.written = 0;
+                self.frames.pop_front();
+            } else {
+                self.written += n;
+                return;
+            }
         }
     }
 
@@ -124,7 +298,18 @@ impl Connection {
             outbox.wake();
             return Offer::Slow;
         }
-        outbox.frames.push_back(frame);
+        if outbox.stream.is_some() && outbox.frames.is_empty() && !outbox.failed {
+            // The common case: nothing queued, so write now, from the
+            // publishing thread, without waking the session (the floor's loop).
+            outbox.frames.push_back(Out::Frame(frame));
+            match outbox.drain() {
+                Ok(true) => return Offer::Queued,
+                Ok(false) => {}
+                Err(_) => outbox.failed = true,
+            }
+        } else {
+            outbox.frames.push_back(Out::Frame(frame));
+        }
         let waker = outbox.waker.take();
         drop(outbox);
         if let Some(waker) = waker {
@@ -150,12 +335,85 @@ impl Connection {
             return Poll::Ready(Next::Close(code));
         }
         match outbox.frames.pop_front() {
-            Some(frame) => Poll::Ready(Next::Frame(frame)),
-            None => {
+            Some(Out::Frame(frame)) => Poll::Ready(Next::Frame(frame)),
+            // Raw entries exist only in direct mode, which never calls this.
+            Some(Out::Raw(_)) | None => {
                 outbox.register(cx);
                 Poll::Pending
             }
         }
+    }
+
+    /// Direct mode: switches this connection to writing straight to
+    /// `stream`. Whatever was queued before (the welcome) goes out first.
+    pub(crate) fn attach(&self, stream: Arc<TcpStream>) {
+        lock(&self.outbox).stream = Some(stream);
+    }
+
+    /// Direct mode, the session's side: writes the backlog when the socket
+    /// is writable. Resolves with a close request, or with `Err` when the
+    /// socket failed; stays pending otherwise.
+    pub(crate) fn poll_direct(&self, cx: &mut Context<'_>) -> Poll<Result<CloseCode, ()>> {
+        let mut outbox = lock(&self.outbox);
+        if let Some(code) = outbox.close {
+            return Poll::Ready(Ok(code));
+        }
+        loop {
+            if outbox.failed {
+                return Poll::Ready(Err(()));
+            }
+            outbox.register(cx);
+            match outbox.drain() {
+                Ok(true) => return Poll::Pending,
+                Ok(false) => {}
+                Err(_) => {
+                    outbox.failed = true;
+                    continue;
+                }
+            }
+            let Some(stream) = outbox.stream.clone() else {
+                return Poll::Pending;
+            };
+            match stream.poll_write_ready(cx) {
+                Poll::Pending => return Poll::Pending,
+                Poll::Ready(Ok(())) => {}
+                Poll::Ready(Err(_)) => outbox.failed = true,
+            }
+        }
+    }
+
+    /// Direct mode: bytes tungstenite writes itself (pong replies, close
+    /// frames) join the same queue, after everything already queued, and
+    /// are written as soon as the socket takes them.
+    pub(crate) fn write_raw(&self, bytes: &[u8]) -> io::Result<()> {
+        let mut outbox = lock(&self.outbox);
+        outbox
+            .frames
+            .push_back(Out::Raw(Bytes::copy_from_slice(bytes)));
+        outbox.drain().map(|_| ())
+    }
+
+    /// Direct mode: writes what is queued; ready once the queue is empty.
+    pub(crate) fn poll_flush_direct(&self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        let mut outbox = lock(&self.outbox);
+        loop {
+            if outbox.drain()? {
+                return Poll::Ready(Ok(()));
+            }
+            let Some(stream) = outbox.stream.clone() else {
+                return Poll::Ready(Ok(()));
+            };
+            std::task::ready!(stream.poll_write_ready(cx))?;
+        }
+    }
+
+    /// Direct mode, before a close frame that is not graceful: drops the
+    /// backlog except a partly written frame, whose rest must still go out
+    /// or the close frame would land in the middle of it.
+    pub(crate) fn discard_backlog(&self) {
+        let mut outbox = lock(&self.outbox);
+        let keep = usize::from(outbox.written > 0);
+        outbox.frames.truncate(keep);
     }
 
     /// Resolves when a close is requested (while the session is busy writing).
@@ -176,13 +434,22 @@ impl Connection {
         if outbox.close.is_some() {
             return None;
         }
-        outbox.frames.pop_front()
+        match outbox.frames.pop_front() {
+            Some(Out::Frame(frame)) => Some(frame),
+            Some(Out::Raw(_)) | None => None,
+        }
     }
 
     /// Everything still queued, for a graceful close (shutdown) that lets
     /// already-published events out before the close frame.
-    pub(crate) fn take_remaining(&self) -> VecDeque<Frame> {
+    pub(crate) fn take_remaining(&self) -> Vec<Frame> {
         std::mem::take(&mut lock(&self.outbox).frames)
+            .into_iter()
+            .filter_map(|out| match out {
+                Out::Frame(frame) => Some(frame),
+                Out::Raw(_) => None,
+            })
+            .collect()
     }
 
     /// Marks the session ended: later offers are refused and the backlog freed.
@@ -191,6 +458,8 @@ impl Connection {
         outbox.finished = true;
         outbox.frames = VecDeque::new();
         outbox.waker = None;
+        // Drop our handle so the socket closes with the session.
+        outbox.stream = None;
     }
 
     /// Records that the client showed a sign of life.
@@ -219,6 +488,20 @@ mod tests {
             Poll::Ready(Next::Close(code)) => Some(Err(code.0)),
             Poll::Pending => None,
         }
+    }
+
+    /// The three length encodings of RFC 6455, at their boundaries.
+    #[test]
+    fn frames_are_encoded_once_as_unmasked_text_frames() {
+        let wire = |len: usize| Frame::from("x".repeat(len)).wire().clone();
+        assert_eq!(&wire(0)[..], &[0x81, 0][..]);
+        assert_eq!(&wire(125)[..2], &[0x81, 125][..]);
+        assert_eq!(wire(125).len(), 127);
+        assert_eq!(&wire(126)[..4], &[0x81, 126, 0, 126][..]);
+        assert_eq!(&wire(65535)[..4], &[0x81, 126, 0xff, 0xff][..]);
+        assert_eq!(&wire(65536)[..10], &[0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0][..]);
+        assert_eq!(wire(65536).len(), 65546);
+        assert_eq!(Frame::from("{}").as_str(), "{}");
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub mod cli;
 mod clock;
 mod config;
 mod connection;
+mod direct;
 mod events;
 mod frames;
 mod heartbeat;

@@ -53,6 +53,7 @@ pub(crate) async fn run(listener: TcpListener, app: Router, node: Node) {
             hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
                 served.store(true, Ordering::Relaxed);
                 req.extensions_mut().insert(ConnectInfo(peer));
+                req.extensions_mut().insert(crate::direct::DirectCapable);
                 app.call(req.map(Body::new))
             })
         };

@@ -15,10 +15,11 @@ use brain_ws_protocol::{
     ChannelName, ClientMessage, CloseCode, ErrorCode, EventType, StreamPosition,
     decode_client_message,
 };
-use futures_util::SinkExt;
+use futures_util::{SinkExt, StreamExt};
 
 use crate::auth::Identity;
 use crate::connection::{Connection, Frame, Next};
+use crate::direct::{DirectSocket, DirectSocketParts};
 use crate::frames;
 use crate::hub::Slot;
 use crate::metrics::inc;
@@ -45,8 +46,35 @@ pub(crate) struct SessionStart {
     pub(crate) initial_channel: Option<ChannelName>,
 }
 
+/// How a session reaches its client.
+// Moved once into the session; boxing the large variant would cost an
+// allocation per connection for nothing.
+#[allow(clippy::large_enum_variant)]
+pub(crate) enum Transport {
+    /// axum's `WebSocket`: the session task writes every frame.
+    Axum(WebSocket),
+    /// Our own upgrade: the fan-out writes to the socket directly
+    /// (`direct.rs`); the session reads and writes only the backlog.
+    Direct(Arc<tokio::net::TcpStream>, DirectSocketParts),
+}
+
+/// The session's socket once the connection exists.
+enum Socket {
+    Axum(WebSocket),
+    Direct(DirectSocket),
+}
+
+/// A message from the client, whichever transport read it.
+enum Inbound {
+    Text(String),
+    Binary,
+    /// A WebSocket ping or pong (tungstenite answers pings itself).
+    Control,
+    Close,
+}
+
 /// Runs a connection to its end.
-pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
+pub(crate) async fn run(transport: Transport, start: SessionStart) {
     let SessionStart {
         node,
         identity,
@@ -67,6 +95,13 @@ pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
             },
         ))
     });
+    let mut socket = match transport {
+        Transport::Axum(socket) => Socket::Axum(socket),
+        Transport::Direct(stream, parts) => {
+            conn.attach(stream.clone());
+            Socket::Direct(parts.into_socket(stream, conn.clone()).await)
+        }
+    };
     tracing::debug!(connection_id = %conn.id, user = ?conn.user_id, "connected");
     let mut session = Session {
         node: &node,
@@ -98,28 +133,49 @@ pub(crate) async fn run(mut socket: WebSocket, start: SessionStart) {
 /// Sends the close frame. On a graceful close (shutdown) what is already
 /// queued, such as the `system_shutdown` event, goes out first; a slow or
 /// misbehaving client gets the close frame only.
-async fn say_goodbye(
-    socket: &mut WebSocket,
-    conn: &Connection,
-    code: CloseCode,
-) -> Result<(), axum::Error> {
-    if code == CloseCode::GOING_AWAY {
-        for frame in conn.take_remaining() {
-            socket.feed(Message::Text(frame)).await?;
+async fn say_goodbye(socket: &mut Socket, conn: &Connection, code: CloseCode) -> Result<(), ()> {
+    let reason = code.name().unwrap_or_default();
+    match socket {
+        Socket::Axum(socket) => {
+            if code == CloseCode::GOING_AWAY {
+                for frame in conn.take_remaining() {
+                    socket
+                        .feed(Message::Text(frame.text()))
+                        .await
+                        .map_err(drop)?;
+                }
+            }
+            let frame = CloseFrame {
+                code: code.0,
+                reason: reason.into(),
+            };
+            socket
+                .send(Message::Close(Some(frame)))
+                .await
+                .map_err(drop)?;
+        }
+        Socket::Direct(socket) => {
+            // The backlog is already in the write queue, ahead of the close frame.
+            if code != CloseCode::GOING_AWAY {
+                conn.discard_backlog();
+            }
+            let frame = tungstenite::protocol::CloseFrame {
+                code: code.0.into(),
+                reason: reason.into(),
+            };
+            socket
+                .send(tungstenite::Message::Close(Some(frame)))
+                .await
+                .map_err(drop)?;
         }
     }
-    let frame = CloseFrame {
-        code: code.0,
-        reason: code.name().unwrap_or_default().into(),
-    };
-    socket.send(Message::Close(Some(frame))).await?;
     // Finish the closing handshake: read (and discard) until the client's
     // close arrives. Dropping the socket with the client's frames still
     // unread would make the kernel answer with a reset, which can destroy
     // our close frame before the client reads it (a flooding client).
     let _ = tokio::time::timeout(CLOSE_ECHO_TIMEOUT, async {
-        while let Some(Ok(message)) = socket.recv().await {
-            if matches!(message, Message::Close(_)) {
+        while let Some(Ok(message)) = recv(socket).await {
+            if matches!(message, Inbound::Close) {
                 break;
             }
         }
@@ -152,7 +208,7 @@ struct Session<'a> {
 impl Session<'_> {
     /// The connection's loop. Returns the close code to send, or `None` when
     /// the client went away first.
-    async fn pump(&mut self, socket: &mut WebSocket) -> Option<CloseCode> {
+    async fn pump(&mut self, socket: &mut Socket) -> Option<CloseCode> {
         let clock = *self.node.inner.hub.clock();
         let conn = self.conn;
         // The token's expiry: one timer per authenticated connection, none
@@ -166,9 +222,15 @@ impl Session<'_> {
         };
         tokio::pin!(expired);
         loop {
+            let direct = matches!(socket, Socket::Direct(_));
             tokio::select! {
                 biased;
-                next = std::future::poll_fn(|cx| conn.poll_next(cx)) => {
+                // Direct mode: write the backlog when the socket takes it.
+                done = std::future::poll_fn(|cx| conn.poll_direct(cx)), if direct => {
+                    return done.ok();
+                }
+                next = std::future::poll_fn(|cx| conn.poll_next(cx)), if !direct => {
+                    let Socket::Axum(socket) = &mut *socket else { continue };
                     let first = match next {
                         Next::Close(code) => return Some(code),
                         Next::Frame(frame) => frame,
@@ -184,15 +246,15 @@ impl Session<'_> {
                     }
                 }
                 () = &mut expired => return Some(CloseCode::TOKEN_EXPIRED),
-                incoming = socket.recv() => {
+                incoming = recv(socket) => {
                     let message = match incoming {
                         None => return None,
                         Some(Ok(message)) => message,
-                        Some(Err(e)) => return read_error_close(e),
+                        Some(Err(code)) => return code,
                     };
                     conn.touch(&clock);
                     // Every data and control frame counts, except the close.
-                    if !matches!(message, Message::Close(_)) {
+                    if !matches!(message, Inbound::Close) {
                         match self.limiter.as_mut().map_or(Verdict::Allow, |l| l.check(Instant::now())) {
                             Verdict::Allow => {}
                             Verdict::Drop => {
@@ -211,21 +273,21 @@ impl Session<'_> {
                         }
                     }
                     match message {
-                        Message::Text(text) => {
+                        Inbound::Text(text) => {
                             inc(&self.node.inner.metrics.messages_in);
-                            self.handle_text(text.as_str()).await;
+                            self.handle_text(&text).await;
                         }
-                        Message::Binary(_) => self.reply_error(
+                        Inbound::Binary => self.reply_error(
                             ErrorCode::BINARY_NOT_SUPPORTED,
                             "binary frames are not supported; send JSON text frames",
                             None,
                         ),
                         // tungstenite answers pings itself; both count as activity.
-                        Message::Ping(_) | Message::Pong(_) => {}
+                        Inbound::Control => {}
                         // tungstenite has queued the echo of the client's
                         // close frame; flush it so the client sees a clean close.
-                        Message::Close(_) => {
-                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.flush()).await;
+                        Inbound::Close => {
+                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, flush(socket)).await;
                             return None;
                         }
                     }
@@ -339,20 +401,52 @@ async fn write_batch(
     conn: &Connection,
     first: Frame,
 ) -> Result<(), axum::Error> {
-    socket.feed(Message::Text(first)).await?;
+    socket.feed(Message::Text(first.text())).await?;
     for _ in 1..MAX_BATCH {
         match conn.try_next() {
-            Some(frame) => socket.feed(Message::Text(frame)).await?,
+            Some(frame) => socket.feed(Message::Text(frame.text())).await?,
             None => break,
         }
     }
     socket.flush().await
 }
 
+/// The next message from the client. `Err` carries the close code a read
+/// error calls for: 1009 for an oversize frame, none for anything else.
+async fn recv(socket: &mut Socket) -> Option<Result<Inbound, Option<CloseCode>>> {
+    match socket {
+        Socket::Axum(socket) => Some(match socket.recv().await? {
+            Ok(Message::Text(text)) => Ok(Inbound::Text(text.as_str().to_owned())),
+            Ok(Message::Binary(_)) => Ok(Inbound::Binary),
+            Ok(Message::Ping(_) | Message::Pong(_)) => Ok(Inbound::Control),
+            Ok(Message::Close(_)) => Ok(Inbound::Close),
+            Err(e) => Err(read_error_close(e.into_inner().downcast_ref())),
+        }),
+        Socket::Direct(socket) => Some(match socket.next().await? {
+            Ok(tungstenite::Message::Text(text)) => Ok(Inbound::Text(text.as_str().to_owned())),
+            Ok(tungstenite::Message::Binary(_)) => Ok(Inbound::Binary),
+            Ok(
+                tungstenite::Message::Ping(_)
+                | tungstenite::Message::Pong(_)
+                | tungstenite::Message::Frame(_),
+            ) => Ok(Inbound::Control),
+            Ok(tungstenite::Message::Close(_)) => Ok(Inbound::Close),
+            Err(e) => Err(read_error_close(Some(&e))),
+        }),
+    }
+}
+
+/// Flushes what tungstenite has queued (the echo of a close frame).
+async fn flush(socket: &mut Socket) {
+    let _ = match socket {
+        Socket::Axum(socket) => socket.flush().await.map_err(drop),
+        Socket::Direct(socket) => socket.flush().await.map_err(drop),
+    };
+}
+
 /// A read error: an oversize frame gets 1009, anything else ends the session.
-fn read_error_close(error: axum::Error) -> Option<CloseCode> {
-    let inner = error.into_inner();
-    match inner.downcast_ref::<tungstenite::Error>() {
+fn read_error_close(error: Option<&tungstenite::Error>) -> Option<CloseCode> {
+    match error {
         Some(tungstenite::Error::Capacity(_)) => Some(CloseCode::MESSAGE_TOO_BIG),
         _ => None,
     }

@@ -12,10 +12,11 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use brain_ws_protocol::{ChannelName, ErrorCode};
 
+use crate::direct::{self, DirectUpgrade};
 use crate::http_api::ApiError;
 use crate::metrics::Refusal;
 use crate::node::Node;
-use crate::session::{self, SessionStart};
+use crate::session::{self, SessionStart, Transport};
 use crate::{access, auth, origin};
 
 /// Initial capacity of tungstenite's read buffer, and the most it reads per
@@ -34,10 +35,11 @@ pub(crate) async fn connect(
     State(node): State<Node>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    direct: DirectUpgrade,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     match upgrade {
-        Ok(upgrade) => accept(node, &query, &headers, upgrade, None),
+        Ok(upgrade) => accept(node, &query, &headers, (upgrade, direct), None),
         Err(rejection) => not_a_websocket(rejection),
     }
 }
@@ -48,6 +50,7 @@ pub(crate) async fn channel(
     Path(channel): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
+    direct: DirectUpgrade,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     let upgrade = match upgrade {
@@ -55,7 +58,7 @@ pub(crate) async fn channel(
         Err(rejection) => return not_a_websocket(rejection),
     };
     match ChannelName::new(&channel) {
-        Ok(channel) => accept(node, &query, &headers, upgrade, Some(channel)),
+        Ok(channel) => accept(node, &query, &headers, (upgrade, direct), Some(channel)),
         Err(e) => {
             node.inner.metrics.refused(Refusal::InvalidChannel);
             ApiError::new(
@@ -101,7 +104,7 @@ fn accept(
     node: Node,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
-    upgrade: WebSocketUpgrade,
+    (upgrade, direct): (WebSocketUpgrade, DirectUpgrade),
     initial_channel: Option<ChannelName>,
 ) -> Response {
     if node.is_shutting_down() {
@@ -173,8 +176,34 @@ fn accept(
         );
     }
     let sessions = node.inner.sessions.clone();
+    let upgrade = upgrade.protocols([brain_ws_protocol::PROTOCOL_VERSION]);
+    if let (Some(on_upgrade), Some(key)) = (direct.take(), headers.get(header::SEC_WEBSOCKET_KEY)) {
+        let response = direct::switching_protocols(key, upgrade.selected_protocol());
+        let ws_config = tungstenite::protocol::WebSocketConfig::default()
+            .read_buffer_size(READ_BUFFER)
+            .write_buffer_size(WRITE_BUFFER)
+            .max_write_buffer_size(config.max_message_size.max(WRITE_BUFFER) * 4)
+            .max_message_size(Some(config.max_message_size))
+            .max_frame_size(Some(config.max_message_size));
+        tokio::spawn(sessions.track_future(async move {
+            let Some((stream, parts)) = direct::open(on_upgrade, ws_config).await else {
+                return;
+            };
+            session::run(
+                Transport::Direct(stream, parts),
+                SessionStart {
+                    node,
+                    identity,
+                    slot,
+                    user_slot,
+                    initial_channel,
+                },
+            )
+            .await;
+        }));
+        return response;
+    }
     upgrade
-        .protocols([brain_ws_protocol::PROTOCOL_VERSION])
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
         .max_write_buffer_size(config.max_message_size.max(WRITE_BUFFER) * 4)
@@ -182,7 +211,7 @@ fn accept(
         .max_frame_size(config.max_message_size)
         .on_upgrade(move |socket| {
             sessions.track_future(session::run(
-                socket,
+                Transport::Axum(socket),
                 SessionStart {
                     node,
                     identity,

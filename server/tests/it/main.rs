@@ -5,6 +5,7 @@ mod support;
 
 mod bad_input;
 mod channels;
+mod embedded;
 mod fanout;
 mod heartbeat;
 mod history;

@@ -1,0 +1,186 @@
+//! Direct-write WebSockets: the server's own upgrade, so that the fan-out
+//! can write pre-encoded frames straight to the socket.
+//!
+//! With axum's `WebSocket`, every delivery woke the connection's task, went
+//! through tungstenite's `Sink` (poll_ready, feed, flush, re-encoding the
+//! frame) and re-polled the read side: a third of the server's CPU per
+//! delivery (docs/benchmarks.md). Here the upgrade is answered by us, the
+//! session keeps the raw `TcpStream`, and `Connection::offer` writes the
+//! frame (encoded once per broadcast) with a non-blocking `try_write` when
+//! nothing is queued. tungstenite still does all the reading (parsing,
+//! unmasking, limits, UTF-8), over [`DirectIo`], whose writes (pong replies,
+//! close frames) join the connection's outbox so that no two writes ever
+//! interleave.
+//!
+//! Direct mode is only offered on connections accepted by our own accept
+//! loop (`serve.rs` marks them with [`DirectCapable`]), where the upgraded
+//! IO is known to be a `TokioIo<TcpStream>`; a router served by anything
+//! else keeps axum's path.
+
+use std::io;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use axum::body::Body;
+use axum::extract::FromRequestParts;
+use axum::http::{HeaderValue, StatusCode, header, request::Parts};
+use axum::response::Response;
+use hyper::upgrade::OnUpgrade;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
+use tungstenite::protocol::{Role, WebSocketConfig};
+
+use crate::connection::Connection;
+
+/// Marks a request as served by our own accept loop over a plain
+/// `TcpStream`, so a direct upgrade can take the socket back.
+#[derive(Clone, Copy)]
+pub(crate) struct DirectCapable;
+
+/// The real upgrade handle of a direct-capable request. Extracted before
+/// axum's `WebSocketUpgrade`, which then validates the handshake exactly as
+/// before (same refusals) against a placeholder handle.
+pub(crate) struct DirectUpgrade(Option<OnUpgrade>);
+
+impl<S: Send + Sync> FromRequestParts<S> for DirectUpgrade {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        if parts.extensions.get::<DirectCapable>().is_none() {
+            return Ok(Self(None));
+        }
+        let Some(real) = parts.extensions.remove::<OnUpgrade>() else {
+            return Ok(Self(None));
+        };
+        // A handle that never upgrades: axum's extractor only needs one to
+        // be present; the response and the socket are ours.
+        let placeholder = hyper::upgrade::on(hyper::Request::new(()));
+        parts.extensions.insert(placeholder);
+        Ok(Self(Some(real)))
+    }
+}
+
+impl DirectUpgrade {
+    /// The real upgrade handle, when this request may go direct.
+    pub(crate) fn take(self) -> Option<OnUpgrade> {
+        self.0
+    }
+}
+
+/// The `101 Switching Protocols` answer, as axum builds it.
+pub(crate) fn switching_protocols(key: &HeaderValue, protocol: Option<&HeaderValue>) -> Response {
+    let mut response = Response::new(Body::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+    if let Ok(accept) =
+        HeaderValue::from_str(&tungstenite::handshake::derive_accept_key(key.as_bytes()))
+    {
+        headers.insert(header::SEC_WEBSOCKET_ACCEPT, accept);
+    }
+    if let Some(protocol) = protocol {
+        headers.insert(header::SEC_WEBSOCKET_PROTOCOL, protocol.clone());
+    }
+    response
+}
+
+/// Completes the upgrade: the raw socket and a tungstenite reader over it.
+/// `None` when the upgrade failed or the IO is not a plain `TcpStream`.
+pub(crate) async fn open(
+    on_upgrade: OnUpgrade,
+    config: WebSocketConfig,
+) -> Option<(Arc<TcpStream>, DirectSocketParts)> {
+    let upgraded = match on_upgrade.await {
+        Ok(upgraded) => upgraded,
+        Err(e) => {
+            tracing::debug!(error = %e, "upgrade failed");
+            return None;
+        }
+    };
+    match upgraded.downcast::<TokioIo<TcpStream>>() {
+        Ok(parts) => Some((
+            Arc::new(parts.io.into_inner()),
+            DirectSocketParts {
+                read_buf: parts.read_buf.to_vec(),
+                config,
+            },
+        )),
+        Err(_) => {
+            tracing::error!(
+                "direct upgrade over an IO that is not a TcpStream; connection dropped"
+            );
+            None
+        }
+    }
+}
+
+/// What remains to build the reader once the connection exists.
+pub(crate) struct DirectSocketParts {
+    read_buf: Vec<u8>,
+    config: WebSocketConfig,
+}
+
+/// tungstenite over a direct-write connection.
+pub(crate) type DirectSocket = WebSocketStream<DirectIo>;
+
+impl DirectSocketParts {
+    /// The reader, once `conn` owns the socket's writes.
+    pub(crate) async fn into_socket(
+        self,
+        stream: Arc<TcpStream>,
+        conn: Arc<Connection>,
+    ) -> DirectSocket {
+        WebSocketStream::from_partially_read(
+            DirectIo { stream, conn },
+            self.read_buf,
+            Role::Server,
+            Some(self.config),
+        )
+        .await
+    }
+}
+
+/// Reads from the socket; writes through the connection's outbox.
+pub(crate) struct DirectIo {
+    stream: Arc<TcpStream>,
+    conn: Arc<Connection>,
+}
+
+impl AsyncRead for DirectIo {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        loop {
+            std::task::ready!(self.stream.poll_read_ready(cx))?;
+            match self.stream.try_read_buf(buf) {
+                Ok(_) => return Poll::Ready(Ok(())),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Poll::Ready(Err(e)),
+            }
+        }
+    }
+}
+
+impl AsyncWrite for DirectIo {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        Poll::Ready(self.conn.write_raw(buf).map(|()| buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.conn.poll_flush_direct(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.conn.poll_flush_direct(cx)
+    }
+}
