@@ -625,25 +625,25 @@ fn fan_out(
     frame: &Frame,
     limit: usize,
 ) -> usize {
-    let offer_each = |subs: &mut [&mut Subscriber]| {
-        subs.iter_mut()
-            .map(|s| s.offer(position, frame, limit))
-            .filter(|queued| *queued)
-            .count()
+    let offer_each = |subs: &mut dyn Iterator<Item = &mut Subscriber>| {
+        offer_subscribers(subs, position, frame, limit)
     };
-    let mut subs: Vec<&mut Subscriber> = entry.subscribers.values_mut().collect();
-    if subs.len() < PARALLEL_FAN_OUT || !parallel_fan_out() {
-        return offer_each(&mut subs);
+    if entry.subscribers.len() < PARALLEL_FAN_OUT || !parallel_fan_out() {
+        // The common case: no list of subscribers to build per broadcast.
+        return offer_subscribers(entry.subscribers.values_mut(), position, frame, limit);
     }
+    let mut subs: Vec<&mut Subscriber> = entry.subscribers.values_mut().collect();
     let mid = subs.len() / 2;
     let split = std::thread::scope(|scope| {
         let (head, tail) = subs.split_at_mut(mid);
         let helper = std::thread::Builder::new()
             .name("brain-fanout".into())
-            .spawn_scoped(scope, move || offer_each(tail));
+            .spawn_scoped(scope, move || {
+                offer_each(&mut tail.iter_mut().map(|s| &mut **s))
+            });
         match helper {
             Ok(helper) => {
-                let here = offer_each(head);
+                let here = offer_each(&mut head.iter_mut().map(|s| &mut **s));
                 // `offer` does not panic; if it did, that half counts as none.
                 Some(here + helper.join().unwrap_or(0))
             }
@@ -651,7 +651,19 @@ fn fan_out(
             Err(_) => None,
         }
     });
-    split.unwrap_or_else(|| offer_each(&mut subs))
+    split.unwrap_or_else(|| offer_each(&mut subs.iter_mut().map(|s| &mut **s)))
+}
+
+/// Offers `frame` to each subscriber; how many queued (or wrote) it.
+fn offer_subscribers<'a>(
+    subs: impl Iterator<Item = &'a mut Subscriber>,
+    position: Option<&Position>,
+    frame: &Frame,
+    limit: usize,
+) -> usize {
+    subs.map(|s| s.offer(position, frame, limit))
+        .filter(|queued| *queued)
+        .count()
 }
 
 /// Whether the machine has a second core to split fan-outs over.
