@@ -42,29 +42,114 @@ impl CloseCode {
     /// 4501: the connection was closed for sustained abuse (rate limit). Do not reconnect.
     pub const POLICY_VIOLATION: CloseCode = CloseCode(4501);
 
-    /// Every code the server sends, with a short name, for docs and tests.
-    pub const TABLE: &'static [(CloseCode, &'static str)] = &[
-        (Self::NORMAL, "normal"),
-        (Self::GOING_AWAY, "going_away"),
-        (Self::PROTOCOL_ERROR, "protocol_error"),
-        (Self::ABNORMAL, "abnormal"),
-        (Self::MESSAGE_TOO_BIG, "message_too_big"),
-        (Self::INTERNAL_ERROR, "internal_error"),
-        (Self::HEARTBEAT_TIMEOUT, "heartbeat_timeout"),
-        (Self::SLOW_CONSUMER, "slow_consumer"),
-        (Self::TOKEN_EXPIRED, "token_expired"),
-        (Self::USER_CONNECTION_LIMIT, "user_connection_limit"),
-        (Self::HANDSHAKE_TIMEOUT, "handshake_timeout"),
-        (Self::UNAUTHORIZED, "unauthorized"),
-        (Self::POLICY_VIOLATION, "policy_violation"),
+    /// Every code of the protocol with a short name and its meaning, for
+    /// docs, tests and the generated `schemas/close-codes.json`.
+    pub const TABLE: &'static [(CloseCode, &'static str, &'static str)] = &[
+        (
+            Self::NORMAL,
+            "normal",
+            "normal closure (the client asked to close)",
+        ),
+        (
+            Self::GOING_AWAY,
+            "going_away",
+            "the server is shutting down or restarting",
+        ),
+        (
+            Self::PROTOCOL_ERROR,
+            "protocol_error",
+            "WebSocket protocol error",
+        ),
+        (
+            Self::ABNORMAL,
+            "abnormal",
+            "the connection dropped without a close frame (never sent)",
+        ),
+        (
+            Self::MESSAGE_TOO_BIG,
+            "message_too_big",
+            "a frame exceeded the server's max_message_size",
+        ),
+        (
+            Self::INTERNAL_ERROR,
+            "internal_error",
+            "unexpected server error",
+        ),
+        (
+            Self::HEARTBEAT_TIMEOUT,
+            "heartbeat_timeout",
+            "no pong or other message within the heartbeat timeout",
+        ),
+        (
+            Self::SLOW_CONSUMER,
+            "slow_consumer",
+            "the connection's outbound queue overflowed",
+        ),
+        (
+            Self::TOKEN_EXPIRED,
+            "token_expired",
+            "the connection's token expired: reconnect with a fresh token",
+        ),
+        (
+            Self::USER_CONNECTION_LIMIT,
+            "user_connection_limit",
+            "the user's connection limit is reached",
+        ),
+        (
+            Self::HANDSHAKE_TIMEOUT,
+            "handshake_timeout",
+            "the first exchange did not complete in time",
+        ),
+        (
+            Self::UNAUTHORIZED,
+            "unauthorized",
+            "the credentials were refused",
+        ),
+        (
+            Self::POLICY_VIOLATION,
+            "policy_violation",
+            "closed for sustained abuse (rate limit)",
+        ),
     ];
+
+    /// Codes outside the terminal range after which a client must not
+    /// reconnect (see [`should_reconnect`]).
+    pub const TERMINAL_CODES: &'static [u16] = &[1000, 1002, 1003, 1007, 1008];
+    /// The range of application codes after which a client must not
+    /// reconnect: 4500-4999 (see [`should_reconnect`]).
+    pub const TERMINAL_RANGE: std::ops::RangeInclusive<u16> = 4500..=4999;
+
+    /// The `schemas/close-codes.json` document: every named code with its
+    /// name, meaning and reconnect class, and the reconnect rule as data
+    /// (`terminal_codes`, `terminal_range`), so that clients in other
+    /// languages generate [`should_reconnect`] instead of copying it.
+    pub fn document() -> serde_json::Value {
+        let codes: Vec<serde_json::Value> = Self::TABLE
+            .iter()
+            .map(|(code, name, meaning)| {
+                serde_json::json!({
+                    "code": code.0,
+                    "name": name,
+                    "meaning": meaning,
+                    "reconnect": code.should_reconnect(),
+                })
+            })
+            .collect();
+        serde_json::json!({
+            "title": "BRAiN WebSocket close codes",
+            "description": "Every close code of the protocol and the reconnect rule: a client reconnects (with backoff) after any close code except terminal_codes and the codes in terminal_range (inclusive). Generated from brain-ws-protocol (close_code.rs); docs/protocol.md, Close codes.",
+            "codes": codes,
+            "terminal_codes": Self::TERMINAL_CODES,
+            "terminal_range": [Self::TERMINAL_RANGE.start(), Self::TERMINAL_RANGE.end()],
+        })
+    }
 
     /// The short name of a known code, or `None`.
     pub fn name(self) -> Option<&'static str> {
         Self::TABLE
             .iter()
-            .find(|(code, _)| *code == self)
-            .map(|(_, name)| *name)
+            .find(|(code, _, _)| *code == self)
+            .map(|(_, name, _)| *name)
     }
 
     /// Whether a client should reconnect after this close; see [`should_reconnect`].
@@ -81,7 +166,7 @@ impl CloseCode {
 ///   would end the same way.
 /// * Everything else, including 1001, 1006, 1009, 1011 and 4000-4499: yes.
 pub fn should_reconnect(code: u16) -> bool {
-    !matches!(code, 1000 | 1002 | 1003 | 1007 | 1008 | 4500..=4999)
+    !(CloseCode::TERMINAL_CODES.contains(&code) || CloseCode::TERMINAL_RANGE.contains(&code))
 }
 
 impl fmt::Display for CloseCode {
@@ -107,8 +192,8 @@ mod tests {
     fn reconnect_classes_match_the_documented_table() {
         let reconnect: Vec<u16> = CloseCode::TABLE
             .iter()
-            .filter(|(c, _)| c.should_reconnect())
-            .map(|(c, _)| c.0)
+            .filter(|(c, _, _)| c.should_reconnect())
+            .map(|(c, _, _)| c.0)
             .collect();
         assert_eq!(
             reconnect,

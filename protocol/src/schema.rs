@@ -63,9 +63,13 @@ pub fn json_schemas() -> Vec<SchemaDocument> {
     ]
 }
 
-/// Every document: the JSON Schemas and `asyncapi.json`.
+/// Every document: the JSON Schemas, `close-codes.json` and `asyncapi.json`.
 pub fn documents() -> Vec<SchemaDocument> {
     let mut docs = json_schemas();
+    docs.push(SchemaDocument {
+        path: "close-codes.json",
+        document: crate::CloseCode::document(),
+    });
     docs.push(SchemaDocument {
         path: "asyncapi.json",
         document: asyncapi(),
