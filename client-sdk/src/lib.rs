@@ -75,10 +75,12 @@ mod endpoint;
 mod error;
 mod message;
 mod options;
+mod proxy;
 mod publisher;
 mod state;
 mod subscription;
 mod table;
+mod tls;
 mod transport;
 
 pub use backoff::Backoff;
@@ -89,6 +91,8 @@ pub use error::{
 };
 pub use message::Message;
 pub use options::ClientBuilder;
+pub use proxy::Proxy;
 pub use publisher::Publisher;
 pub use state::{ConnectionEvent, ConnectionEvents, ConnectionState};
 pub use subscription::{Events, Subscription, SubscriptionEvent};
+pub use tls::{Tls, TlsError};

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::error::{ConnectError, ConnectErrorKind};
-use crate::{Backoff, Client, endpoint, transport};
+use crate::{Backoff, Client, Proxy, Tls, endpoint, transport};
 
 type TokenFuture = Pin<Box<dyn Future<Output = Option<String>> + Send>>;
 
@@ -28,6 +28,8 @@ pub(crate) struct Options {
     pub(crate) connect_timeout: Duration,
     pub(crate) subscription_capacity: usize,
     pub(crate) event_capacity: usize,
+    pub(crate) tls: Tls,
+    pub(crate) proxy: Proxy,
 }
 
 impl Options {
@@ -72,6 +74,8 @@ impl fmt::Debug for ClientBuilder {
             .field("backoff", &self.options.backoff)
             .field("heartbeat_grace", &self.options.heartbeat_grace)
             .field("connect_timeout", &self.options.connect_timeout)
+            .field("tls", &self.options.tls)
+            .field("proxy", &self.options.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -87,6 +91,8 @@ impl ClientBuilder {
                 connect_timeout: Duration::from_secs(10),
                 subscription_capacity: 4096,
                 event_capacity: 256,
+                tls: Tls::default(),
+                proxy: Proxy::default(),
             },
             retry_initial_connect: false,
         }
@@ -199,6 +205,41 @@ impl ClientBuilder {
     /// ```
     pub fn subscription_capacity(mut self, capacity: usize) -> Self {
         self.options.subscription_capacity = capacity.max(1);
+        self
+    }
+
+    /// Who to trust on `wss://`: by default the public roots of
+    /// `webpki-roots`; add a private CA with [`Tls::with_ca_file`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tls = brain_ws_client::Tls::default().with_ca_file("ca.pem")?;
+    /// let client = brain_ws_client::Client::builder("wss://brain.internal")
+    ///     .tls(tls)
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.options.tls = tls;
+        self
+    }
+
+    /// The HTTP proxy to go through: by default the environment's
+    /// (`HTTPS_PROXY` for `wss://`, `HTTP_PROXY` for `ws://`, `NO_PROXY`),
+    /// as curl reads them. A proxy is used as a `CONNECT` tunnel.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), brain_ws_client::ConnectError> {
+    /// use brain_ws_client::{Client, Proxy};
+    /// let client = Client::builder("wss://brain.example")
+    ///     .proxy(Proxy::Url("http://proxy.corp:3128".into()))
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.options.proxy = proxy;
         self
     }
 

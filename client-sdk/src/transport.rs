@@ -7,8 +7,9 @@ use brain_ws_protocol::http::ErrorBody;
 use brain_ws_protocol::{CloseCode, Connected, ServerMessage, should_reconnect};
 use futures_util::StreamExt;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::{self, Message as Frame};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::error::{ConnectError, ConnectErrorKind};
 use crate::options::Options;
@@ -34,9 +35,15 @@ impl Socket {
 pub(crate) async fn open(options: &Options) -> Result<Socket, ConnectError> {
     let url = options.attempt_url().await?;
     let attempt = async {
-        let (mut ws, _response) = tokio_tungstenite::connect_async(url.as_str())
+        let request = url.as_str().into_client_request().map_err(classify)?;
+        let stream = crate::proxy::connect(request.uri(), &options.proxy)
             .await
-            .map_err(classify)?;
+            .map_err(|e| classify(tungstenite::Error::Io(e)))?;
+        let connector = Connector::Rustls(options.tls.client_config());
+        let (mut ws, _response) =
+            tokio_tungstenite::client_async_tls_with_config(request, stream, None, Some(connector))
+                .await
+                .map_err(classify)?;
         let welcome = read_welcome(&mut ws).await?;
         Ok(Socket { ws, welcome })
     };
@@ -77,9 +84,12 @@ fn classify(err: tungstenite::Error) -> ConnectError {
         tungstenite::Error::Url(e) => {
             ConnectError::new(ConnectErrorKind::InvalidUrl, e.to_string()).with_source(e)
         }
-        tungstenite::Error::Io(e) => {
-            ConnectError::new(ConnectErrorKind::Io, e.to_string()).with_source(e)
-        }
+        tungstenite::Error::Io(e) => match crate::tls::certificate_problem(&e) {
+            Some(problem) => {
+                ConnectError::new(ConnectErrorKind::Certificate, problem).with_source(e)
+            }
+            None => ConnectError::new(ConnectErrorKind::Io, e.to_string()).with_source(e),
+        },
         other => {
             ConnectError::new(ConnectErrorKind::Handshake, other.to_string()).with_source(other)
         }

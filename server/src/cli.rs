@@ -12,10 +12,11 @@ use clap::{Args, Parser, ValueEnum};
 use serde::Deserialize;
 
 use crate::access::ChannelRole;
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, RedisTls};
 use crate::jwt::JwtAuthenticator;
 use crate::pattern::ChannelPattern;
 use crate::rate_limit::RateLimit;
+use crate::tls::TlsFiles;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Deserialize, Default)]
@@ -122,6 +123,23 @@ pub struct Cli {
     /// after three missed reports [default: 2s].
     #[arg(long, env = "BRAIN_WS_CLUSTER_REFRESH", value_parser = duration)]
     pub cluster_refresh: Option<Duration>,
+    /// TLS certificate chain (PEM, leaf first): serve HTTPS and WSS on
+    /// --bind; re-read with the key on SIGHUP. Needs --tls-key [default: plain TCP].
+    #[arg(long, env = "BRAIN_WS_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "BRAIN_WS_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// CA certificate (PEM) that signs a rediss:// broker's certificate
+    /// [default: the public roots of webpki-roots].
+    #[arg(long, env = "BRAIN_WS_REDIS_TLS_CA")]
+    pub redis_tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for a rediss:// broker that asks for one.
+    #[arg(long, env = "BRAIN_WS_REDIS_TLS_CERT")]
+    pub redis_tls_cert: Option<PathBuf>,
+    /// Key (PEM) of --redis-tls-cert.
+    #[arg(long, env = "BRAIN_WS_REDIS_TLS_KEY")]
+    pub redis_tls_key: Option<PathBuf>,
     /// Log format [default: text]. Filter with RUST_LOG (default info).
     #[arg(long, env = "BRAIN_WS_LOG_FORMAT", value_enum)]
     pub log_format: Option<LogFormat>,
@@ -244,6 +262,11 @@ struct FileConfig {
     broker: Option<String>,
     redis_prefix: Option<String>,
     cluster_refresh: Option<String>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    redis_tls_ca: Option<PathBuf>,
+    redis_tls_cert: Option<PathBuf>,
+    redis_tls_key: Option<PathBuf>,
 }
 
 /// The security settings of the `--config` file, taken out of [`FileConfig`].
@@ -426,6 +449,23 @@ impl Cli {
                 .cluster_refresh
                 .or(file_duration("cluster_refresh", file.cluster_refresh)?)
                 .unwrap_or(d.cluster_refresh),
+            tls: match (
+                self.tls_cert.or(file.tls_cert),
+                self.tls_key.or(file.tls_key),
+            ) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => {
+                    return Err(ConfigError(
+                        "TLS needs both a certificate and a key (tls_cert, tls_key)".into(),
+                    ));
+                }
+            },
+            redis_tls: RedisTls {
+                ca: self.redis_tls_ca.or(file.redis_tls_ca),
+                client_cert: self.redis_tls_cert.or(file.redis_tls_cert),
+                client_key: self.redis_tls_key.or(file.redis_tls_key),
+            },
             ..Config::default()
         };
         let mut config = config;

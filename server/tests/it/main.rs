@@ -1,6 +1,7 @@
 //! Integration tests of the server: a real server on port 0, real WebSocket
 //! and HTTP clients. One test binary, one module per topic.
 
+mod certs;
 mod support;
 
 mod bad_input;
@@ -13,4 +14,5 @@ mod http_api;
 mod lifecycle;
 mod multinode;
 mod security;
+mod tls;
 mod wire;

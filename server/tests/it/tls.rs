@@ -1,0 +1,343 @@
+//! TLS for real: a test CA made by rcgen, the server binary with
+//! `--tls-cert/--tls-key`, the Rust SDK over `wss://` and `https://`,
+//! certificate reload on SIGHUP, and two nodes sharing a TLS-only Redis
+//! (`rediss://`, client certificates required) started by the test.
+
+// Helpers outside #[test] functions unwrap too: a failure is a test failure.
+#![allow(clippy::unwrap_used)]
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use brain_ws_client::{
+    Client, ConnectErrorKind, PublishErrorKind, Publisher, SubscriptionEvent, Tls,
+};
+use brain_ws_protocol::catalog::{Event, MissionEvent};
+use brain_ws_server::{BrokerConfig, Config, RedisTls, Server};
+use futures_util::StreamExt;
+use serde_json::json;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+use crate::certs::{TestCa, temp_dir};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+/// The server binary with `args`, and the address it reports.
+async fn spawn_server(args: &[&str]) -> (Child, SocketAddr) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_brain-ws-server"))
+        .args(["--bind", "127.0.0.1:0"])
+        .args(args)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let addr = tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                return rest.split_whitespace().next().unwrap().parse().unwrap();
+            }
+        }
+        panic!("the server exited without listening");
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}
+
+fn tls_with(ca: &Path) -> Tls {
+    Tls::default().with_ca_file(ca).unwrap()
+}
+
+/// Subscribes over `wss://` and waits until the server counts it.
+async fn subscribed_client(url: &str, tls: Tls) -> (Client, brain_ws_client::Subscription) {
+    let client = Client::builder(url).tls(tls).connect().await.unwrap();
+    let sub = client.subscribe("missions").await.unwrap();
+    (client, sub)
+}
+
+/// The next event's `mission_id`, within [`WAIT`].
+async fn next_mission(sub: &mut brain_ws_client::Subscription) -> String {
+    loop {
+        match tokio::time::timeout(WAIT, sub.next())
+            .await
+            .unwrap()
+            .unwrap()
+        {
+            SubscriptionEvent::Event(msg) => {
+                assert_eq!(msg.event_type.as_str(), "mission_started");
+                let Event::Mission(MissionEvent::MissionStarted(started)) = msg.event else {
+                    panic!("not a mission_started: {:?}", msg.event);
+                };
+                return started.mission_id;
+            }
+            SubscriptionEvent::Resubscribed { .. } => {}
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_sdk_speaks_wss_and_https_with_the_test_ca_and_refuses_without_it() {
+    let dir = temp_dir("sdk");
+    let ca = TestCa::new("brain-ws test CA");
+    let ca_file = ca.write(&dir.join("ca.pem"));
+    let server = ca.issue(&dir, "server");
+    let (_child, addr) = spawn_server(&[
+        "--tls-cert",
+        server.cert.to_str().unwrap(),
+        "--tls-key",
+        server.key.to_str().unwrap(),
+    ])
+    .await;
+    let wss = format!("wss://localhost:{}", addr.port());
+    let https = format!("https://localhost:{}", addr.port());
+    let tls = tls_with(&ca_file);
+
+    let (_client, mut sub) = subscribed_client(&wss, tls.clone()).await;
+    let publisher = Publisher::new(&https).tls(&tls).unwrap();
+    let sent = publisher
+        .broadcast(
+            "missions",
+            "mission_started",
+            json!({"mission_id": "m-tls"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.subscribers, 1);
+    assert_eq!(next_mission(&mut sub).await, "m-tls");
+    // The IP address is in the certificate too.
+    let by_ip = Publisher::new(format!("https://127.0.0.1:{}", addr.port()))
+        .tls(&tls)
+        .unwrap();
+    assert_eq!(by_ip.stats().await.unwrap().total_connections, 1);
+
+    // Without the CA: refused, and the error says it is the certificate.
+    let err = Client::builder(&wss).connect().await.unwrap_err();
+    assert_eq!(err.kind(), ConnectErrorKind::Certificate, "{err}");
+    assert!(
+        err.to_string().starts_with(
+            "TLS certificate problem: the server's TLS certificate was refused (UnknownIssuer)"
+        ),
+        "{err}"
+    );
+    let err = Publisher::new(&https).stats().await.unwrap_err();
+    assert_eq!(err.kind(), PublishErrorKind::Certificate, "{err}");
+    assert!(err.to_string().contains("UnknownIssuer"), "{err}");
+
+    // Plain ws:// to the TLS port is no WebSocket either.
+    let err = Client::builder(format!("ws://{addr}"))
+        .connect()
+        .await
+        .unwrap_err();
+    assert_ne!(err.kind(), ConnectErrorKind::Certificate, "{err}");
+
+    // The test switch accepts the unknown issuer.
+    let insecure = Tls::default().dangerous_accept_invalid_certificates();
+    let client = Client::builder(&wss).tls(insecure).connect().await.unwrap();
+    client.close().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn sighup_reloads_the_certificate_and_open_connections_stay_up() {
+    let dir = temp_dir("reload");
+    let old_ca = TestCa::new("old CA");
+    let new_ca = TestCa::new("new CA");
+    let old_ca_file = old_ca.write(&dir.join("old-ca.pem"));
+    let new_ca_file = new_ca.write(&dir.join("new-ca.pem"));
+    let served = old_ca.issue(&dir, "server");
+    let (child, addr) = spawn_server(&[
+        "--tls-cert",
+        served.cert.to_str().unwrap(),
+        "--tls-key",
+        served.key.to_str().unwrap(),
+    ])
+    .await;
+    let pid = child.id().unwrap().to_string();
+    let wss = format!("wss://localhost:{}", addr.port());
+    let https = format!("https://localhost:{}", addr.port());
+    let (_old_client, mut old_sub) = subscribed_client(&wss, tls_with(&old_ca_file)).await;
+
+    // Renew: a certificate from another CA replaces the files, then SIGHUP.
+    let renewed_dir = dir.join("renewed");
+    std::fs::create_dir_all(&renewed_dir).unwrap();
+    let renewed = new_ca.issue(&renewed_dir, "server");
+    std::fs::rename(&renewed.cert, &served.cert).unwrap();
+    std::fs::rename(&renewed.key, &served.key).unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+
+    // New connections see the new certificate: the new CA works, the old fails.
+    let new_tls = tls_with(&new_ca_file);
+    let publisher = tokio::time::timeout(WAIT, async {
+        loop {
+            let publisher = Publisher::new(&https).tls(&new_tls).unwrap();
+            if publisher.stats().await.is_ok() {
+                return publisher;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("the renewed certificate is served after SIGHUP");
+    let err = Client::builder(&wss)
+        .tls(tls_with(&old_ca_file))
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ConnectErrorKind::Certificate, "{err}");
+    let (_new_client, mut new_sub) = subscribed_client(&wss, new_tls.clone()).await;
+
+    // The connection opened before the reload is still up and delivers.
+    let sent = publisher
+        .broadcast(
+            "missions",
+            "mission_started",
+            json!({"mission_id": "m-after"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(sent.subscribers, 2);
+    assert_eq!(next_mission(&mut old_sub).await, "m-after");
+    assert_eq!(next_mission(&mut new_sub).await, "m-after");
+
+    // A broken renewal (key of another certificate) keeps the current one.
+    let stray = new_ca.issue(&renewed_dir, "stray");
+    std::fs::copy(&stray.key, &served.key).unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(publisher.stats().await.unwrap().total_connections, 2);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A free loopback port (bound then released).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `redis-server` on a TLS-only port (`--port 0`) that requires client
+/// certificates signed by `ca`.
+async fn tls_redis(dir: &Path, ca: &TestCa, ca_file: &Path) -> (Child, u16) {
+    let server = ca.issue(dir, "redis");
+    let port = free_port();
+    let mut child = Command::new("redis-server")
+        .args(["--port", "0", "--tls-port", &port.to_string()])
+        .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+        .args(["--tls-cert-file", server.cert.to_str().unwrap()])
+        .args(["--tls-key-file", server.key.to_str().unwrap()])
+        .args(["--tls-ca-cert-file", ca_file.to_str().unwrap()])
+        .args(["--tls-auth-clients", "yes"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("redis-server must be installed (Debian's is built with TLS)");
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    tokio::time::timeout(WAIT, async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if line.contains("Ready to accept connections") {
+                return;
+            }
+        }
+        panic!("redis-server exited before accepting connections");
+    })
+    .await
+    .unwrap();
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, port)
+}
+
+async fn wait_ready(server: &Server) {
+    let url = format!("http://{}/ready", server.local_addr());
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Ok(r) = reqwest::get(&url).await
+                && r.status() == 200
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+    .expect("node ready on the TLS Redis");
+}
+
+#[tokio::test]
+async fn two_nodes_deliver_across_a_tls_only_redis() {
+    let dir = temp_dir("rediss");
+    let ca = TestCa::new("redis test CA");
+    let ca_file = ca.write(&dir.join("ca.pem"));
+    let (_redis, port) = tls_redis(&dir, &ca, &ca_file).await;
+    let client_cert = ca.issue(&dir, "node");
+    let prefix = format!("tls-{}", uuid::Uuid::new_v4().simple());
+    let node = |id: &str| Config {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        node_id: id.into(),
+        broker: BrokerConfig::Redis(format!("rediss://127.0.0.1:{port}/0")),
+        redis_tls: RedisTls {
+            ca: Some(ca_file.clone()),
+            client_cert: Some(client_cert.cert.clone()),
+            client_key: Some(client_cert.key.clone()),
+        },
+        redis_prefix: prefix.clone(),
+        cluster_refresh: Duration::from_millis(200),
+        shutdown_grace: Duration::from_secs(1),
+        ..Config::default()
+    };
+    let a = Server::start(node("a")).await.unwrap();
+    let b = Server::start(node("b")).await.unwrap();
+    wait_ready(&a).await;
+    wait_ready(&b).await;
+
+    let client = Client::builder(format!("ws://{}", a.local_addr()))
+        .connect()
+        .await
+        .unwrap();
+    let mut sub = client.subscribe("missions").await.unwrap();
+    let publisher = Publisher::new(format!("http://{}", b.local_addr()));
+    publisher
+        .broadcast(
+            "missions",
+            "mission_started",
+            json!({"mission_id": "m-rediss"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next_mission(&mut sub).await, "m-rediss");
+
+    // The same node without its client certificate is refused by Redis.
+    let mut no_cert = node("c");
+    no_cert.redis_tls.client_cert = None;
+    no_cert.redis_tls.client_key = None;
+    let c = Server::start(no_cert).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let ready = reqwest::get(format!("http://{}/ready", c.local_addr()))
+        .await
+        .unwrap();
+    assert_eq!(ready.status(), 503);
+
+    client.close().await;
+    a.shutdown().await;
+    b.shutdown().await;
+    c.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
