@@ -55,14 +55,26 @@ impl Proxy {
         matcher.intercept(&as_http)
     }
 
-    /// The proxy URL reqwest should use, or `None` for its own default
-    /// (the environment) or `Some(None)` for no proxy at all.
-    pub(crate) fn for_reqwest(&self) -> Option<Option<&str>> {
-        match self {
-            Self::FromEnv => None,
-            Self::Direct => Some(None),
-            Self::Url(url) => Some(Some(url)),
-        }
+    /// Applies this setting to a reqwest client (what
+    /// [`Publisher`](crate::Publisher) does), for other HTTP clients that
+    /// should go the same way. Fails on a proxy URL reqwest cannot parse.
+    pub fn apply_to(
+        &self,
+        builder: reqwest::ClientBuilder,
+    ) -> Result<reqwest::ClientBuilder, reqwest::Error> {
+        Ok(match self {
+            Self::FromEnv => builder,
+            Self::Direct => builder.no_proxy(),
+            Self::Url(url) => builder.proxy(reqwest::Proxy::all(url)?),
+        })
+    }
+
+    /// Opens the TCP connection for `url` (`ws://`, `wss://`, `http://`,
+    /// `https://`): to the server, or to the proxy with an HTTP `CONNECT`
+    /// tunnel to the server established, ready for TLS and the upgrade.
+    /// Only `http://` proxies are supported.
+    pub async fn connect(&self, url: &Uri) -> io::Result<TcpStream> {
+        connect(url, self).await
     }
 }
 
@@ -73,7 +85,7 @@ const DEFAULT_PROXY_PORT: u16 = 1080;
 
 /// Opens the TCP connection for `url`: to the server, or to the proxy with
 /// a `CONNECT` tunnel to the server established.
-pub(crate) async fn connect(url: &Uri, proxy: &Proxy) -> io::Result<TcpStream> {
+async fn connect(url: &Uri, proxy: &Proxy) -> io::Result<TcpStream> {
     let host = url
         .host()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "URL without a host"))?;

@@ -113,15 +113,9 @@ impl Publisher {
         if let Some(tls) = &self.tls {
             builder = builder.use_preconfigured_tls((*tls.client_config()).clone());
         }
-        match self.proxy.for_reqwest() {
-            None => {}
-            Some(None) => builder = builder.no_proxy(),
-            Some(Some(url)) => {
-                builder = builder.proxy(reqwest::Proxy::all(url).map_err(|e| {
-                    PublishError::new(PublishErrorKind::InvalidUrl, format!("proxy {url:?}: {e}"))
-                })?);
-            }
-        }
+        builder = self.proxy.apply_to(builder).map_err(|e| {
+            PublishError::new(PublishErrorKind::InvalidUrl, format!("proxy: {e}")).with_source(e)
+        })?;
         self.http = builder.build().map_err(build_error)?;
         Ok(())
     }

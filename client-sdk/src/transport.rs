@@ -36,7 +36,9 @@ pub(crate) async fn open(options: &Options) -> Result<Socket, ConnectError> {
     let url = options.attempt_url().await?;
     let attempt = async {
         let request = url.as_str().into_client_request().map_err(classify)?;
-        let stream = crate::proxy::connect(request.uri(), &options.proxy)
+        let stream = options
+            .proxy
+            .connect(request.uri())
             .await
             .map_err(|e| classify(tungstenite::Error::Io(e)))?;
         let connector = Connector::Rustls(options.tls.client_config());
