@@ -1,7 +1,8 @@
 //! TLS for real: a test CA made by rcgen, the server binary with
 //! `--tls-cert/--tls-key`, the Rust SDK over `wss://` and `https://`,
 //! certificate reload on SIGHUP, and two nodes sharing a TLS-only Redis
-//! (`rediss://`, client certificates required) started by the test.
+//! (`rediss://`, client certificates required) started by the test; and
+//! both SDK transports through an HTTP `CONNECT` proxy.
 
 // Helpers outside #[test] functions unwrap too: a failure is a test failure.
 #![allow(clippy::unwrap_used)]
@@ -9,10 +10,11 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brain_ws_client::{
-    Client, ConnectErrorKind, PublishErrorKind, Publisher, SubscriptionEvent, Tls,
+    Client, ConnectErrorKind, Proxy, PublishErrorKind, Publisher, SubscriptionEvent, Tls,
 };
 use brain_ws_protocol::catalog::{Event, MissionEvent};
 use brain_ws_server::{BrokerConfig, Config, RedisTls, Server};
@@ -339,5 +341,107 @@ async fn two_nodes_deliver_across_a_tls_only_redis() {
     a.shutdown().await;
     b.shutdown().await;
     c.shutdown().await;
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A minimal HTTP `CONNECT` proxy: tunnels each connection to where it
+/// asks and records the targets.
+async fn connect_proxy() -> (SocketAddr, Arc<Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).into_owned();
+                let target = head.split(' ').nth(1).unwrap_or("").to_owned();
+                log.lock()
+                    .unwrap()
+                    .push(head.lines().next().unwrap_or("").to_owned());
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else {
+                    let _ = client.write_all(b"HTTP/1.1 502 Bad Gateway\r\n\r\n").await;
+                    return;
+                };
+                client
+                    .write_all(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                    .await
+                    .unwrap();
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (addr, seen)
+}
+
+#[tokio::test]
+async fn the_sdk_tunnels_wss_and_https_through_an_http_proxy() {
+    let dir = temp_dir("proxy");
+    let ca = TestCa::new("proxy test CA");
+    let ca_file = ca.write(&dir.join("ca.pem"));
+    let served = ca.issue(&dir, "server");
+    let (_child, addr) = spawn_server(&[
+        "--tls-cert",
+        served.cert.to_str().unwrap(),
+        "--tls-key",
+        served.key.to_str().unwrap(),
+    ])
+    .await;
+    let (proxy_addr, seen) = connect_proxy().await;
+    let proxy = Proxy::Url(format!("http://{proxy_addr}"));
+    let tls = tls_with(&ca_file);
+
+    let client = Client::builder(format!("wss://localhost:{}", addr.port()))
+        .tls(tls.clone())
+        .proxy(proxy.clone())
+        .connect()
+        .await
+        .unwrap();
+    let mut sub = client.subscribe("missions").await.unwrap();
+    let publisher = Publisher::new(format!("https://localhost:{}", addr.port()))
+        .tls(&tls)
+        .unwrap()
+        .proxy(proxy)
+        .unwrap();
+    publisher
+        .broadcast(
+            "missions",
+            "mission_started",
+            json!({"mission_id": "m-proxy"}),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next_mission(&mut sub).await, "m-proxy");
+    let target = format!("localhost:{}", addr.port());
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        vec![
+            format!("CONNECT {target} HTTP/1.1"),
+            format!("CONNECT {target} HTTP/1.1")
+        ],
+        "the WebSocket and the HTTP call each went through one tunnel"
+    );
+
+    // A proxy that refuses is a clear connect error.
+    let err = Client::builder(format!("wss://localhost:{}", addr.port()))
+        .tls(tls)
+        .proxy(Proxy::Url("http://127.0.0.1:1".into()))
+        .connect()
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ConnectErrorKind::Io, "{err}");
+    assert!(err.to_string().contains("proxy 127.0.0.1:1"), "{err}");
+    client.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
