@@ -758,4 +758,45 @@ mod tests {
         let err = parse(&["--redis-prefix", "a b"]).expect_err("space");
         assert!(err.contains("redis prefix"), "{err}");
     }
+
+    #[test]
+    fn tls_settings_come_from_flags_and_file_and_half_a_pair_is_refused() {
+        let (config, _) = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).expect("parses");
+        assert_eq!(
+            config.tls,
+            Some(TlsFiles {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+        let err = parse(&["--tls-cert", "c.pem"]).expect_err("no key");
+        assert!(err.contains("--tls-key"), "{err}");
+        let dir = std::env::temp_dir().join(format!("brain-ws-cli-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("server.toml");
+        let file = path.to_str().expect("utf-8");
+        std::fs::write(&path, "tls_cert = \"c.pem\"\n").expect("write");
+        let err = parse(&["--config", file]).expect_err("file without key");
+        assert!(err.contains("both a certificate and a key"), "{err}");
+        std::fs::write(
+            &path,
+            "broker = \"rediss://r:6380/0\"\nredis_tls_ca = \"ca.pem\"\nredis_tls_cert = \"n.pem\"\nredis_tls_key = \"n-key.pem\"\n",
+        )
+        .expect("write");
+        let (config, _) = parse(&["--config", file]).expect("parses");
+        assert_eq!(
+            config.redis_tls,
+            RedisTls {
+                ca: Some("ca.pem".into()),
+                client_cert: Some("n.pem".into()),
+                client_key: Some("n-key.pem".into()),
+            }
+        );
+        let err = parse(&["--redis-tls-ca", "ca.pem"]).expect_err("not rediss");
+        assert!(err.contains("need a rediss:// broker URL"), "{err}");
+        let err = parse(&["--broker", "rediss://r:6380", "--redis-tls-cert", "n.pem"])
+            .expect_err("cert without key");
+        assert!(err.contains("needs its key"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

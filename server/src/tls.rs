@@ -58,8 +58,14 @@ fn load(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey, Tls
     let key = PrivateKeyDer::from_pem_file(&files.key)
         .map_err(|e| TlsError(format!("{}: {e}", files.key.display())))?;
     CertifiedKey::from_der(chain, key, provider).map_err(|e| {
+        let why = match e {
+            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+                "the private key does not match the certificate".to_owned()
+            }
+            other => other.to_string(),
+        };
         TlsError(format!(
-            "{} and {}: {e}",
+            "{} and {}: {why}",
             files.cert.display(),
             files.key.display()
         ))

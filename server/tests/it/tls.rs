@@ -445,3 +445,36 @@ async fn the_sdk_tunnels_wss_and_https_through_an_http_proxy() {
     client.close().await;
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[tokio::test]
+async fn unusable_certificate_files_stop_the_start_with_the_reason() {
+    let dir = temp_dir("bad");
+    let ca = TestCa::new("bad-files CA");
+    let good = ca.issue(&dir, "good");
+    let other = ca.issue(&dir, "other");
+    let start = |cert: &Path, key: &Path| {
+        Server::start(Config {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            tls: Some(brain_ws_server::TlsFiles {
+                cert: cert.to_owned(),
+                key: key.to_owned(),
+            }),
+            ..Config::default()
+        })
+    };
+    let missing = dir.join("missing.pem");
+    let err = start(&missing, &good.key).await.err().unwrap().to_string();
+    assert!(
+        err.starts_with(&format!("TLS: {}: ", missing.display())),
+        "{err}"
+    );
+    let err = start(&good.cert, &other.key)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(err.contains("private key does not match"), "{err}");
+    let err = start(&good.key, &good.key).await.err().unwrap().to_string();
+    assert!(err.contains("no CERTIFICATE block"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
