@@ -236,11 +236,12 @@ fn free_port() -> u16 {
 }
 
 /// `redis-server` on a TLS-only port (`--port 0`) that requires client
-/// certificates signed by `ca`.
-async fn tls_redis(dir: &Path, ca: &TestCa, ca_file: &Path) -> (Child, u16) {
+/// certificates signed by `ca`; `None` (test skipped) when `redis-server`
+/// is not installed, unless `BRAIN_WS_REQUIRE_REDIS=1` (CI).
+async fn tls_redis(dir: &Path, ca: &TestCa, ca_file: &Path) -> Option<(Child, u16)> {
     let server = ca.issue(dir, "redis");
     let port = free_port();
-    let mut child = Command::new("redis-server")
+    let child = Command::new("redis-server")
         .args(["--port", "0", "--tls-port", &port.to_string()])
         .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
         .args(["--tls-cert-file", server.cert.to_str().unwrap()])
@@ -250,8 +251,15 @@ async fn tls_redis(dir: &Path, ca: &TestCa, ca_file: &Path) -> (Child, u16) {
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .kill_on_drop(true)
-        .spawn()
-        .expect("redis-server must be installed (Debian's is built with TLS)");
+        .spawn();
+    let mut child = match child {
+        Ok(child) => child,
+        Err(e) if std::env::var("BRAIN_WS_REQUIRE_REDIS").as_deref() != Ok("1") => {
+            eprintln!("SKIPPED: cannot start redis-server ({e}); Debian's is built with TLS");
+            return None;
+        }
+        Err(e) => panic!("redis-server is required (BRAIN_WS_REQUIRE_REDIS=1): {e}"),
+    };
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     tokio::time::timeout(WAIT, async {
         while let Some(line) = lines.next_line().await.unwrap() {
@@ -264,7 +272,7 @@ async fn tls_redis(dir: &Path, ca: &TestCa, ca_file: &Path) -> (Child, u16) {
     .await
     .unwrap();
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, port)
+    Some((child, port))
 }
 
 async fn wait_ready(server: &Server) {
@@ -288,7 +296,9 @@ async fn two_nodes_deliver_across_a_tls_only_redis() {
     let dir = temp_dir("rediss");
     let ca = TestCa::new("redis test CA");
     let ca_file = ca.write(&dir.join("ca.pem"));
-    let (_redis, port) = tls_redis(&dir, &ca, &ca_file).await;
+    let Some((_redis, port)) = tls_redis(&dir, &ca, &ca_file).await else {
+        return;
+    };
     let client_cert = ca.issue(&dir, "node");
     let prefix = format!("tls-{}", uuid::Uuid::new_v4().simple());
     let node = |id: &str| Config {
