@@ -31,7 +31,9 @@ export class Listeners {
   emit(name: string, ...args: unknown[]): void {
     const set = this.map.get(name);
     if (!set) return;
-    for (const fn of [...set]) {
+    // A Set iterates live: a listener removed meanwhile is skipped, one
+    // added is called too; no copy per event.
+    for (const fn of set) {
       try {
         (fn as (...a: unknown[]) => void)(...args);
       } catch (error) {

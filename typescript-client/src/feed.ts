@@ -29,6 +29,13 @@ export interface ChannelSnapshot {
 export interface FeedOptions {
   /** How many of the latest events to keep (default 100, at least 1). */
   limit?: number;
+  /**
+   * The shortest time between two snapshots, in milliseconds (default 0:
+   * at most one per animation frame). The first change after a quiet period
+   * shows at the next frame; a busy channel re-renders at most every
+   * `minIntervalMs`.
+   */
+  minIntervalMs?: number;
 }
 
 type Scheduler = (flush: () => void) => void;
@@ -51,6 +58,8 @@ export class ChannelFeed {
   private readonly watchers = new Set<() => void>();
   private snapshot: ChannelSnapshot;
   private scheduled = false;
+  private readonly minIntervalMs: number;
+  private lastFlush = -Infinity;
 
   constructor(
     private readonly client: BrainWsClient,
@@ -59,6 +68,7 @@ export class ChannelFeed {
     private readonly schedule: Scheduler = nextFrame,
   ) {
     this.limit = Math.max(1, Math.floor(options.limit ?? 100));
+    this.minIntervalMs = Math.max(0, options.minIntervalMs ?? 0);
     this.ring = new Array<EventEnvelope | undefined>(this.limit);
     this.snapshot = this.build();
   }
@@ -109,11 +119,15 @@ export class ChannelFeed {
   private changed(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    this.schedule(() => {
+    const flush = () => {
       this.scheduled = false;
+      this.lastFlush = Date.now();
       this.snapshot = this.build();
       for (const w of [...this.watchers]) w();
-    });
+    };
+    const wait = this.lastFlush + this.minIntervalMs - Date.now();
+    if (wait > 0) setTimeout(() => this.schedule(flush), wait);
+    else this.schedule(flush);
   }
 
   private build(): ChannelSnapshot {

@@ -50,7 +50,8 @@ export function useConnectionState(): ConnectionState {
 export function useChannel(channel: string, options: FeedOptions = {}): ChannelSnapshot {
   const client = useBrainWsClient();
   const limit = options.limit ?? 100;
-  const feed = useMemo(() => new ChannelFeed(client, channel, { limit }), [client, channel, limit]);
+  const minIntervalMs = options.minIntervalMs ?? 0;
+  const feed = useMemo(() => new ChannelFeed(client, channel, { limit, minIntervalMs }), [client, channel, limit, minIntervalMs]);
   useEffect(() => {
     feed.start();
     return () => feed.stop();

@@ -1,4 +1,4 @@
-// Builds the React and Vue test pages (test/browser/pages) into
+// Builds the React and Vue test pages and the benchmark page (test/browser/pages) into
 // test/browser/dist with Vite; the browser test serves that directory.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +20,11 @@ export default defineConfig({
     emptyOutDir: true,
     minify: false,
     rollupOptions: {
-      input: { react: resolve(here, "pages/react/index.html"), vue: resolve(here, "pages/vue/index.html") },
+      input: {
+        react: resolve(here, "pages/react/index.html"),
+        vue: resolve(here, "pages/vue/index.html"),
+        bench: resolve(here, "pages/bench/index.html"),
+      },
     },
   },
 });
