@@ -204,7 +204,7 @@ export class BrainWsClient {
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /** @internal Use {@link createClient}. */
+  /** Prefer {@link createClient}. Throws `invalid` for a bad URL, `no_websocket` without a WebSocket. */
   constructor(private readonly options: ClientOptions) {
     connectUrl(options.url, undefined); // throws `invalid` now rather than on every attempt
     this.WS = options.WebSocket ?? (globalThis as { WebSocket?: WebSocketConstructor }).WebSocket;

@@ -109,7 +109,7 @@ export class Subscription<C extends string = string> implements AsyncIterable<Ev
   private readonly queues = new Set<EventQueue>();
   private active = true;
 
-  /** @internal Made by the client. */
+  /** Made by `client.subscribe()`; not meant to be called by applications. */
   constructor(
     /** The channel name. */
     readonly channel: C,
