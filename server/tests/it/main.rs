@@ -11,6 +11,7 @@ mod cli;
 
 mod bad_input;
 mod channels;
+mod docs;
 mod embedded;
 mod fanout;
 mod heartbeat;

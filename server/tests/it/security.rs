@@ -41,7 +41,7 @@ fn now() -> u64 {
 }
 
 /// Claims for `sub` expiring `ttl` seconds from now (negative: in the past).
-fn claims(sub: &str, ttl: i64) -> Value {
+pub(crate) fn claims(sub: &str, ttl: i64) -> Value {
     json!({"sub": sub, "exp": now() as i64 + ttl})
 }
 
@@ -49,7 +49,7 @@ fn sign(alg: Algorithm, key: &EncodingKey, claims: &Value) -> String {
     jsonwebtoken::encode(&Header::new(alg), claims, key).expect("signs")
 }
 
-fn hs(claims: &Value) -> String {
+pub(crate) fn hs(claims: &Value) -> String {
     sign(Algorithm::HS256, &EncodingKey::from_secret(SECRET), claims)
 }
 
@@ -89,7 +89,7 @@ fn alg_none(claims: &Value) -> String {
     )
 }
 
-fn hs_auth() -> Arc<JwtAuthenticator> {
+pub(crate) fn hs_auth() -> Arc<JwtAuthenticator> {
     Arc::new(
         JwtAuthenticator::hs256(SECRET)
             .expect("secret long enough")
