@@ -1,9 +1,10 @@
 // The packed tarballs install into a fresh project and import by name under
 // TypeScript moduleResolution "bundler" and "node16", and from plain
-// JavaScript (Node, ESM).
+// JavaScript (Node, ESM); the MissionDashboard printed in docs/clients.md and
+// the package README compiles against them.
 
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -45,12 +46,19 @@ test("npm pack → install in a fresh project → import under bundler, node16 a
     `./${tarballs[1]}`, `./${tarballs[0]}`, "ws@8", "react@19", "@types/react@19", "vue@3",
   ]);
   writeFileSync(join(dir, "consumer.ts"), consumer);
-  const base = { strict: true, noEmit: true, target: "es2022", lib: ["es2022", "dom"], types: [], skipLibCheck: false };
+  // The MissionDashboard of docs/clients.md and the package README, as printed there.
+  for (const [doc, file] of [["docs/clients.md", "dashboard-docs.tsx"], ["typescript-client/README.md", "dashboard-readme.tsx"]] as const) {
+    const tsx = /```tsx\n([\s\S]*?)```/.exec(readFileSync(join(root, doc), "utf8"));
+    expect(tsx, `a tsx block in ${doc}`).not.toBeNull();
+    writeFileSync(join(dir, file), tsx![1]!);
+  }
+  const files = ["consumer.ts", "dashboard-docs.tsx", "dashboard-readme.tsx"];
+  const base = { strict: true, noEmit: true, target: "es2022", lib: ["es2022", "dom"], types: [], skipLibCheck: false, jsx: "react-jsx" };
   for (const [name, options] of [
     ["bundler", { module: "esnext", moduleResolution: "bundler" }],
     ["node16", { module: "node16", moduleResolution: "node16" }],
   ] as const) {
-    writeFileSync(join(dir, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions: { ...base, ...options }, files: ["consumer.ts"] }));
+    writeFileSync(join(dir, `tsconfig.${name}.json`), JSON.stringify({ compilerOptions: { ...base, ...options }, files }));
     try {
       run("node", [tsc, "-p", `tsconfig.${name}.json`]);
     } catch (e) {
