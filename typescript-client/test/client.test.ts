@@ -38,13 +38,13 @@ const connected = (c: BrainWsClient, ms = 10_000) => waitFor(() => c.state === "
 const stateNames = (c: { states: StateChange[] }): ConnectionState[] => c.states.map((s) => s.state);
 
 /** A stub server that sends `connected` and then does whatever `onConnection` does. */
-async function stub(onConnection: (socket: WebSocket) => void): Promise<{ url: string; connections: () => number }> {
+async function stub(onConnection: (socket: WebSocket) => void, welcome = true): Promise<{ url: string; connections: () => number }> {
   const port = await freePort();
   const wss = new WebSocketServer({ host: "127.0.0.1", port });
   let count = 0;
   wss.on("connection", (socket) => {
     count++;
-    socket.send(
+    if (welcome) socket.send(
       JSON.stringify({
         type: "connected",
         connection_id: "7c9e6679-7425-40de-944b-e07fc1f90ae7",
@@ -90,6 +90,15 @@ describe("heartbeat", () => {
     expect(took).toBeLessThan(2_000);
     expect(c.states.find((s) => s.state === "reconnecting")?.code).toBe(4000);
     await waitFor(() => server.connections() >= 2, 5_000, "a second connection");
+  });
+  test("no `connected` within connectTimeoutMs: dropped and retried (code 4004), reported to the logger only", async () => {
+    const server = await stub(() => {}, false); // accepts the WebSocket, never says `connected`
+    const logged: string[] = [];
+    const logger = { info: (m: string) => logged.push(m), warn: (m: string) => logged.push(m) };
+    const c = client({ url: server.url, connectTimeoutMs: 300, backoff: { initialMs: 50 }, logger });
+    await waitFor(() => server.connections() >= 2, 5_000, "a second attempt");
+    expect(c.states[0]).toMatchObject({ state: "reconnecting", attempt: 1, code: 4004 });
+    expect(logged[0]).toBe("[brain-ws] connection closed with 4004 (handshake_timeout): no connected message within connectTimeoutMs");
   });
 });
 
