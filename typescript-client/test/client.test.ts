@@ -191,6 +191,26 @@ describe("tokens", () => {
     expect(stateNames(c)).toEqual(["connected", "reconnecting", "connected"]);
   });
 
+  test("a getToken that throws fails that attempt only: a `token` error, then a retry with backoff", async () => {
+    const server = await startServer(["--auth", "required", "--jwt-secret", secret]);
+    let calls = 0;
+    const c = client({
+      url: server.ws,
+      backoff: { initialMs: 50 },
+      getToken: async () => {
+        if (++calls === 1) throw new Error("identity provider down");
+        return mintToken(secret, "u7", 3600);
+      },
+    });
+    const errors: BrainWsError[] = [];
+    c.on("error", (e) => errors.push(e));
+    await connected(c);
+    expect(calls).toBe(2);
+    expect(errors.map((e) => [e.kind, (e.cause as Error).message])).toEqual([["token", "identity provider down"]]);
+    expect(stateNames(c)).toEqual(["reconnecting", "connected"]);
+    expect(c.welcome?.user_id).toBe("u7");
+  });
+
   test("4002 without getToken ends the client with a token_expired error", async () => {
     const server = await startServer(["--auth", "required", "--jwt-secret", secret, "--jwt-leeway", "0s"]);
     const c = client({ url: server.ws, token: mintToken(secret, "u1", 2) });
