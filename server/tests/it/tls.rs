@@ -23,12 +23,18 @@ use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-use crate::certs::{TestCa, temp_dir};
+use crate::certs::{Issued, TestCa, temp_dir};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// The server binary with `args`, and the address it reports.
-async fn spawn_server(args: &[&str]) -> (Child, SocketAddr) {
+/// The server binary serving `cert` over TLS, and the address it reports.
+async fn spawn_tls_server(cert: &Issued) -> (Child, SocketAddr) {
+    let args = [
+        "--tls-cert",
+        cert.cert.to_str().unwrap(),
+        "--tls-key",
+        cert.key.to_str().unwrap(),
+    ];
     let mut child = Command::new(env!("CARGO_BIN_EXE_brain-ws-server"))
         .args(["--bind", "127.0.0.1:0"])
         .args(args)
@@ -91,13 +97,7 @@ async fn the_sdk_speaks_wss_and_https_with_the_test_ca_and_refuses_without_it() 
     let ca = TestCa::new("brain-ws test CA");
     let ca_file = ca.write(&dir.join("ca.pem"));
     let server = ca.issue(&dir, "server");
-    let (_child, addr) = spawn_server(&[
-        "--tls-cert",
-        server.cert.to_str().unwrap(),
-        "--tls-key",
-        server.key.to_str().unwrap(),
-    ])
-    .await;
+    let (_child, addr) = spawn_tls_server(&server).await;
     let wss = format!("wss://localhost:{}", addr.port());
     let https = format!("https://localhost:{}", addr.port());
     let tls = tls_with(&ca_file);
@@ -155,13 +155,7 @@ async fn sighup_reloads_the_certificate_and_open_connections_stay_up() {
     let old_ca_file = old_ca.write(&dir.join("old-ca.pem"));
     let new_ca_file = new_ca.write(&dir.join("new-ca.pem"));
     let served = old_ca.issue(&dir, "server");
-    let (child, addr) = spawn_server(&[
-        "--tls-cert",
-        served.cert.to_str().unwrap(),
-        "--tls-key",
-        served.key.to_str().unwrap(),
-    ])
-    .await;
+    let (child, addr) = spawn_tls_server(&served).await;
     let pid = child.id().unwrap().to_string();
     let wss = format!("wss://localhost:{}", addr.port());
     let https = format!("https://localhost:{}", addr.port());
@@ -400,13 +394,7 @@ async fn the_sdk_tunnels_wss_and_https_through_an_http_proxy() {
     let ca = TestCa::new("proxy test CA");
     let ca_file = ca.write(&dir.join("ca.pem"));
     let served = ca.issue(&dir, "server");
-    let (_child, addr) = spawn_server(&[
-        "--tls-cert",
-        served.cert.to_str().unwrap(),
-        "--tls-key",
-        served.key.to_str().unwrap(),
-    ])
-    .await;
+    let (_child, addr) = spawn_tls_server(&served).await;
     let (proxy_addr, seen) = connect_proxy().await;
     let proxy = Proxy::Url(format!("http://{proxy_addr}"));
     let tls = tls_with(&ca_file);
