@@ -80,6 +80,7 @@ mod publisher;
 mod state;
 mod subscription;
 mod table;
+#[cfg(feature = "tls")]
 mod tls;
 mod transport;
 
@@ -95,4 +96,13 @@ pub use proxy::Proxy;
 pub use publisher::Publisher;
 pub use state::{ConnectionEvent, ConnectionEvents, ConnectionState};
 pub use subscription::{Events, Subscription, SubscriptionEvent};
+#[cfg(feature = "tls")]
 pub use tls::{Tls, TlsError};
+
+/// Without the `tls` feature no certificate is ever checked.
+#[cfg(not(feature = "tls"))]
+mod tls {
+    pub(crate) fn certificate_problem(_: &(dyn std::error::Error + 'static)) -> Option<String> {
+        None
+    }
+}

@@ -7,8 +7,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "tls")]
+use crate::Tls;
 use crate::error::{ConnectError, ConnectErrorKind};
-use crate::{Backoff, Client, Proxy, Tls, endpoint, transport};
+use crate::{Backoff, Client, Proxy, endpoint, transport};
 
 type TokenFuture = Pin<Box<dyn Future<Output = Option<String>> + Send>>;
 
@@ -28,6 +30,7 @@ pub(crate) struct Options {
     pub(crate) connect_timeout: Duration,
     pub(crate) subscription_capacity: usize,
     pub(crate) event_capacity: usize,
+    #[cfg(feature = "tls")]
     pub(crate) tls: Tls,
     pub(crate) proxy: Proxy,
 }
@@ -74,7 +77,6 @@ impl fmt::Debug for ClientBuilder {
             .field("backoff", &self.options.backoff)
             .field("heartbeat_grace", &self.options.heartbeat_grace)
             .field("connect_timeout", &self.options.connect_timeout)
-            .field("tls", &self.options.tls)
             .field("proxy", &self.options.proxy)
             .finish_non_exhaustive()
     }
@@ -91,6 +93,7 @@ impl ClientBuilder {
                 connect_timeout: Duration::from_secs(10),
                 subscription_capacity: 4096,
                 event_capacity: 256,
+                #[cfg(feature = "tls")]
                 tls: Tls::default(),
                 proxy: Proxy::default(),
             },
@@ -220,6 +223,7 @@ impl ClientBuilder {
     ///     .await?;
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: Tls) -> Self {
         self.options.tls = tls;
         self

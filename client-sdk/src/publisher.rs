@@ -13,9 +13,11 @@ use brain_ws_protocol::{ChannelName, ErrorCode, EventType};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::Proxy;
+#[cfg(feature = "tls")]
+use crate::Tls;
 use crate::endpoint::percent_encode;
 use crate::error::{PublishError, PublishErrorKind};
-use crate::{Proxy, Tls};
 
 /// Publishes events and reads statistics through a BRAiN server's HTTP API.
 ///
@@ -44,6 +46,7 @@ pub struct Publisher {
     http: reqwest::Client,
     base_url: String,
     api_key: Option<String>,
+    #[cfg(feature = "tls")]
     tls: Option<Tls>,
     proxy: Proxy,
 }
@@ -66,6 +69,7 @@ impl Publisher {
             http,
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             api_key: None,
+            #[cfg(feature = "tls")]
             tls: None,
             proxy: Proxy::default(),
         }
@@ -83,6 +87,7 @@ impl Publisher {
     /// let publisher = Publisher::new("https://brain.internal").tls(&tls)?;
     /// # Ok(()) }
     /// ```
+    #[cfg(feature = "tls")]
     pub fn tls(mut self, tls: &Tls) -> Result<Self, PublishError> {
         self.tls = Some(tls.clone());
         self.rebuild()?;
@@ -110,6 +115,7 @@ impl Publisher {
         let build_error =
             |e: reqwest::Error| PublishError::new(PublishErrorKind::Transport, e.to_string());
         let mut builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+        #[cfg(feature = "tls")]
         if let Some(tls) = &self.tls {
             builder = builder.use_preconfigured_tls((*tls.client_config()).clone());
         }
