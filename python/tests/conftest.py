@@ -56,7 +56,10 @@ class Server:
         self.args = list(args)
         self.port = 0
         self.proc: subprocess.Popen[bytes] | None = None
-        self.log = tempfile.NamedTemporaryFile(prefix="brain-ws-py-", suffix=".log", delete=False)
+        # Kept open for the server's lifetime; closed and removed by `stop()`.
+        self.log = tempfile.NamedTemporaryFile(  # noqa: SIM115
+            prefix="brain-ws-py-", suffix=".log", delete=False
+        )
         self.start()
 
     @property

@@ -168,7 +168,12 @@ CASES: list[tuple[Emit, str, str, Any]] = [
         ),
         "audit",
         "audit_log",
-        {"action": "delete", "user_id": "user-7", "resource": "mission:m1", "details": {"why": "test"}},
+        {
+            "action": "delete",
+            "user_id": "user-7",
+            "resource": "mission:m1",
+            "details": {"why": "test"},
+        },
     ),
     (
         lambda: events.emit_event(
@@ -194,18 +199,25 @@ async def test_each_emitter_body_on_the_wire(configured: Server, raw: RawSubscri
     offsets: dict[str, int] = {}
     for channel in EventChannel:
         offsets[channel.value] = (await raw.subscribe(channel.value))["offset"]
-    assert offsets == {"missions": 0, "agents": 0, "system": 1, "tasks": 0, "audit": 0, "metrics": 0}
-    for emit, channel, event_type, data in CASES:
+    assert offsets == {
+        "missions": 0,
+        "agents": 0,
+        "system": 1,
+        "tasks": 0,
+        "audit": 0,
+        "metrics": 0,
+    }
+    for emit, name, event_type, data in CASES:
         answer = await emit()
-        assert answer == BroadcastResponse(status="broadcasted", channel=channel, subscribers=1)
+        assert answer == BroadcastResponse(status="broadcasted", channel=name, subscribers=1)
         frame = await raw.next()
         assert time.time() - 5 < frame.pop("timestamp") <= time.time()
-        offsets[channel] += 1
+        offsets[name] += 1
         assert frame == {
             "type": event_type,
-            "channel": channel,
+            "channel": name,
             "data": data,
-            "offset": offsets[channel],
+            "offset": offsets[name],
         }
     await raw.nothing()
 

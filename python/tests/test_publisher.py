@@ -137,7 +137,10 @@ def test_unreachable_after_retries() -> None:
         raise httpx.ConnectError("connection refused", request=request)
 
     publisher = BrainPublisher(
-        "http://127.0.0.1:9", retries=2, retry_backoff=NO_WAIT, transport=httpx.MockTransport(refuse)
+        "http://127.0.0.1:9",
+        retries=2,
+        retry_backoff=NO_WAIT,
+        transport=httpx.MockTransport(refuse),
     )
     with pytest.raises(PublishError) as caught:
         publisher.broadcast("missions", "x", {})

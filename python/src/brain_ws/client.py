@@ -163,6 +163,7 @@ class Subscription:
         self._client = client
         self._queue: asyncio.Queue[Item | None] = asyncio.Queue(queue_size)
         self._confirmed = asyncio.Event()
+        self._settled = asyncio.Event()  # confirmed, refused or ended
         self._error: BaseException | None = None
         self._ended = False
         self.epoch: str | None = None
@@ -178,7 +179,7 @@ class Subscription:
     async def ready(self) -> None:
         """Wait for the server's first `subscribed`; raises `SubscriptionError`
         when the server refused the channel (or the client's terminal error)."""
-        waiter = asyncio.ensure_future(self._confirmed.wait())
+        waiter = asyncio.ensure_future(self._settled.wait())
         failed = asyncio.ensure_future(self._client._finished.wait())
         try:
             await asyncio.wait({waiter, failed}, return_when=asyncio.FIRST_COMPLETED)
@@ -240,6 +241,7 @@ class Subscription:
             self.epoch, self.offset = msg.epoch, msg.offset
         self._had_connection = True
         self._confirmed.set()
+        self._settled.set()
 
     async def _on_event(self, event: Event) -> None:
         # Offsets compare within one epoch only: a new epoch was reset by
@@ -255,6 +257,7 @@ class Subscription:
         if error is not None and self._error is None:
             self._error = error
         self._ended = True
+        self._settled.set()
         with contextlib.suppress(asyncio.QueueFull):
             self._queue.put_nowait(None)
 
@@ -361,14 +364,21 @@ class BrainClient:
         if self._direct is None:
             self._direct = Subscription(self, "", self.queue_size)
             self._direct._confirmed.set()
+            self._direct._settled.set()
             self._direct._had_connection = self._connected.is_set()
         return self._direct
 
     async def ping(self) -> None:
-        """Send the protocol's `{"type": "ping"}` (the server answers `pong`)."""
-        if self._ws is None:
+        """Send the protocol's `{"type": "ping"}` (the server answers `pong`).
+
+        Raises `BrainWSError` when not connected (the iterators report why)."""
+        ws = self._ws
+        if ws is None:
             raise BrainWSError("not connected")
-        await self._ws.send(json.dumps({"type": "ping"}))
+        try:
+            await ws.send('{"type":"ping"}')
+        except ConnectionClosed as exc:
+            raise BrainWSError("not connected") from exc
 
     async def wait_reconnected(self, connections: int) -> None:
         """Wait until `connections` connections were established in total
