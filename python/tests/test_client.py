@@ -171,6 +171,7 @@ async def test_restart_with_redis_recovers_exactly_once_in_order(
         publish(other, 4, 5, 6)
         node.start()  # same port
         await asyncio.wait_for(client.wait_reconnected(2), 15)
+        assert client.last_close_code == CloseCode.ABNORMAL
         publish(other, 7)
         rest = await take(sub, 4)
         await nothing_more(sub)
@@ -189,6 +190,7 @@ async def test_memory_restart_reports_a_new_epoch(server_factory: type[Server]) 
         node.kill(signal.SIGTERM)  # graceful: close 1001, reconnect
         node.start()
         await asyncio.wait_for(client.wait_reconnected(2), 15)
+        assert client.last_close_code == CloseCode.GOING_AWAY
         publish(node, 4, 5)
         rest = await take(sub, 3)
     # Offsets 1 and 2 of the new epoch are delivered, not taken for the old
@@ -275,3 +277,29 @@ async def test_gives_up_after_max_attempts(server_factory: type[Server]) -> None
         with pytest.raises(ReconnectGaveUp) as caught:
             await take(sub, 1)
     assert caught.value.attempts == 3
+
+
+async def test_token_expiry_4002_reconnects_with_a_fresh_token(
+    server_factory: type[Server],
+) -> None:
+    node = server_factory(
+        "--api-key", API_KEY, "--auth", "required", "--jwt-secret", JWT_SECRET,
+        "--jwt-leeway", "0s",
+    )  # fmt: skip
+    minted: list[str] = []
+
+    def fresh_token() -> str:
+        # Lives 2 s: the server closes with 4002 once `exp` passes.
+        minted.append(mint_token("user-42", lifetime=2))
+        return minted[-1]
+
+    async with BrainClient(node.ws, token=fresh_token, backoff=FAST) as client:
+        sub = client.subscribe("missions")
+        await sub.ready()
+        publish(node, 1)
+        await asyncio.wait_for(client.wait_reconnected(2), 10)
+        publish(node, 2)
+        items = await take(sub, 2)
+    assert summary(items) == [("step", 1, 1), ("step", 2, 2)]
+    assert client.last_close_code == 4002  # CloseCode.TOKEN_EXPIRED
+    assert len(minted) >= 2  # one token per connection attempt

@@ -312,6 +312,9 @@ class BrainClient:
         """How many connections were established (1 + reconnects)."""
         self.heartbeat_interval = 30.0
         """The server's `heartbeat_interval` from the last `connected`, seconds."""
+        self.last_close_code: int | None = None
+        """The close code that ended the last connection (1006 without a
+        close frame), or `None` while the first is open."""
 
     async def __aenter__(self) -> BrainClient:
         self._task = asyncio.create_task(self._run(), name="brain-ws-client")
@@ -487,6 +490,7 @@ class BrainClient:
         except ConnectionClosed as exc:
             code = exc.rcvd.code if exc.rcvd is not None else CloseCode.ABNORMAL
             reason = exc.rcvd.reason if exc.rcvd is not None else ""
+            self.last_close_code = code
             if not should_reconnect(code):
                 raise ConnectionClosedTerminal(code, reason) from exc
             raise
