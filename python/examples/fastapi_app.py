@@ -25,7 +25,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
 
-from fastapi import FastAPI, HTTPException
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from brain_ws import PublishError
@@ -80,8 +81,11 @@ def _mission(mission_id: str) -> Mission:
     return mission
 
 
-def _bad_gateway(exc: PublishError) -> HTTPException:
-    return HTTPException(502, {"brain_ws": exc.code, "status": exc.status})
+@app.exception_handler(PublishError)
+async def brain_ws_refused(_: Request, exc: PublishError) -> JSONResponse:
+    """The BRAiN server refused the event or could not be reached: 502, with
+    its error code, and the endpoint's state change is not made."""
+    return JSONResponse({"detail": {"brain_ws": exc.code, "status": exc.status}}, status_code=502)
 
 
 @app.post("/missions", status_code=201)
@@ -92,13 +96,10 @@ async def create_mission(body: NewMission) -> Mission:
         priority=body.priority,
         status="created",
     )
-    try:
-        await emit_mission_created(
-            mission_id=mission.mission_id,
-            mission_data={"name": mission.name, "priority": mission.priority},
-        )
-    except PublishError as exc:
-        raise _bad_gateway(exc) from exc
+    await emit_mission_created(
+        mission_id=mission.mission_id,
+        mission_data={"name": mission.name, "priority": mission.priority},
+    )
     missions[mission.mission_id] = mission
     return mission
 
@@ -106,10 +107,7 @@ async def create_mission(body: NewMission) -> Mission:
 @app.post("/missions/{mission_id}/start")
 async def start_mission(mission_id: str) -> Mission:
     mission = _mission(mission_id)
-    try:
-        await emit_mission_started(mission_id=mission_id)
-    except PublishError as exc:
-        raise _bad_gateway(exc) from exc
+    await emit_mission_started(mission_id=mission_id)
     mission.status = "running"
     return mission
 
@@ -117,10 +115,7 @@ async def start_mission(mission_id: str) -> Mission:
 @app.post("/missions/{mission_id}/complete")
 async def complete_mission(mission_id: str, body: Completion) -> Mission:
     mission = _mission(mission_id)
-    try:
-        await emit_mission_completed(mission_id=mission_id, result=body.result)
-    except PublishError as exc:
-        raise _bad_gateway(exc) from exc
+    await emit_mission_completed(mission_id=mission_id, result=body.result)
     mission.status = "completed"
     return mission
 
@@ -128,10 +123,7 @@ async def complete_mission(mission_id: str, body: Completion) -> Mission:
 @app.post("/missions/{mission_id}/fail")
 async def fail_mission(mission_id: str, body: Failure) -> Mission:
     mission = _mission(mission_id)
-    try:
-        await emit_mission_failed(mission_id=mission_id, error=body.error)
-    except PublishError as exc:
-        raise _bad_gateway(exc) from exc
+    await emit_mission_failed(mission_id=mission_id, error=body.error)
     mission.status = "failed"
     return mission
 
@@ -139,9 +131,6 @@ async def fail_mission(mission_id: str, body: Failure) -> Mission:
 @app.post("/missions/{mission_id}/cancel")
 async def cancel_mission(mission_id: str, body: Cancellation) -> Mission:
     mission = _mission(mission_id)
-    try:
-        await emit_mission_cancelled(mission_id=mission_id, reason=body.reason)
-    except PublishError as exc:
-        raise _bad_gateway(exc) from exc
+    await emit_mission_cancelled(mission_id=mission_id, reason=body.reason)
     mission.status = "cancelled"
     return mission

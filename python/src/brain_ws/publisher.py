@@ -130,17 +130,19 @@ class _RetryPolicy:
         self.backoff = backoff
         self.retry_ambiguous = retry_ambiguous
 
-    def retry_exception(self, exc: httpx.TransportError, attempt: int) -> bool:
-        if attempt > self.retries:
-            return False
-        return self.retry_ambiguous or isinstance(exc, _UNSENT)
-
-    def retry_status(self, status: int, attempt: int) -> bool:
-        return status == 503 and attempt <= self.retries
-
-    @staticmethod
-    def unreachable(exc: httpx.TransportError) -> PublishError:
-        return PublishError(None, "unreachable", f"{type(exc).__name__}: {exc}")
+    def settle(
+        self, call: _Call[M], attempt: int, outcome: httpx.Response | Exception
+    ) -> M | float:
+        """After attempt `attempt` (from 1): the decoded answer, or the delay
+        (s) before retrying; raises `PublishError` when done failing."""
+        if isinstance(outcome, httpx.Response):
+            if outcome.status_code == 503 and attempt <= self.retries:
+                return self.backoff.delay(attempt)
+            return _decode(call, outcome)
+        retry = self.retry_ambiguous or isinstance(outcome, _UNSENT)
+        if retry and attempt <= self.retries:
+            return self.backoff.delay(attempt)
+        raise PublishError(None, "unreachable", f"{type(outcome).__name__}: {outcome}") from outcome
 
 
 class BrainPublisher:
@@ -197,15 +199,15 @@ class BrainPublisher:
         attempt = 0
         while True:
             attempt += 1
+            outcome: httpx.Response | httpx.TransportError
             try:
-                response = self._http.request(call.method, call.path, json=call.body)
+                outcome = self._http.request(call.method, call.path, json=call.body)
             except httpx.TransportError as exc:
-                if not self._policy.retry_exception(exc, attempt):
-                    raise self._policy.unreachable(exc) from exc
-            else:
-                if not self._policy.retry_status(response.status_code, attempt):
-                    return _decode(call, response)
-            time.sleep(self._policy.backoff.delay(attempt))
+                outcome = exc
+            result = self._policy.settle(call, attempt, outcome)
+            if not isinstance(result, float):
+                return result
+            time.sleep(result)
 
     def broadcast(
         self, channel: str, type: str = "broadcast", message: Any = None
@@ -282,15 +284,15 @@ class AsyncBrainPublisher:
         attempt = 0
         while True:
             attempt += 1
+            outcome: httpx.Response | httpx.TransportError
             try:
-                response = await self._http.request(call.method, call.path, json=call.body)
+                outcome = await self._http.request(call.method, call.path, json=call.body)
             except httpx.TransportError as exc:
-                if not self._policy.retry_exception(exc, attempt):
-                    raise self._policy.unreachable(exc) from exc
-            else:
-                if not self._policy.retry_status(response.status_code, attempt):
-                    return _decode(call, response)
-            await asyncio.sleep(self._policy.backoff.delay(attempt))
+                outcome = exc
+            result = self._policy.settle(call, attempt, outcome)
+            if not isinstance(result, float):
+                return result
+            await asyncio.sleep(result)
 
     async def broadcast(
         self, channel: str, type: str = "broadcast", message: Any = None
