@@ -171,7 +171,7 @@ class RawSubscriber:
 
     async def nothing(self, within: float = 0.3) -> None:
         """Assert no frame arrives within `within` seconds."""
-        with pytest.raises(TimeoutError):
+        with pytest.raises(asyncio.TimeoutError):
             await self.next(timeout=within)
 
 

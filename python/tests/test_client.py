@@ -51,7 +51,7 @@ async def take(sub: Subscription, n: int, timeout: float = 10.0) -> list[Item]:
 
 
 async def nothing_more(sub: Subscription, within: float = 0.3) -> None:
-    with pytest.raises(TimeoutError):
+    with pytest.raises(asyncio.TimeoutError):
         await take(sub, 1, within)
 
 

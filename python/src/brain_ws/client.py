@@ -445,7 +445,8 @@ class BrainClient:
             except ConnectionClosedTerminal as exc:
                 self._finish(exc)
                 return
-            except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
+            # asyncio.TimeoutError is TimeoutError from 3.11 on, distinct in 3.10.
+            except (OSError, asyncio.TimeoutError, InvalidHandshake, ConnectionClosed) as exc:
                 last = exc
                 log.info("connection to %s lost: %r", self.url, exc)
             except asyncio.CancelledError:
@@ -500,8 +501,11 @@ class BrainClient:
     async def _read(self, ws: ClientConnection) -> None:
         # The first frame is `connected`; its heartbeat interval sets how
         # long silence may last before the server counts as gone.
-        first = json.loads(await asyncio.wait_for(ws.recv(), self.connect_timeout))
-        welcome = Connected.model_validate(first)
+        first = await asyncio.wait_for(ws.recv(), self.connect_timeout)
+        try:
+            welcome = Connected.model_validate_json(first)
+        except ValidationError as exc:
+            raise BrainWSError(f"not a brain.v1 server: the first frame is {first!r:.200}") from exc
         self.heartbeat_interval = welcome.heartbeat_interval
         self.connection_id = str(welcome.connection_id)
         self.connections += 1
@@ -519,18 +523,22 @@ class BrainClient:
         while True:
             try:
                 frame = await asyncio.wait_for(ws.recv(), silence)
-            except TimeoutError:
+            except asyncio.TimeoutError:
                 log.warning("no frame from %s for %.1f s: reconnecting", self.url, silence)
                 raise
             await self._dispatch(ws, frame)
 
     async def _dispatch(self, ws: ClientConnection, frame: str | bytes) -> None:
         try:
-            message = json.loads(frame)
-            kind = message["type"]
-        except (ValueError, TypeError, KeyError):
-            log.warning("ignoring a frame that is not a protocol message: %.100r", frame)
-            return
+            await self._handle(ws, json.loads(frame))
+        except (ValueError, TypeError, KeyError) as exc:  # ValidationError is a ValueError
+            # A newer server's message this version cannot read: skip it
+            # rather than drop the connection (receivers ignore what they
+            # do not know, docs/protocol.md, Overview).
+            log.warning("ignoring a frame this client cannot read (%s): %.200r", exc, frame)
+
+    async def _handle(self, ws: ClientConnection, message: dict[str, Any]) -> None:
+        kind = message["type"]
         if kind == "ping":
             await ws.send('{"type":"pong"}')
         elif kind == "subscribed":
