@@ -31,7 +31,7 @@ from brain_ws.client import Item
 from brain_ws.generated.close_codes import RECONNECT, TERMINAL_CODES, TERMINAL_RANGE
 from brain_ws.models import MissionCreated
 
-from .conftest import API_KEY, JWT_SECRET, REDIS_URL, REPO, Server, mint_token
+from .conftest import API_KEY, JWT_SECRET, REDIS_URL, REPO, Server, mint_token, raw_subscriber
 
 FAST = Backoff(initial=0.05, max=0.3)
 
@@ -303,3 +303,18 @@ async def test_token_expiry_4002_reconnects_with_a_fresh_token(
     assert summary(items) == [("step", 1, 1), ("step", 2, 2)]
     assert client.last_close_code == 4002  # CloseCode.TOKEN_EXPIRED
     assert len(minted) >= 2  # one token per connection attempt
+
+
+async def test_full_node_503_is_retried_not_terminal(server_factory: type[Server]) -> None:
+    node = server_factory("--api-key", API_KEY, "--max-connections", "1")
+    holder = await raw_subscriber(node.ws)  # takes the node's only connection
+    client = BrainClient(node.ws, backoff=FAST)
+    entering = asyncio.create_task(client.__aenter__())
+    await asyncio.sleep(0.5)  # refused with 503 connection_limit, again and again
+    assert not entering.done()
+    await holder.ws.close()
+    await asyncio.wait_for(entering, 10)
+    try:
+        assert client.connections == 1
+    finally:
+        await client.aclose()

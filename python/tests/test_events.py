@@ -297,3 +297,16 @@ async def test_environment_configuration(
     await events.emit_agent_started(agent_id="a")
     assert (await raw.next())["data"] == {"agent_id": "a"}
     await events.aclose()
+
+
+def test_generated_models_refuse_bad_payloads() -> None:
+    from pydantic import ValidationError
+
+    from brain_ws.models import MissionCreated, MissionFailed, TaskCompleted
+
+    with pytest.raises(ValidationError, match="error"):
+        MissionFailed.model_validate({"mission_id": "m1"})
+    with pytest.raises(ValidationError, match="task_name"):
+        TaskCompleted.model_validate({"task_id": "t1", "result": 1})
+    created = MissionCreated.model_validate({"mission_id": "m1", "name": "n"})
+    assert created.model_dump() == {"mission_id": "m1", "name": "n"}  # extra fields kept

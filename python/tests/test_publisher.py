@@ -3,6 +3,7 @@ seen by a subscriber, every error status and code, and the retry rules."""
 
 from __future__ import annotations
 
+import random
 import time
 from typing import Any
 
@@ -232,3 +233,27 @@ def test_503_is_retried_then_raised(server: Server) -> None:
     ):
         publisher.stats()
     assert (caught.value.status, caught.value.code, forward.attempts) == (503, "unavailable", 3)
+
+
+def test_wrong_base_url_is_the_servers_404(server: Server) -> None:
+    with (
+        BrainPublisher(f"{server.http}/not-here", API_KEY) as publisher,
+        pytest.raises(PublishError) as caught,
+    ):
+        publisher.stats()
+    assert (caught.value.status, caught.value.code) == (404, "not_found")
+
+
+def test_backoff_full_jitter_and_ceilings() -> None:
+    backoff = Backoff()
+    assert [backoff.ceiling(n) for n in range(1, 9)] == [0.5, 1, 2, 4, 8, 16, 30, 30]
+    assert backoff.ceiling(10_000) == 30  # no overflow on long outages
+    rng = random.Random(7)
+    delays = [backoff.delay(3, rng) for _ in range(2000)]
+    assert all(0 <= d <= 2 for d in delays)
+    assert min(delays) < 0.1 and max(delays) > 1.9  # spread over the whole window
+    assert Backoff(jitter=False).delay(3) == 2
+    assert not Backoff().exhausted(10**6)
+    assert Backoff(max_attempts=3).exhausted(3)
+    with pytest.raises(ValueError, match="factor"):
+        Backoff(factor=0.5)
