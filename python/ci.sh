@@ -19,7 +19,7 @@ python3 -m venv "$venv"
 "$venv/bin/pip" install --quiet --disable-pip-version-check -e ".[test]"
 
 "$venv/bin/python" scripts/generate.py --check
-"$venv/bin/ruff" check src tests scripts examples
-"$venv/bin/ruff" format --check src tests scripts examples
+"$venv/bin/ruff" check src tests scripts examples bench
+"$venv/bin/ruff" format --check src tests scripts examples bench
 "$venv/bin/mypy"
 "$venv/bin/pytest" -q
