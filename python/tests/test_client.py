@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from brain_ws import (
+    AsyncBrainPublisher,
     Backoff,
     BrainClient,
     BrainPublisher,
@@ -318,3 +319,25 @@ async def test_full_node_503_is_retried_not_terminal(server_factory: type[Server
         assert client.connections == 1
     finally:
         await client.aclose()
+
+
+async def test_slow_consumer_is_closed_and_recovers_every_event(
+    server_factory: type[Server],
+) -> None:
+    node = server_factory(
+        "--api-key", API_KEY, "--outbound-queue", "16",
+        "--history-channel", "bulk", "--history-size", "10000",
+    )  # fmt: skip
+    total, pad = 600, "x" * 16_000  # ~10 MB: more than the socket buffers hold
+    async with BrainClient(node.ws, backoff=FAST, queue_size=4) as client:
+        sub = client.subscribe("bulk")
+        await sub.ready()
+        async with AsyncBrainPublisher(node.http, API_KEY) as publisher:
+            for n in range(total):  # nobody consumes meanwhile
+                await publisher.broadcast("bulk", "e", {"n": n, "p": pad})
+        items = await take(sub, total, timeout=60)
+        await nothing_more(sub)
+    assert [i.data["n"] for i in items if isinstance(i, Event)] == list(range(total))
+    assert not any(isinstance(i, StreamReset) for i in items)
+    assert client.last_close_code == CloseCode.SLOW_CONSUMER
+    assert client.connections >= 2
