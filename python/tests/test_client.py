@@ -339,5 +339,7 @@ async def test_slow_consumer_is_closed_and_recovers_every_event(
         await nothing_more(sub)
     assert [i.data["n"] for i in items if isinstance(i, Event)] == list(range(total))
     assert not any(isinstance(i, StreamReset) for i in items)
-    assert client.last_close_code == CloseCode.SLOW_CONSUMER
+    # The server closes a slow consumer with 4001, but its close frame waits
+    # behind the full socket, so the client may see the TCP drop (1006) first.
+    assert client.last_close_code in (CloseCode.SLOW_CONSUMER, CloseCode.ABNORMAL)
     assert client.connections >= 2
