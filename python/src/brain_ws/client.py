@@ -412,6 +412,8 @@ class BrainClient:
         task.add_done_callback(self._background.discard)
 
     async def _send_subscribe(self, ws: ClientConnection, sub: Subscription) -> None:
+        if ws is not self._ws or self._subs.get(sub.channel) is not sub:
+            return  # a connection that ended, or a subscription left meanwhile
         message: dict[str, Any] = {"type": "subscribe", "channel": sub.channel}
         since = sub._sent_position()
         if since is not None:
@@ -510,6 +512,7 @@ class BrainClient:
         self.heartbeat_interval = welcome.heartbeat_interval
         self.connection_id = str(welcome.connection_id)
         self.connections += 1
+        self._pending_since.clear()  # answers owed by the last connection never come
         for sub in list(self._subs.values()):
             await self._send_subscribe(ws, sub)
         if self._direct is not None:
