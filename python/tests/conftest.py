@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
+import subprocess
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -45,9 +47,20 @@ def server(server_factory: type[Server]) -> Server:
 
 
 @pytest.fixture
-def redis_prefix() -> str:
-    """A key prefix of this test alone on the shared Redis."""
-    return f"brain-ws-py-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of this test alone on the shared Redis; its keys (and
+    only those) are deleted afterwards when `redis-cli` is installed (they
+    expire within a day anyway). Request it before `server_factory`, so the
+    servers stop before the keys go."""
+    prefix = f"brain-ws-py-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    yield prefix
+    cli = shutil.which("redis-cli")
+    if cli is None:
+        return
+    scan = [cli, "-u", REDIS_URL, "--scan", "--pattern", f"{prefix}:*"]
+    keys = subprocess.run(scan, capture_output=True, text=True, check=False).stdout.split()
+    if keys:
+        subprocess.run([cli, "-u", REDIS_URL, "del", *keys], capture_output=True, check=False)
 
 
 @pytest.fixture

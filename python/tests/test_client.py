@@ -157,7 +157,7 @@ async def test_silent_server_is_detected(server_factory: type[Server]) -> None:
 
 
 async def test_restart_with_redis_recovers_exactly_once_in_order(
-    server_factory: type[Server], redis_prefix: str
+    redis_prefix: str, server_factory: type[Server]
 ) -> None:
     flags = ("--api-key", API_KEY, "--broker", REDIS_URL, "--redis-prefix", redis_prefix)
     node = server_factory(*flags)  # the client's node, killed and restarted
@@ -210,7 +210,7 @@ async def test_memory_restart_reports_a_new_epoch(server_factory: type[Server]) 
     assert reset.epoch != old_epoch and reset.epoch == sub.epoch
 
 
-async def test_history_gap_is_reported(server_factory: type[Server], redis_prefix: str) -> None:
+async def test_history_gap_is_reported(redis_prefix: str, server_factory: type[Server]) -> None:
     flags = ("--api-key", API_KEY, "--broker", REDIS_URL, "--redis-prefix", redis_prefix)
     node = server_factory(*flags, "--history-size", "2")
     other = server_factory(*flags, "--history-size", "2")
