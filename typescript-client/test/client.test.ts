@@ -211,6 +211,63 @@ describe("tokens", () => {
     expect(c.welcome?.user_id).toBe("u7");
   });
 
+  test("a refused upgrade (401, bad token) without getToken stops at once with a typed `refused` error", async () => {
+    const server = await startServer(["--auth", "required", "--jwt-secret", secret]);
+    const c = client({ url: server.ws, token: "not-a-jwt", backoff: { initialMs: 50 } });
+    await waitFor(() => c.state === "closed", 10_000, "closed");
+    expect(c.error).toBeInstanceOf(BrainWsError);
+    expect([c.error?.kind, c.error?.code, c.error?.status]).toEqual(["refused", "unauthorized", 401]);
+    expect(c.error?.message).toBe(
+      "the server refused the connection with HTTP 401 (unauthorized: invalid token: the token is not a well-formed JWT with a supported algorithm); not reconnecting",
+    );
+    expect(stateNames(c)).toEqual(["closed"]);
+    expect(c.states[0]).toMatchObject({ state: "closed", code: 1006, error: c.error });
+  });
+
+  test("a refused upgrade asks getToken once: a good token connects, a second refusal stops", async () => {
+    const server = await startServer(["--auth", "required", "--jwt-secret", secret]);
+    let calls = 0;
+    const good = client({ url: server.ws, backoff: { initialMs: 50 }, getToken: () => (++calls === 1 ? "stale" : mintToken(secret, "u9", 3600)) });
+    await connected(good);
+    expect(calls).toBe(2);
+    expect(good.welcome?.user_id).toBe("u9");
+    expect(stateNames(good)).toEqual(["reconnecting", "connected"]);
+
+    let asked = 0;
+    const bad = client({ url: server.ws, backoff: { initialMs: 50 }, getToken: () => (++asked, undefined) });
+    await waitFor(() => bad.state === "closed", 10_000, "closed");
+    expect(asked).toBe(2);
+    expect([bad.error?.kind, bad.error?.code, bad.error?.status]).toEqual(["refused", "unauthorized", 401]);
+    expect(bad.error?.message).toContain("(unauthorized: a token is required)");
+    expect(stateNames(bad)).toEqual(["reconnecting", "closed"]);
+  });
+
+  test("an origin the server does not allow: refused with 403 forbidden", async () => {
+    const server = await startServer(["--allowed-origins", "https://app.example.com"]);
+    const Evil = class extends WebSocket {
+      constructor(url: string) {
+        super(url, { origin: "https://evil.example.com" });
+      }
+    };
+    const seen: string[] = [];
+    const fetch = async (url: string) => {
+      seen.push(url);
+      return globalThis.fetch(url, { headers: { origin: "https://evil.example.com" } });
+    };
+    const c = client({ url: server.ws, WebSocket: Evil, fetch });
+    await waitFor(() => c.state === "closed", 10_000, "closed");
+    expect([c.error?.kind, c.error?.code, c.error?.status]).toEqual(["refused", "forbidden", 403]);
+    expect(seen).toEqual([`${server.http}/ws/connect`]);
+  });
+
+  test("an unreachable server is not a refusal: retried", async () => {
+    const port = await freePort();
+    const c = client({ url: `ws://127.0.0.1:${port}`, backoff: { initialMs: 20, maxMs: 40 } });
+    await waitFor(() => c.states.length >= 3, 10_000, "3 retries");
+    expect(stateNames(c).slice(0, 3)).toEqual(["reconnecting", "reconnecting", "reconnecting"]);
+    expect(c.error).toBeUndefined();
+  });
+
   test("4002 without getToken ends the client with a token_expired error", async () => {
     const server = await startServer(["--auth", "required", "--jwt-secret", secret, "--jwt-leeway", "0s"]);
     const c = client({ url: server.ws, token: mintToken(secret, "u1", 2) });
