@@ -168,7 +168,7 @@ function validChannel(channel: unknown): asserts channel is string {
   if (typeof channel !== "string" || !CHANNEL_NAME_PATTERN.test(channel)) {
     throw new BrainWsError(
       "invalid",
-      `invalid channel name ${JSON.stringify(channel)}: 1 to 128 ASCII letters, digits and _ . : @ - (docs/protocol.md, Channel names)`,
+      `invalid channel name ${typeof channel === "string" ? JSON.stringify(channel) : `(a ${channel === null ? "null" : typeof channel})`}: 1 to 128 ASCII letters, digits and _ . : @ - (docs/protocol.md, Channel names)`,
       { channel: typeof channel === "string" ? channel : undefined },
     );
   }

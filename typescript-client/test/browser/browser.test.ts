@@ -83,7 +83,7 @@ describe.each(["react", "vue"])("%s page", (kind) => {
     // Every console message counts (the client logs nothing without a logger)
     // except Chromium's own reports of refused connections and the missing
     // favicon, and React's development-build DevTools hint.
-    const browserOwn = /^(WebSocket connection to .* failed|Failed to load resource: .*404)|React DevTools/;
+    const browserOwn = /^(WebSocket connection to .* failed|Failed to load resource: (.*404|net::ERR_CONNECTION_REFUSED))|React DevTools/;
     page.on("console", (m) => {
       if (!browserOwn.test(m.text())) errors.push(`console.${m.type()}: ${m.text()}`);
     });
@@ -127,4 +127,44 @@ describe.each(["react", "vue"])("%s page", (kind) => {
       await stopAllServers();
     }
   });
+});
+
+test("a changing channel: React's useChannel with a changing prop, Vue's with a ref and a getter, resubscribe and start over", async () => {
+  const node = await startServer();
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => {
+    if (!/React DevTools|Failed to load resource: .*404/.test(m.text())) errors.push(`console.${m.type()}: ${m.text()}`);
+  });
+  const feeds = async () => page.$$eval("#react-feed, #vue-ref, #vue-getter", (ps) => ps.map((p) => p.textContent ?? ""));
+  const subscribers = async (channel: string) =>
+    ((await (await fetch(`${node.http}/api/ws/channels/${channel}`)).json()) as { subscribers: number }).subscribers;
+  const send = (channels: string[], n: number) => Promise.all(channels.map((c) => broadcast(node.http, c, "tick", { n })));
+  try {
+    await page.goto(`${pagesUrl}/switch/index.html?ws=${encodeURIComponent(node.ws)}`);
+    await waitFor(async () => (await feeds()).every((f) => f.includes("subscribed")), 15_000, "three subscriptions").catch((e) => {
+      throw new Error(`${e.message}; page errors: ${JSON.stringify(errors)}`);
+    });
+    await send(["alerts:0", "news:0", "sports:0"], 1);
+    await waitFor(async () => (await feeds()).every((f) => f.endsWith("/1")), 10_000, "event 1 on each");
+    expect(await feeds()).toEqual(["alerts:0: subscribed alerts:0/1", "news:0: subscribed news:0/1", "sports:0: subscribed sports:0/1"]);
+
+    await page.click("#react-next");
+    await page.click("#vue-next");
+    await waitFor(async () => (await feeds()).every((f) => /:1: subscribed/.test(f)), 10_000, "the next channels subscribed");
+    await waitFor(async () => (await subscribers("alerts:0")) + (await subscribers("news:0")) + (await subscribers("sports:0")) === 0, 10_000, "the old channels released");
+    await send(["alerts:0", "news:0", "sports:0"], 2); // no longer shown
+    await send(["alerts:1", "news:1", "sports:1"], 3);
+    await waitFor(async () => (await feeds()).every((f) => f.endsWith("/3")), 10_000, "event 3 on each");
+    expect(await feeds()).toEqual(["alerts:1: subscribed alerts:1/3", "news:1: subscribed news:1/3", "sports:1: subscribed sports:1/3"]);
+    for (const c of ["alerts:1", "news:1", "sports:1"]) expect(await subscribers(c)).toBe(1);
+    const frames = (await page.evaluate(() => (window as unknown as { __sent: string[] }).__sent)).map((f) => JSON.parse(f)).filter((m) => m.type !== "pong");
+    expect(frames.filter((m) => m.type === "subscribe").map((m) => m.channel).sort()).toEqual(["alerts:0", "alerts:1", "news:0", "news:1", "sports:0", "sports:1"]);
+    expect(frames.filter((m) => m.type === "unsubscribe").map((m) => m.channel).sort()).toEqual(["alerts:0", "news:0", "sports:0"]);
+    expect(errors).toEqual([]);
+  } finally {
+    await page.close();
+    await stopAllServers();
+  }
 });

@@ -112,7 +112,7 @@ test("a fresh Vite React app with the docs' MissionDashboard survives server res
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(e.message));
   page.on("console", (m) => {
-    if (!/^(WebSocket connection to .* failed|Failed to load resource: .*404)/.test(m.text())) errors.push(`console.${m.type()}: ${m.text()}`);
+    if (!/^(WebSocket connection to .* failed|Failed to load resource: (.*404|net::ERR_CONNECTION_REFUSED))/.test(m.text())) errors.push(`console.${m.type()}: ${m.text()}`);
   });
   const status = async () => (await page.textContent("h2")) ?? "";
   const items = () => page.$$eval("li", (lis) => lis.map((li) => li.textContent ?? ""));
