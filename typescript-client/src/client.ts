@@ -168,7 +168,7 @@ function validChannel(channel: unknown): asserts channel is string {
   if (typeof channel !== "string" || !CHANNEL_NAME_PATTERN.test(channel)) {
     throw new BrainWsError(
       "invalid",
-      `invalid channel name ${typeof channel === "string" ? JSON.stringify(channel) : `(a ${channel === null ? "null" : typeof channel})`}: 1 to 128 ASCII letters, digits and _ . : @ - (docs/protocol.md, Channel names)`,
+      `invalid channel name ${typeof channel === "string" ? JSON.stringify(channel) : `(${channel === null ? "null" : `a value of type ${typeof channel}`})`}: 1 to 128 ASCII letters, digits and _ . : @ - (docs/protocol.md, Channel names)`,
       { channel: typeof channel === "string" ? channel : undefined },
     );
   }
@@ -232,6 +232,8 @@ export class BrainWsClient {
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** The last attempt was refused with 401/403 and `getToken` was asked again (reset by `connected`). */
   private refusedOnce = false;
+  /** Aborts the diagnosis fetch in flight (see `diagnose`) when the client closes. */
+  private diagnosis: AbortController | undefined;
 
   /** Prefer {@link createClient}. Throws `invalid` for a bad URL, `no_websocket` without a WebSocket. */
   constructor(private readonly options: ClientOptions) {
@@ -419,8 +421,12 @@ export class BrainWsClient {
     if (fetchFn) {
       try {
         const httpUrl = url.replace(/^ws/, "http");
-        const signal = AbortSignal.timeout(this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs);
-        const res = await fetchFn(httpUrl, { signal, cache: "no-store" });
+        const controller = (this.diagnosis = new AbortController());
+        const timer = setTimeout(() => controller.abort(), this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs);
+        const res = await fetchFn(httpUrl, { signal: controller.signal, cache: "no-store" }).finally(() => {
+          clearTimeout(timer);
+          if (this.diagnosis === controller) this.diagnosis = undefined;
+        });
         if (res.status === 401 || res.status === 403) {
           const body = (await res.json().catch(() => null)) as ErrorBody | null;
           refusal = {
@@ -519,6 +525,8 @@ export class BrainWsClient {
   private shutdown(error: BrainWsError | undefined, change: Omit<StateChange, "state" | "error">): void {
     const ws = this.ws;
     this.generation++;
+    this.diagnosis?.abort();
+    this.diagnosis = undefined;
     this.clearTimers();
     this.ws = null;
     if (ws) this.dropSocket(ws, 1000);

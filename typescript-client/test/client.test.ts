@@ -343,6 +343,11 @@ describe("subscriptions", () => {
     expect(err(() => c.subscribe("has space"))).toBe("invalid");
     expect(err(() => c.subscribe(""))).toBe("invalid");
     expect(err(() => c.subscribe("x".repeat(129)))).toBe("invalid");
+    // Not a string (e.g. a Vue ref passed where a name was expected, which is circular): still a typed error.
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    expect(err(() => c.subscribe(circular as unknown as string))).toBe("invalid");
+    expect(() => c.subscribe(circular as unknown as string)).toThrow("invalid channel name (a value of type object): 1 to 128");
     expect(err(() => c.publish("chat:1", "subscribed", {}))).toBe("invalid");
     expect(err(() => c.publish("chat:1", "bad type", {}))).toBe("invalid");
     expect(err(() => createClient({ url: "http://127.0.0.1:1", WebSocket }))).toBe("invalid");
@@ -517,5 +522,60 @@ describe("client publish", () => {
     expect(got.filter((g) => JSON.stringify(g) === JSON.stringify(queued)).length).toBeLessThanOrEqual(1);
     expect(got.length).toBe(got.filter((g) => [hi, queued].some((x) => JSON.stringify(x) === JSON.stringify(g))).length);
     expect(errors.map((e) => [e.kind, e.code, e.channel])).toEqual([["server", "publish_not_allowed", "missions"]]);
+  });
+});
+
+describe("a closed client leaves nothing behind", () => {
+  // A child Node process with the built package: it must exit by itself
+  // (no timer, socket or fetch left running) right after close(), with no
+  // unhandled rejection, whatever the client was doing.
+  const script = (url: string, http: string) => `
+import WebSocket from "ws";
+import { createClient } from "../dist/index.js";
+process.on("unhandledRejection", (e) => { console.log("unhandled", String(e)); process.exit(3); });
+const wait = (pred) => new Promise((r) => { const t = setInterval(() => { if (pred()) { clearInterval(t); r(); } }, 10); });
+const out = [];
+// 1. connected, subscribed, an event received, closed (twice: idempotent).
+const a = createClient({ url: ${JSON.stringify(url)}, WebSocket });
+const sub = a.subscribe("missions");
+const got = [];
+sub.on("event", (e) => got.push(e.data.n));
+await wait(() => sub.status === "subscribed");
+await fetch(${JSON.stringify(http)} + "/api/ws/broadcast", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ channel: "missions", message: { n: 1 } }) });
+await wait(() => got.length === 1);
+a.close(); a.close();
+out.push([a.state, sub.status, got]);
+// 2. closed while waiting to reconnect to a port nobody listens on.
+const b = createClient({ url: "ws://127.0.0.1:1", WebSocket, backoff: { initialMs: 60_000 } });
+await wait(() => b.state === "reconnecting");
+b.close();
+// 3. closed while connecting, before the first attempt even started.
+const c = createClient({ url: ${JSON.stringify(url)}, WebSocket, getToken: () => new Promise((r) => setTimeout(() => r("late"), 50)) });
+c.close();
+// 4. closed while the async iterator waits.
+const d = createClient({ url: ${JSON.stringify(url)}, WebSocket });
+const it = d.subscribe("missions")[Symbol.asyncIterator]();
+const pending = it.next();
+d.close();
+out.push([b.state, c.state, await pending]);
+console.log(JSON.stringify(out));
+`;
+
+  test("Node exits by itself after close(), from every state; close() is idempotent", async () => {
+    const server = await startServer();
+    const { execFile } = await import("node:child_process");
+    const { writeFileSync, rmSync } = await import("node:fs");
+    const file = new URL(`./exit-${process.pid}.mjs`, import.meta.url);
+    writeFileSync(file, script(server.ws, server.http));
+    cleanups.push(() => rmSync(file, { force: true }));
+    const started = Date.now();
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile("node", [file.pathname], { timeout: 15_000 }, (error, out, err) => (error ? reject(new Error(`${error.message}\n${out}\n${err}`)) : resolve(out)));
+    });
+    expect(JSON.parse(stdout)).toEqual([
+      ["closed", "unsubscribed", [1]],
+      ["closed", "closed", { done: true }],
+    ]);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
