@@ -9,19 +9,19 @@
 // Needs Chromium (CHROMIUM, default /usr/bin/chromium) and Redis on
 // 127.0.0.1:6379 (a unique key prefix per run). `npm run test:browser`.
 
-import { createServer, type Server } from "node:http";
-import { mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
+import type { Server } from "node:http";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { extname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type BrowserContext, type Page } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import { launchChromium, serveDir } from "./chromium.js";
 import { broadcast, sleep, startServer, stopAllServers, waitFor, type RunningServer } from "../harness.js";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const dist = resolve(here, "dist");
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const prefix = `brain-ws-client-browser-${process.pid}-${Date.now()}`;
 const redisArgs = (kind: string) => ["--broker", "redis://127.0.0.1:6379/0", "--redis-prefix", `${prefix}-${kind}`];
 
@@ -30,30 +30,12 @@ let pagesUrl: string;
 let context: BrowserContext;
 let profile: string;
 
-const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
-
 beforeAll(async () => {
   process.env.NODE_ENV = "development"; // React's development build: StrictMode double-mounts
   await build({ configFile: resolve(here, "vite.config.mjs"), mode: "development" });
-  http = createServer((req, res) => {
-    const path = resolve(dist, `.${new URL(req.url ?? "/", "http://x").pathname}`);
-    if (!path.startsWith(dist) || !statSync(path, { throwIfNoEntry: false })?.isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" }).end(readFileSync(path));
-  });
-  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
-  pagesUrl = `http://127.0.0.1:${(http.address() as { port: number }).port}`;
+  ({ server: http, origin: pagesUrl } = await serveDir(dist));
   profile = mkdtempSync(join(tmpdir(), "brain-ws-client-chromium-"));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath,
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
+  context = await launchChromium(profile);
 }, 120_000);
 
 afterAll(async () => {

@@ -12,21 +12,20 @@
 // and Redis on 127.0.0.1:6379 (a unique key prefix per run).
 
 import { execFileSync } from "node:child_process";
-import { createServer, type Server } from "node:http";
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import type { Server } from "node:http";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { extname, join, resolve } from "node:path";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium, type BrowserContext } from "playwright-core";
+import type { BrowserContext } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
+import { launchChromium, serveDir } from "./chromium.js";
 import { broadcast, sleep, startServer, stopAllServers, waitFor } from "../harness.js";
 
 const root = fileURLToPath(new URL("../../..", import.meta.url));
-const executablePath = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const prefix = `brain-ws-client-fresh-app-${process.pid}-${Date.now()}`;
 const redisArgs = ["--broker", "redis://127.0.0.1:6379/0", "--redis-prefix", prefix];
 const app = mkdtempSync(join(tmpdir(), "brain-ws-fresh-vite-app-"));
-const TYPES: Record<string, string> = { ".html": "text/html", ".js": "text/javascript", ".css": "text/css" };
 
 let http: Server;
 let pageUrl: string;
@@ -77,25 +76,10 @@ beforeAll(async () => {
   );
   run(join(app, "node_modules/.bin/vite"), ["build", "--logLevel", "warn"]);
 
-  const dist = join(app, "dist");
-  http = createServer((req, res) => {
-    const path = resolve(dist, `.${new URL(req.url ?? "/", "http://x").pathname}`);
-    if (!path.startsWith(dist) || !statSync(path, { throwIfNoEntry: false })?.isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { "content-type": TYPES[extname(path)] ?? "application/octet-stream" }).end(readFileSync(path));
-  });
-  await new Promise<void>((r) => http.listen(0, "127.0.0.1", r));
-  pageUrl = `http://127.0.0.1:${(http.address() as { port: number }).port}/index.html`;
-  context = await chromium.launchPersistentContext(join(app, "profile"), {
-    executablePath,
-    headless: true,
-    args: [
-      "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-      "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    ],
-  });
+  let origin: string;
+  ({ server: http, origin } = await serveDir(join(app, "dist")));
+  pageUrl = `${origin}/index.html`;
+  context = await launchChromium(join(app, "profile"));
 }, 240_000);
 
 afterAll(async () => {
