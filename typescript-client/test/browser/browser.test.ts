@@ -150,3 +150,30 @@ test("a changing channel: React's useChannel with a changing prop, Vue's with a 
     await stopAllServers();
   }
 });
+
+test("a refused upgrade (401: no token, --auth required) stops the page's client with a typed `refused` error", async () => {
+  const node = await startServer(["--auth", "required", "--jwt-secret", "browser-test-secret-0123456789abcdef"]);
+  const page = await context.newPage();
+  try {
+    await page.goto(`${pagesUrl}/vue/index.html?ws=${encodeURIComponent(node.ws)}`);
+    const client = () =>
+      page.evaluate(() => {
+        const c = (window as unknown as { __client: { state: string; error?: { kind: string; code: string; status: number; message: string } } }).__client;
+        return { state: c.state, error: c.error && { kind: c.error.kind, code: c.error.code, status: c.error.status, message: c.error.message } };
+      });
+    await waitFor(async () => (await client()).state === "closed", 10_000, "closed");
+    expect(await client()).toEqual({
+      state: "closed",
+      error: {
+        kind: "refused",
+        code: "unauthorized",
+        status: 401,
+        message: "the server refused the connection with HTTP 401 (unauthorized: a token is required); not reconnecting",
+      },
+    });
+    expect(await text(page, "#state")).toBe("closed");
+  } finally {
+    await page.close();
+    await stopAllServers();
+  }
+});
