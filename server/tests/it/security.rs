@@ -1493,6 +1493,9 @@ async fn plain_get(
     (status, cors, response.json().await.unwrap_or(Value::Null))
 }
 
+/// Path, request headers, expected status, error code and message.
+type PlainGetCase<'a> = (String, &'a [(&'a str, &'a str)], u16, &'a str, &'a str);
+
 /// A browser sees a refused upgrade only as close 1006: a plain GET of the
 /// same URL tells it why (what @brain/ws-client does), readable from any
 /// origin, and otherwise says the endpoint wants an upgrade.
@@ -1505,7 +1508,7 @@ async fn a_plain_get_of_a_websocket_endpoint_answers_the_refusal_an_upgrade_woul
     .await;
     let good = hs(&claims("bob", 600));
     let app = [("origin", "https://app.example.com")];
-    let cases: [(String, &[(&str, &str)], u16, &str, &str); 6] = [
+    let cases: [PlainGetCase; 6] = [
         (
             "/ws/connect".into(),
             &app,
