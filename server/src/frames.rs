@@ -59,14 +59,14 @@ pub(crate) fn pong() -> Frame {
 
 pub(crate) fn subscribed(
     channel: &ChannelName,
-    position: Option<(&str, u64)>,
+    position: Option<&crate::history::Position>,
     recovered: Option<bool>,
 ) -> Frame {
     encode(&ServerMessage::Subscribed(Subscribed {
         channel: channel.clone(),
         timestamp: unix_timestamp(),
-        epoch: position.map(|(epoch, _)| epoch.to_owned()),
-        offset: position.map(|(_, offset)| offset),
+        epoch: position.map(|p| p.epoch.to_string()),
+        offset: position.map(|p| p.offset),
         recovered,
     }))
 }

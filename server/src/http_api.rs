@@ -15,6 +15,7 @@ use brain_ws_protocol::{ChannelName, ErrorCode, EventType, PROTOCOL_VERSION};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
+use crate::broker::Published;
 use crate::node::Node;
 
 /// An HTTP error answer with a JSON `ErrorBody`.
@@ -93,14 +94,31 @@ pub(crate) async fn broadcast(
     let event_type = req
         .event_type
         .unwrap_or_else(|| EventType::from_static(BroadcastRequest::DEFAULT_TYPE));
-    let subscribers = node
-        .publish(&req.channel, &event_type, req.message)
-        .await
-        .map_err(unavailable)?;
+    let published = match &req.idempotency_key {
+        None => node.publish(&req.channel, &event_type, req.message).await,
+        Some(key) if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_LEN => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::INVALID_BODY,
+                format!(
+                    "idempotency_key must be 1 to {} bytes",
+                    crate::idempotency::MAX_KEY_LEN
+                ),
+            ));
+        }
+        Some(key) => {
+            node.publish_idempotent(&req.channel, &event_type, req.message, key)
+                .await
+        }
+    }
+    .map_err(unavailable)?;
     Ok(Json(BroadcastResponse {
-        status: BroadcastStatus::Broadcasted,
+        status: match published {
+            Published::Duplicate => BroadcastStatus::Duplicate,
+            Published::Local { .. } | Published::Cluster { .. } => BroadcastStatus::Broadcasted,
+        },
         channel: req.channel,
-        subscribers: subscribers as u64,
+        subscribers: published.recipients() as u64,
     }))
 }
 
@@ -115,7 +133,7 @@ pub(crate) async fn broadcast_all(
         .map_err(unavailable)?;
     Ok(Json(BroadcastAllResponse {
         status: BroadcastStatus::Broadcasted,
-        total_connections: reached as u64,
+        total_connections: reached.recipients() as u64,
     }))
 }
 
@@ -139,7 +157,7 @@ pub(crate) async fn send_to_user(
     Ok(Json(SendToUserResponse {
         status: SendStatus::Sent,
         user_id,
-        connections: reached as u64,
+        connections: reached.recipients() as u64,
     }))
 }
 
@@ -199,7 +217,7 @@ pub(crate) fn info_of(node: &Node) -> InfoResponse {
             authentication: config.effective_auth_mode() != AuthMode::None,
             history: config.history_size > 0 && !history_channels.is_empty(),
             client_publish: !config.client_publish_channels.is_empty(),
-            multi_node: node.inner.broker.kind() != "memory",
+            multi_node: node.is_cluster(),
         },
         endpoints: Endpoints {
             websocket: WS_ENDPOINTS.iter().map(|s| (*s).to_owned()).collect(),
@@ -210,7 +228,7 @@ pub(crate) fn info_of(node: &Node) -> InfoResponse {
         max_message_size: config.max_message_size as u64,
         max_subscriptions: config.max_subscriptions as u64,
         auth: config.effective_auth_mode(),
-        broker: node.inner.broker.kind().into(),
+        broker: node.broker_kind().into(),
         history: HistoryInfo {
             enabled: config.history_size > 0 && !history_channels.is_empty(),
             size: config.history_size as u64,
@@ -233,12 +251,12 @@ pub(crate) async fn health() -> Json<HealthResponse> {
 /// (503 while shutting down or while Redis is unreachable).
 pub(crate) async fn ready(State(node): State<Node>) -> Response {
     let mut checks = std::collections::BTreeMap::new();
-    let kind = node.inner.broker.kind();
+    let kind = node.broker_kind();
     let broker_down = node.broker_unavailable();
     checks.insert(
         "broker".to_owned(),
         match &broker_down {
-            None if kind == "memory" => kind.to_owned(),
+            None if !node.is_cluster() => kind.to_owned(),
             None => format!("{kind}: ok"),
             Some(reason) => format!("{kind}: unavailable ({reason})"),
         },

@@ -29,7 +29,7 @@ use crate::node::Node;
 /// Serves `app` on `listener` until the node shuts down, then lets requests
 /// in flight finish (WebSocket sessions are tracked and closed by the node).
 pub(crate) async fn run(listener: TcpListener, app: Router, node: Node) {
-    let shutdown = node.inner.shutdown.clone();
+    let shutdown = node.shutdown_token().clone();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -76,7 +76,7 @@ pub(crate) async fn run(listener: TcpListener, app: Router, node: Node) {
                 // An idle kept-alive connection timing out is normal; one
                 // that never completed a request is a refused handshake.
                 if e.is_timeout() && !served.load(Ordering::Relaxed) {
-                    node.inner.metrics.refused(Refusal::HandshakeTimeout);
+                    node.metrics().refused(Refusal::HandshakeTimeout);
                     tracing::debug!(%peer, "no complete request within the handshake timeout");
                 } else {
                     tracing::trace!(%peer, error = %e, "connection ended with an error");

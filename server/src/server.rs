@@ -72,7 +72,6 @@ impl Server {
             tracing::info!("no API key configured: the admin HTTP API answers loopback peers only");
         }
         log_auth(node.config());
-        let _ = node.emit_system_startup("started").await;
         Ok(Self { node, addr, serve })
     }
 

@@ -60,7 +60,7 @@ pub(crate) async fn channel(
     match ChannelName::new(&channel) {
         Ok(channel) => accept(node, &query, &headers, (upgrade, direct), Some(channel)),
         Err(e) => {
-            node.inner.metrics.refused(Refusal::InvalidChannel);
+            node.metrics().refused(Refusal::InvalidChannel);
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::INVALID_CHANNEL,
@@ -93,7 +93,7 @@ fn refuse(
     code: ErrorCode,
     message: String,
 ) -> Response {
-    node.inner.metrics.refused(why);
+    node.metrics().refused(why);
     ApiError::new(status, code, message).into_response()
 }
 
@@ -125,7 +125,7 @@ fn accept(
             "this origin is not allowed to open WebSocket connections".into(),
         );
     }
-    let Some(slot) = node.inner.hub.reserve_slot() else {
+    let Some(slot) = node.reserve_slot() else {
         return refuse(
             &node,
             Refusal::ConnectionLimit,
@@ -150,7 +150,7 @@ fn accept(
         }
     };
     let user_slot = match (&identity.user_id, config.max_connections_per_user) {
-        (Some(user), Some(max)) => match node.inner.user_slots.reserve(user, max) {
+        (Some(user), Some(max)) => match node.reserve_user_slot(user, max) {
             Some(slot) => Some(slot),
             None => {
                 return refuse(
@@ -175,7 +175,7 @@ fn accept(
             reason,
         );
     }
-    let sessions = node.inner.sessions.clone();
+    let sessions = node.sessions().clone();
     let upgrade = upgrade.protocols([brain_ws_protocol::PROTOCOL_VERSION]);
     if let (Some(on_upgrade), Some(key)) = (direct.take(), headers.get(header::SEC_WEBSOCKET_KEY)) {
         let response = direct::switching_protocols(key, upgrade.selected_protocol());

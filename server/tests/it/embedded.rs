@@ -58,7 +58,10 @@ async fn the_router_served_by_axum_delivers_and_answers_like_our_own_loop() {
         .publish(&channel, &event, json!({"id": 1}))
         .await
         .expect("publish");
-    assert_eq!(delivered, 1);
+    assert_eq!(
+        delivered,
+        brain_ws_server::Published::Local { recipients: 1 }
+    );
     let mut got = next_json(&mut ws).await;
     got.as_object_mut().map(|o| o.remove("timestamp"));
     assert_eq!(

@@ -7,6 +7,7 @@ mod bad_input;
 mod channels;
 mod embedded;
 mod fanout;
+mod faults;
 mod heartbeat;
 mod history;
 mod http_api;

@@ -53,6 +53,11 @@ impl Keys {
         format!("{}:m:{channel}", self.prefix)
     }
 
+    /// The marker of a used idempotency key (expires after the window).
+    pub(crate) fn idempotency(&self, key: &str) -> String {
+        format!("{}:idem:{key}", self.prefix)
+    }
+
     /// The pub/sub channel every node subscribes to, for user-directed and
     /// broadcast-all events.
     pub(crate) fn node_wide(&self) -> String {
