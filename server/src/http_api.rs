@@ -197,12 +197,27 @@ pub(crate) const HTTP_ENDPOINTS: &[&str] = &[
     "GET /static/websocket_test.html",
 ];
 
-/// `GET /api/ws/info`.
-pub(crate) async fn info(State(node): State<Node>) -> Json<InfoResponse> {
-    Json(info_of(&node))
+/// `GET /api/ws/info`. The endpoint paths carry the prefix the router is
+/// nested under, found by comparing the request's original path with the
+/// path axum routed on.
+pub(crate) async fn info(
+    State(node): State<Node>,
+    original: axum::extract::OriginalUri,
+    uri: axum::http::Uri,
+) -> Json<InfoResponse> {
+    let prefix = original.path().strip_suffix(uri.path()).unwrap_or_default();
+    Json(info_of(&node, prefix))
 }
 
-pub(crate) fn info_of(node: &Node) -> InfoResponse {
+/// `endpoint` ("GET /health" or "/ws/connect") under `prefix`.
+fn prefixed(endpoint: &str, prefix: &str) -> String {
+    match endpoint.split_once(' ') {
+        Some((method, path)) => format!("{method} {prefix}{path}"),
+        None => format!("{prefix}{endpoint}"),
+    }
+}
+
+pub(crate) fn info_of(node: &Node, prefix: &str) -> InfoResponse {
     let config = node.config();
     let strings = |v: &[crate::pattern::ChannelPattern]| {
         v.iter().map(ToString::to_string).collect::<Vec<_>>()
@@ -220,8 +235,8 @@ pub(crate) fn info_of(node: &Node) -> InfoResponse {
             multi_node: node.is_cluster(),
         },
         endpoints: Endpoints {
-            websocket: WS_ENDPOINTS.iter().map(|s| (*s).to_owned()).collect(),
-            http: HTTP_ENDPOINTS.iter().map(|s| (*s).to_owned()).collect(),
+            websocket: WS_ENDPOINTS.iter().map(|s| prefixed(s, prefix)).collect(),
+            http: HTTP_ENDPOINTS.iter().map(|s| prefixed(s, prefix)).collect(),
         },
         heartbeat_interval: config.heartbeat_interval.as_secs_f64(),
         heartbeat_timeout: config.heartbeat_timeout.as_secs_f64(),
@@ -320,14 +335,25 @@ pub(crate) async fn method_not_allowed() -> ApiError {
 /// Guards the admin endpoints: a configured API key as `Authorization:
 /// Bearer`, compared in constant time; with no key configured, loopback
 /// peers only.
+/// Without `ConnectInfo` (a router served without
+/// `into_make_service_with_connect_info`) the peer is unknown and, with no
+/// key configured, refused with 403 like a remote one.
 pub(crate) async fn admin_guard(
     State(node): State<Node>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
 ) -> Response {
     let keys = &node.config().api_keys;
     if keys.is_empty() {
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>();
+        let Some(ConnectInfo(peer)) = peer else {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::FORBIDDEN,
+                "the peer address is unknown (serve the router with into_make_service_with_connect_info), and without an API key the admin API is served to loopback peers only",
+            )
+            .into_response();
+        };
         if !peer.ip().is_loopback() {
             return ApiError::new(
                 StatusCode::FORBIDDEN,

@@ -65,7 +65,7 @@ impl Server {
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
         let node = Node::start(config)?;
-        let app = router(node.clone());
+        let app = app(&node);
         let serve = tokio::spawn(crate::serve::run(listener, app, node.clone()));
         tracing::info!(%addr, node_id = %node.config().node_id, "listening on {addr}");
         if node.config().api_keys.is_empty() {
@@ -109,9 +109,34 @@ fn log_auth(config: &Config) {
     }
 }
 
-/// The whole HTTP surface.
-pub(crate) fn router(node: Node) -> Router {
-    let admin = Router::new()
+/// The whole HTTP surface as the binary serves it: [`router`] plus a JSON
+/// 404 for every other path.
+pub(crate) fn app(node: &Node) -> Router {
+    router(node).fallback(http_api::not_found)
+}
+
+/// Every BRAiN endpoint, without a fallback (so it merges into an app that
+/// has one): [`ws_router`], [`admin_router`] and [`ops_router`].
+pub(crate) fn router(node: &Node) -> Router {
+    ws_router(node)
+        .merge(admin_router(node))
+        .merge(ops_router(node))
+}
+
+/// `/ws/connect` and `/ws/channel/{channel}`.
+pub(crate) fn ws_router(node: &Node) -> Router {
+    finish(
+        Router::new()
+            .route("/ws/connect", get(ws::connect))
+            .route("/ws/channel/{channel}", get(ws::channel)),
+        node,
+    )
+}
+
+/// The admin HTTP API (publish, stats), behind the API key or loopback
+/// guard.
+pub(crate) fn admin_router(node: &Node) -> Router {
+    let routes = Router::new()
         .route("/api/ws/broadcast", post(http_api::broadcast))
         .route("/api/ws/broadcast/all", post(http_api::broadcast_all))
         .route("/api/ws/users/{user_id}/send", post(http_api::send_to_user))
@@ -121,18 +146,29 @@ pub(crate) fn router(node: Node) -> Router {
             node.clone(),
             http_api::admin_guard,
         ));
-    Router::new()
-        .route("/ws/connect", get(ws::connect))
-        .route("/ws/channel/{channel}", get(ws::channel))
-        .route("/api/ws/info", get(http_api::info))
-        .route("/health", get(http_api::health))
-        .route("/ready", get(http_api::ready))
-        .route("/metrics", get(http_api::metrics))
-        .route("/openapi.json", get(http_api::openapi))
-        .route("/static/websocket_test.html", get(http_api::test_page))
-        .merge(admin)
-        .fallback(http_api::not_found)
+    finish(routes, node)
+}
+
+/// `/api/ws/info`, `/health`, `/ready`, `/metrics`, `/openapi.json` and the
+/// test page.
+pub(crate) fn ops_router(node: &Node) -> Router {
+    finish(
+        Router::new()
+            .route("/api/ws/info", get(http_api::info))
+            .route("/health", get(http_api::health))
+            .route("/ready", get(http_api::ready))
+            .route("/metrics", get(http_api::metrics))
+            .route("/openapi.json", get(http_api::openapi))
+            .route("/static/websocket_test.html", get(http_api::test_page)),
+        node,
+    )
+}
+
+/// What every part shares: a JSON 405 on its own routes (a per-route
+/// setting, which merges), the body limit, the node as state.
+fn finish(routes: Router<Node>, node: &Node) -> Router {
+    routes
         .method_not_allowed_fallback(http_api::method_not_allowed)
         .layer(DefaultBodyLimit::max(node.config().max_message_size))
-        .with_state(node)
+        .with_state(node.clone())
 }
