@@ -362,11 +362,19 @@ impl Session<'_> {
             return self.reply_error(ErrorCode::FORBIDDEN, reason, Some(channel.as_str()));
         }
         // Publishing may wait on a remote broker; do it off the session so
-        // reads and writes continue.
+        // reads and writes continue. A refusal (Redis unreachable: the event
+        // went nowhere) is said to the publisher.
         let node = self.node.clone();
+        let conn = self.conn.clone();
         tokio::spawn(async move {
             if let Err(e) = node.publish(&channel, &event, data).await {
                 tracing::warn!(%channel, error = %e, "client publish failed");
+                inc(&node.metrics().client_errors);
+                conn.offer(frames::error(
+                    ErrorCode::UNAVAILABLE,
+                    format!("not published, delivered to no one: {e}"),
+                    Some(channel.as_str()),
+                ));
             }
         });
     }

@@ -399,3 +399,28 @@ async fn startup_reaches_the_cluster_and_shutdown_stays_on_its_node() {
     a.shutdown().await;
     redis_server.kill().await;
 }
+
+/// A client's `publish` while Redis is unreachable is answered with error
+/// `unavailable`: the event went to no one, and the client is told.
+#[tokio::test]
+async fn a_client_publish_during_an_outage_is_answered_unavailable() {
+    let redis_server = PrivateRedis::start(free_port().await).await;
+    let redis = format!("redis://127.0.0.1:{}/0", redis_server.port);
+    let mut config = super::multinode::config(&redis, &unique_prefix(), "a");
+    config.client_publish_channels = vec!["chat:*".parse().unwrap()];
+    let a = brain_ws_server::Server::start(config).await.unwrap();
+    wait_ready(a.local_addr(), 200).await;
+    let mut client = Client::connect(a.local_addr(), None).await;
+    client.subscribe("chat:room", None).await;
+    redis_server.kill().await;
+    wait_ready(a.local_addr(), 503).await;
+    client
+        .send(json!({"type": "publish", "channel": "chat:room", "event": "said", "data": {}}))
+        .await;
+    let answer = client.next().await;
+    assert_eq!(answer["type"], "error", "{answer}");
+    assert_eq!(answer["code"], "unavailable");
+    assert_eq!(answer["channel"], "chat:room");
+    assert_eq!(client.try_next(Duration::from_millis(300)).await, None);
+    a.shutdown().await;
+}

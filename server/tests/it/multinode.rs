@@ -56,7 +56,7 @@ pub(crate) fn unique_prefix() -> String {
     format!("test-{}", uuid::Uuid::new_v4().simple())
 }
 
-fn config(redis: &str, prefix: &str, node_id: &str) -> Config {
+pub(crate) fn config(redis: &str, prefix: &str, node_id: &str) -> Config {
     let mut c = Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         node_id: node_id.into(),
