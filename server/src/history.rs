@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use brain_ws_protocol::StreamPosition;
 
-use crate::connection::Frame;
+use crate::frames::Frame;
 
 /// An event's place in a channel's stream (Protocol Specification, "History
 /// and recovery"): its epoch and its offset within that epoch. A channel's

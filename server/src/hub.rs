@@ -34,8 +34,9 @@ use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::connection::{Connection, Frame, Offer};
+use crate::connection::{Connection, Offer};
 use crate::frames;
+use crate::frames::Frame;
 use crate::history::Position;
 use crate::metrics::{Metrics, inc};
 

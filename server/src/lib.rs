@@ -49,7 +49,7 @@ mod session;
 mod user_limit;
 mod ws;
 
-pub use access::{ChannelRole, InvalidChannelRole};
+pub use access::{AccessDenied, ChannelRole, InvalidChannelRole};
 pub use auth::{AuthError, Authenticator, Identity, StaticTokens};
 pub use brain_ws_protocol::http::AuthMode;
 pub use broker::{BrokerError, Published};

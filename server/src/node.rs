@@ -17,7 +17,8 @@ use crate::broker::redis::RedisBroker;
 use crate::broker::{Broker, BrokerError, BrokerHealth, Publication, Published};
 use crate::clock::Clock;
 use crate::config::{BrokerConfig, Config};
-use crate::connection::{Connection, Frame};
+use crate::connection::Connection;
+use crate::frames::Frame;
 use crate::hub::{Hub, Slot, Target};
 use crate::metrics::{Gauges, Metrics};
 

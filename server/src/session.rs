@@ -18,9 +18,10 @@ use brain_ws_protocol::{
 use futures_util::{SinkExt, StreamExt};
 
 use crate::auth::Identity;
-use crate::connection::{Connection, Frame, Next};
+use crate::connection::{Connection, Next};
 use crate::direct::{DirectSocket, DirectSocketParts};
 use crate::frames;
+use crate::frames::Frame;
 use crate::hub::Slot;
 use crate::metrics::inc;
 use crate::node::Node;
@@ -330,7 +331,11 @@ impl Session<'_> {
             );
         }
         if let Err(reason) = self.authorize(&channel) {
-            return self.reply_error(ErrorCode::FORBIDDEN, reason, Some(channel.as_str()));
+            return self.reply_error(
+                ErrorCode::FORBIDDEN,
+                reason.to_string(),
+                Some(channel.as_str()),
+            );
         }
         self.node
             .subscribe(self.conn, &channel, since.as_ref())
@@ -359,7 +364,11 @@ impl Session<'_> {
             );
         }
         if let Err(reason) = self.authorize(&channel) {
-            return self.reply_error(ErrorCode::FORBIDDEN, reason, Some(channel.as_str()));
+            return self.reply_error(
+                ErrorCode::FORBIDDEN,
+                reason.to_string(),
+                Some(channel.as_str()),
+            );
         }
         // Publishing may wait on a remote broker; do it off the session so
         // reads and writes continue. A refusal (Redis unreachable: the event
@@ -381,7 +390,7 @@ impl Session<'_> {
 
     /// Channel authorization (`access.rs`): private channels, role rules
     /// and the token's `channels` claim.
-    fn authorize(&self, channel: &ChannelName) -> Result<(), String> {
+    fn authorize(&self, channel: &ChannelName) -> Result<(), crate::access::AccessDenied> {
         let verdict = crate::access::check(self.node.config(), &self.identity, channel);
         if verdict.is_err() {
             inc(&self.node.metrics().forbidden);

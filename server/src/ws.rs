@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use brain_ws_protocol::{ChannelName, ErrorCode};
 
-use crate::direct::{self, DirectUpgrade};
+use crate::direct::{self, Upgrade};
 use crate::http_api::ApiError;
 use crate::metrics::Refusal;
 use crate::node::Node;
@@ -35,10 +35,10 @@ pub(crate) async fn connect(
     State(node): State<Node>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    direct: DirectUpgrade,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Upgrade,
 ) -> Response {
-    match upgrade {
+    let Upgrade { direct, websocket } = upgrade;
+    match websocket {
         Ok(upgrade) => accept(node, &query, &headers, (upgrade, direct), None),
         Err(rejection) => not_a_websocket(rejection),
     }
@@ -50,10 +50,10 @@ pub(crate) async fn channel(
     Path(channel): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    direct: DirectUpgrade,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Upgrade,
 ) -> Response {
-    let upgrade = match upgrade {
+    let Upgrade { direct, websocket } = upgrade;
+    let upgrade = match websocket {
         Ok(upgrade) => upgrade,
         Err(rejection) => return not_a_websocket(rejection),
     };
@@ -104,7 +104,7 @@ fn accept(
     node: Node,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
-    (upgrade, direct): (WebSocketUpgrade, DirectUpgrade),
+    (upgrade, direct): (WebSocketUpgrade, Option<hyper::upgrade::OnUpgrade>),
     initial_channel: Option<ChannelName>,
 ) -> Response {
     if node.is_shutting_down() {
@@ -172,12 +172,12 @@ fn accept(
             Refusal::Forbidden,
             StatusCode::FORBIDDEN,
             ErrorCode::FORBIDDEN,
-            reason,
+            reason.to_string(),
         );
     }
     let sessions = node.sessions().clone();
     let upgrade = upgrade.protocols([brain_ws_protocol::PROTOCOL_VERSION]);
-    if let (Some(on_upgrade), Some(key)) = (direct.take(), headers.get(header::SEC_WEBSOCKET_KEY)) {
+    if let (Some(on_upgrade), Some(key)) = (direct, headers.get(header::SEC_WEBSOCKET_KEY)) {
         let response = direct::switching_protocols(key, upgrade.selected_protocol());
         let ws_config = tungstenite::protocol::WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)

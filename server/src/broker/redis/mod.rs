@@ -59,8 +59,8 @@ use tokio_util::task::TaskTracker;
 
 use super::{Broker, BrokerError, BrokerHealth, ClusterView, Publication, Published};
 use crate::config::{Config, ConfigError};
-use crate::connection::Frame;
 use crate::frames;
+use crate::frames::Frame;
 use crate::history::{Position, new_epoch, recover};
 use crate::hub::{Hub, Interest, Joined, Target};
 use wire::Keys;

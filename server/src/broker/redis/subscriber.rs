@@ -22,7 +22,7 @@ use tokio::time::{Instant, MissedTickBehavior};
 
 use super::wire::{self, ChannelPayload, NodeWidePayload};
 use super::{CONNECT_TIMEOUT, Shared, timed};
-use crate::connection::Frame;
+use crate::frames::Frame;
 use crate::history::Position;
 use crate::hub::{Interest, Outcome, Recipients, Sequenced};
 

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use crate::connection::Frame;
+use crate::frames::Frame;
 
 /// Key and channel names of one deployment (one prefix).
 #[derive(Debug, Clone)]
