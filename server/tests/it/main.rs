@@ -3,8 +3,15 @@
 
 mod support;
 
+/// The binary's settings (flags, environment, TOML file), compiled into the
+/// tests too: it is not part of the library's API.
+#[allow(dead_code)]
+#[path = "../../src/cli.rs"]
+mod cli;
+
 mod bad_input;
 mod channels;
+mod docs;
 mod embedded;
 mod fanout;
 mod faults;
@@ -14,4 +21,5 @@ mod http_api;
 mod lifecycle;
 mod multinode;
 mod security;
+mod settings;
 mod wire;
