@@ -9,6 +9,7 @@ use std::sync::Arc;
 use brain_ws_protocol::catalog::{Event, StandardChannel, SystemEvent, SystemStatus};
 use brain_ws_protocol::http::{ChannelSubscribersResponse, NodeStats, StatsResponse};
 use brain_ws_protocol::{ChannelName, EventType, StreamPosition, unix_timestamp};
+use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -56,7 +57,14 @@ impl Node {
         config.validate()?;
         let node = Self::new(config)?;
         tokio::spawn(crate::heartbeat::run(node.clone()));
-        tokio::spawn(node.clone().announce_startup());
+        if node.is_cluster() {
+            tokio::spawn(node.clone().announce_startup());
+        } else {
+            // One node: nothing to wait for, and announced before anyone
+            // can subscribe (the in-memory broker publishes synchronously).
+            let (channel, event_type, data) = node.startup_event();
+            let _ = node.publish(&channel, &event_type, data).now_or_never();
+        }
         Ok(node)
     }
 
@@ -107,12 +115,7 @@ impl Node {
     /// attempt: a retry after an ambiguous failure is not delivered twice.
     async fn announce_startup(self) {
         let key = format!("system_startup:{}", uuid::Uuid::new_v4());
-        let (event_type, data) = Event::System(SystemEvent::SystemStartup(SystemStatus {
-            status: "started".into(),
-            node_id: Some(self.inner.config.node_id.clone()),
-        }))
-        .into_parts();
-        let channel = StandardChannel::System.name();
+        let (channel, event_type, data) = self.startup_event();
         let mut tick = tokio::time::interval(STARTUP_RETRY);
         loop {
             tokio::select! {
@@ -129,6 +132,16 @@ impl Node {
                 return;
             }
         }
+    }
+
+    /// `system_startup` naming this node, on `system`.
+    fn startup_event(&self) -> (ChannelName, EventType, serde_json::Value) {
+        let (event_type, data) = Event::System(SystemEvent::SystemStartup(SystemStatus {
+            status: "started".into(),
+            node_id: Some(self.inner.config.node_id.clone()),
+        }))
+        .into_parts();
+        (StandardChannel::System.name(), event_type, data)
     }
 
     /// A node with the configured broker.

@@ -114,6 +114,16 @@ where
     panic!("timed out waiting until {what}");
 }
 
+/// The Prometheus text of a node's `/metrics`.
+pub(crate) async fn metrics_text(addr: SocketAddr) -> String {
+    reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub(crate) async fn get(addr: SocketAddr, path: &str) -> Value {
     reqwest::get(format!("http://{addr}{path}"))
         .await
@@ -377,37 +387,8 @@ async fn cluster_stats_add_up_and_a_killed_node_drops_out_after_its_ttl() {
     let c = node(&redis, &prefix, "c").await;
 
     // Node b is a separate process, to be killed without a goodbye.
-    let mut b = tokio::process::Command::new(env!("CARGO_BIN_EXE_brain-ws-server"))
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--node-id",
-            "b",
-            "--broker",
-            &redis,
-        ])
-        .args(["--redis-prefix", &prefix, "--cluster-refresh", "200ms"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(b.stdout.take().unwrap()).lines();
-    let ba: SocketAddr = tokio::time::timeout(WAIT, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap();
-                return addr.parse().unwrap();
-            }
-        }
-        panic!("node b exited without listening");
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    wait_ready(ba, 200).await;
+    let mut b = NodeProcess::start(&redis, &prefix, "b").await;
+    let ba = b.addr;
 
     let mut a1 = Client::connect(aa, Some("tok-alice")).await;
     let mut a2 = Client::connect(aa, None).await;
@@ -441,8 +422,7 @@ async fn cluster_stats_add_up_and_a_killed_node_drops_out_after_its_ttl() {
     );
 
     // Killed: b's report expires after 3 x 200 ms.
-    b.start_kill().unwrap();
-    b.wait().await.unwrap();
+    b.kill().await;
     let killed_at = Instant::now();
     let expected = json!({
         "total_connections": 3,
@@ -468,6 +448,48 @@ async fn cluster_stats_add_up_and_a_killed_node_drops_out_after_its_ttl() {
     assert_eq!(stats["total_connections"], 2);
     drop((a1, a2, b1));
     a.shutdown().await;
+}
+
+/// A server process (the binary under test), killed on drop.
+pub(crate) struct NodeProcess {
+    pub(crate) addr: SocketAddr,
+    child: tokio::process::Child,
+}
+
+impl NodeProcess {
+    pub(crate) async fn start(redis: &str, prefix: &str, node_id: &str) -> Self {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_brain-ws-server"))
+            .args(["--bind", "127.0.0.1:0", "--node-id", node_id])
+            .args(["--broker", redis, "--redis-prefix", prefix])
+            .args(["--cluster-refresh", "200ms"])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr: SocketAddr = tokio::time::timeout(WAIT, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    return rest.split_whitespace().next().unwrap().parse().unwrap();
+                }
+            }
+            panic!("node {node_id} exited without listening");
+        })
+        .await
+        .unwrap();
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        wait_ready(addr, 200).await;
+        Self { addr, child }
+    }
+
+    /// SIGKILL: the node goes without a goodbye.
+    pub(crate) async fn kill(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
 }
 
 async fn stats_become(addr: SocketAddr, expected: &Value) {
@@ -576,24 +598,14 @@ async fn redis_outage_refuses_publishing_and_cross_node_delivery_resumes() {
             .starts_with("redis: unavailable"),
         "{body}"
     );
-    let metrics = reqwest::get(format!("http://{aa}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(aa).await;
     assert!(metrics.contains("\nbrain_ws_broker_up 0\n"), "{metrics}");
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let redis_server = PrivateRedis::start(port).await;
     wait_ready(aa, 200).await;
     wait_ready(ba, 200).await;
-    let metrics = reqwest::get(format!("http://{aa}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(aa).await;
     assert!(metrics.contains("\nbrain_ws_broker_up 1\n"), "{metrics}");
     let resumed_from = {
         // Everything published from now on must reach both nodes.
@@ -614,12 +626,7 @@ async fn redis_outage_refuses_publishing_and_cross_node_delivery_resumes() {
         !refused.is_empty(),
         "some publications were refused during the outage"
     );
-    let metrics = reqwest::get(format!("http://{aa}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(aa).await;
     assert!(
         metrics.contains(&format!(
             "\nbrain_ws_broker_unavailable_publications_total {}\n",
