@@ -154,7 +154,13 @@ fn refusal(
     };
     access::check(config, &identity, &channel)
         .err()
-        .map(|reason| ApiError::new(StatusCode::FORBIDDEN, ErrorCode::FORBIDDEN, reason))
+        .map(|reason| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::FORBIDDEN,
+                reason.to_string(),
+            )
+        })
 }
 
 const ORIGIN_REFUSED: &str = "this origin is not allowed to open WebSocket connections";
