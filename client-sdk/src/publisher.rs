@@ -49,7 +49,21 @@ pub struct Publisher {
     #[cfg(feature = "tls")]
     tls: Option<Tls>,
     proxy: Proxy,
+    retry: Retry,
 }
+
+/// How [`Publisher::broadcast`] and [`Publisher::emit`] retry.
+#[derive(Debug, Clone, Copy)]
+struct Retry {
+    /// Attempts in all, the first included.
+    attempts: u32,
+    /// The wait before the first retry; doubled for each next one, up to
+    /// [`MAX_RETRY_DELAY`], with full jitter.
+    first_delay: Duration,
+}
+
+/// The longest wait between two attempts.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(2);
 
 /// How long one HTTP API call may take, connecting included.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
@@ -72,7 +86,35 @@ impl Publisher {
             #[cfg(feature = "tls")]
             tls: None,
             proxy: Proxy::default(),
+            retry: Retry {
+                attempts: 5,
+                first_delay: Duration::from_millis(100),
+            },
         }
+    }
+
+    /// How often [`broadcast`](Publisher::broadcast) and
+    /// [`emit`](Publisher::emit) try (default 5 attempts in all), and the
+    /// wait before the first retry (default 100 ms, doubled per retry up to
+    /// 2 s, with full jitter). They retry when the server answers 503
+    /// (`unavailable`: e.g. its Redis is unreachable, and the event was
+    /// delivered nowhere) or another 5xx, or the request does not complete
+    /// (connection refused or reset, timeout). Every attempt carries the
+    /// same `idempotency_key`, so an event whose first attempt did go out
+    /// (its answer was lost) is not delivered twice: the server answers the
+    /// retry with status `duplicate`. `attempts(1)` turns retrying off.
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// let publisher = brain_ws_client::Publisher::new("http://brain:8000")
+    ///     .retry(8, Duration::from_millis(250));
+    /// ```
+    pub fn retry(mut self, attempts: u32, first_delay: Duration) -> Self {
+        self.retry = Retry {
+            attempts: attempts.max(1),
+            first_delay,
+        };
+        self
     }
 
     /// Who to trust on `https://` (by default the public roots of
@@ -151,7 +193,10 @@ impl Publisher {
     }
 
     /// `POST /api/ws/broadcast`: publishes an event of type `event_type`
-    /// with payload `message` on `channel`.
+    /// with payload `message` on `channel`, retrying with one idempotency
+    /// key as [`retry`](Publisher::retry) says: the event is delivered at
+    /// most once. A 200 with status `duplicate` means an earlier attempt
+    /// delivered it.
     ///
     /// ```no_run
     /// # async fn demo(publisher: brain_ws_client::Publisher) -> Result<(), brain_ws_client::PublishError> {
@@ -170,8 +215,9 @@ impl Publisher {
             channel: channel_name(channel.as_ref())?,
             message: to_json(message)?,
             event_type: Some(event_type_name(event_type.as_ref())?),
+            idempotency_key: Some(uuid::Uuid::new_v4().to_string()),
         };
-        self.post("/api/ws/broadcast", &body).await
+        self.post_with_retry("/api/ws/broadcast", &body).await
     }
 
     /// Publishes a catalogue event on its standard channel (a mission event
@@ -198,8 +244,9 @@ impl Publisher {
             channel: channel.name(),
             message,
             event_type: Some(event_type),
+            idempotency_key: Some(uuid::Uuid::new_v4().to_string()),
         };
-        self.post("/api/ws/broadcast", &body).await
+        self.post_with_retry("/api/ws/broadcast", &body).await
     }
 
     /// `POST /api/ws/broadcast/all`: sends an event to every connection,
@@ -303,6 +350,29 @@ impl Publisher {
         self.send(self.http.post(url).json(body)).await
     }
 
+    /// [`post`](Self::post), retried on 5xx and transport errors (the body
+    /// carries an idempotency key, so a retry cannot deliver twice).
+    async fn post_with_retry<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &B,
+    ) -> Result<T, PublishError> {
+        let mut delay = self.retry.first_delay;
+        let mut attempt = 1;
+        loop {
+            match self.post(path, body).await {
+                Err(e) if attempt < self.retry.attempts && retryable(&e) => {
+                    let wait = delay.mul_f64(fastrand::f64());
+                    tracing::debug!(error = %e, attempt, ?wait, "publish failed, retrying");
+                    tokio::time::sleep(wait).await;
+                    delay = (delay * 2).min(MAX_RETRY_DELAY);
+                    attempt += 1;
+                }
+                result => return result,
+            }
+        }
+    }
+
     fn url(&self, path: &str) -> Result<reqwest::Url, PublishError> {
         let url = format!("{}{path}", self.base_url);
         reqwest::Url::parse(&url).map_err(|e| {
@@ -348,6 +418,15 @@ impl Publisher {
             )
             .with_status(status),
         })
+    }
+}
+
+/// Whether a failed publish may have failed for a passing reason.
+fn retryable(e: &PublishError) -> bool {
+    match e.kind() {
+        PublishErrorKind::Unavailable | PublishErrorKind::Transport => true,
+        PublishErrorKind::Server => e.status().is_some_and(|s| s >= 500),
+        _ => false,
     }
 }
 

@@ -169,6 +169,12 @@ pub enum AgentEvent {
 pub struct SystemStatus {
     /// `started`, `stopping`, ...
     pub status: String,
+    /// The node that started or is stopping (`node_id` of `/api/ws/info`).
+    /// **[server]** `system_startup` is published to the whole cluster once
+    /// the node's broker is up; `system_shutdown` goes to the stopping
+    /// node's own connections only and is not kept in history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_id: Option<String>,
 }
 
 /// `system_health`: the health report's fields, flattened.

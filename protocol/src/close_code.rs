@@ -1,5 +1,8 @@
-//! WebSocket close codes the server uses, and the one rule that tells a client
-//! whether to reconnect (docs/protocol.md, "Close codes").
+//! WebSocket close codes of the protocol, and the one rule that tells a
+//! client whether to reconnect (docs/protocol.md, "Close codes"). Not every
+//! listed code is sent by this server: 4003 and 4004 are reserved for
+//! servers that decide those cases after the upgrade (this one refuses a
+//! user over its limit with HTTP 429 and drops a slow handshake before it).
 //!
 //! The ranges follow centrifuge: 4000-4499 are transient conditions (the
 //! client should reconnect with backoff), 4500-4999 are terminal (reconnecting
@@ -34,8 +37,10 @@ impl CloseCode {
     /// 4002: the connection's token expired. Reconnect with a fresh token.
     pub const TOKEN_EXPIRED: CloseCode = CloseCode(4002);
     /// 4003: the user's connection limit is reached. Reconnect later.
+    /// (This server answers HTTP 429 before the upgrade instead.)
     pub const USER_CONNECTION_LIMIT: CloseCode = CloseCode(4003);
     /// 4004: the connection did not complete its first exchange in time. Reconnect.
+    /// (This server drops a handshake that is too slow before the upgrade.)
     pub const HANDSHAKE_TIMEOUT: CloseCode = CloseCode(4004);
     /// 4500: the credentials were refused. Do not reconnect.
     pub const UNAUTHORIZED: CloseCode = CloseCode(4500);

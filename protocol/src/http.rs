@@ -19,6 +19,13 @@ pub struct BroadcastRequest {
     /// The event type; `"broadcast"` when absent.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<EventType>,
+    /// A key chosen by the publisher (1 to 128 bytes), the same on every
+    /// retry of one event: within the idempotency window (10 minutes) of a
+    /// publication with the same key, on any node of the cluster, the event
+    /// is not delivered again and the answer's status is `duplicate`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 128))]
+    pub idempotency_key: Option<String>,
 }
 
 impl BroadcastRequest {
@@ -30,8 +37,12 @@ impl BroadcastRequest {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BroadcastStatus {
-    /// The event was handed to the broker.
+    /// The event was delivered (one node) or handed to the cluster broker,
+    /// which delivers it on every node.
     Broadcasted,
+    /// An event with the same `idempotency_key` was published within the
+    /// window: this one was not delivered again.
+    Duplicate,
 }
 
 /// The `status` of a send-to-user response.

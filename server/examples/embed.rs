@@ -72,7 +72,7 @@ async fn mission_lifecycles(node: Node, period: Duration) {
 
 fn report(event: &str, result: brain_ws_server::EmitResult) {
     match result {
-        Ok(reached) => tracing::info!(event, reached, "emitted"),
+        Ok(published) => tracing::info!(event, reached = published.recipients(), "emitted"),
         Err(e) => tracing::warn!(event, error = %e, "emit failed"),
     }
 }

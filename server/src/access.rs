@@ -69,16 +69,29 @@ impl fmt::Debug for ChannelRole {
 
 /// Whether `identity` may subscribe to or publish on `channel`; the error is
 /// the reason sent back with the `forbidden` error.
+/// Why a connection may not use a channel (answered as error `forbidden`,
+/// or HTTP 403 at the upgrade, with this text).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AccessDenied {
+    /// A private channel and an anonymous connection.
+    #[error("channel {0} is private: connect with a token")]
+    Private(ChannelName),
+    /// A channel with role rules, none of whose roles the connection holds.
+    #[error("channel {0} needs a role this connection does not hold")]
+    MissingRole(ChannelName),
+    /// The token's `channels` claim does not list the channel.
+    #[error("the token does not grant channel {0}")]
+    NotGranted(ChannelName),
+}
+
 pub(crate) fn check(
     config: &Config,
     identity: &Identity,
     channel: &ChannelName,
-) -> Result<(), String> {
+) -> Result<(), AccessDenied> {
     let name = channel.as_str();
     if identity.user_id.is_none() && config.private_channels.iter().any(|p| p.matches(name)) {
-        return Err(format!(
-            "channel {channel} is private: connect with a token"
-        ));
+        return Err(AccessDenied::Private(channel.clone()));
     }
     let mut rules = config
         .channel_roles
@@ -86,14 +99,12 @@ pub(crate) fn check(
         .filter(|r| r.pattern.matches(name))
         .peekable();
     if rules.peek().is_some() && !rules.any(|r| identity.has_role(&r.role)) {
-        return Err(format!(
-            "channel {channel} needs a role this connection does not hold"
-        ));
+        return Err(AccessDenied::MissingRole(channel.clone()));
     }
     if let Some(allowed) = &identity.channels
         && !allowed.iter().any(|p| p.matches(name))
     {
-        return Err(format!("the token does not grant channel {channel}"));
+        return Err(AccessDenied::NotGranted(channel.clone()));
     }
     Ok(())
 }

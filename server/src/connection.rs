@@ -4,8 +4,13 @@
 //! The socket itself belongs to the connection's session task
 //! (`session.rs`). Everyone else talks to it through its outbox: a bounded
 //! queue of pre-serialized frames plus a close request, behind one short
-//! mutex and one waker. No lock is ever held across a socket write, and a
-//! slow client can never block a broadcast.
+//! mutex and one waker. No lock is held across an `.await`. With direct
+//! writes the outbox lock *is* held across a socket write, on purpose: the
+//! write is a non-blocking `try_write` (it never waits: what the kernel does
+//! not take stays queued), and holding the lock is what keeps two writers
+//! from interleaving frames. During fan-out the hub's channel shard lock is
+//! held around it too (the lock order is written once, in `hub.rs`). A slow
+//! client can never block a broadcast: its full outbox closes it (4008).
 //!
 //! The outbox replaced a tokio `mpsc` channel plus a `Notify`: on the fan-out
 //! path that was a semaphore, a block list and two wakers per delivery; this
@@ -17,106 +22,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use axum::extract::ws::Utf8Bytes;
 use brain_ws_protocol::CloseCode;
 use bytes::Bytes;
 use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-
-/// A frame shared by every recipient: serialized and WebSocket-encoded once,
-/// cloned by reference count (one atomic increment per recipient).
-///
-/// It carries both forms: the JSON text, for sessions that write through
-/// axum's `WebSocket`, and the complete unmasked server frame (header and
-/// payload), which a direct-write connection hands to the kernel as is.
-#[derive(Clone)]
-pub(crate) struct Frame(Arc<FrameInner>);
-
-struct FrameInner {
-    text: Utf8Bytes,
-    wire: Bytes,
-}
-
-impl Frame {
-    /// The JSON text.
-    pub(crate) fn as_str(&self) -> &str {
-        self.0.text.as_str()
-    }
-
-    /// The text as axum's message payload (a reference-count increment).
-    pub(crate) fn text(&self) -> Utf8Bytes {
-        self.0.text.clone()
-    }
-
-    /// The whole WebSocket frame as it goes on the wire.
-    pub(crate) fn wire(&self) -> &Bytes {
-        &self.0.wire
-    }
-}
-
-impl From<String> for Frame {
-    fn from(text: String) -> Self {
-        let wire = encode_text_frame(text.as_bytes());
-        Self(Arc::new(FrameInner {
-            text: Utf8Bytes::from(text),
-            wire,
-        }))
-    }
-}
-
-impl From<&str> for Frame {
-    fn from(text: &str) -> Self {
-        Self::from(text.to_owned())
-    }
-}
-
-/// Frames read as their JSON text (the broker and history code treat them as text).
-impl std::ops::Deref for Frame {
-    type Target = str;
-
-    fn deref(&self) -> &str {
-        self.as_str()
-    }
-}
-
-impl PartialEq for Frame {
-    fn eq(&self, other: &Self) -> bool {
-        self.as_str() == other.as_str()
-    }
-}
-
-impl std::fmt::Display for Frame {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::fmt::Debug for Frame {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Debug::fmt(self.as_str(), f)
-    }
-}
-
-/// An unmasked, final text frame (RFC 6455 section 5.2): servers never mask,
-/// so the frame is the same bytes for every recipient.
-fn encode_text_frame(payload: &[u8]) -> Bytes {
-    let len = payload.len();
-    let mut out = Vec::with_capacity(len + 10);
-    out.push(0x81); // FIN + text opcode
-    if len < 126 {
-        out.push(len as u8);
-    } else if let Ok(short) = u16::try_from(len) {
-        out.push(126);
-        out.extend_from_slice(&short.to_be_bytes());
-    } else {
-        out.push(127);
-        out.extend_from_slice(&(len as u64).to_be_bytes());
-    }
-    out.extend_from_slice(payload);
-    Bytes::from(out)
-}
+use crate::frames::Frame;
 
 /// One entry of the outbox: a shared frame, or bytes tungstenite wrote
 /// itself (pong replies, close frames) on a direct-write connection.

@@ -24,6 +24,7 @@ use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::extract::FromRequestParts;
+use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::http::{HeaderValue, StatusCode, header, request::Parts};
 use axum::response::Response;
 use hyper::upgrade::OnUpgrade;
@@ -40,34 +41,39 @@ use crate::connection::Connection;
 #[derive(Clone, Copy)]
 pub(crate) struct DirectCapable;
 
-/// The real upgrade handle of a direct-capable request. Extracted before
-/// axum's `WebSocketUpgrade`, which then validates the handshake exactly as
-/// before (same refusals) against a placeholder handle.
-pub(crate) struct DirectUpgrade(Option<OnUpgrade>);
+/// The upgrade of a WebSocket endpoint, in one extractor because the order
+/// of its two steps matters: on a direct-capable request the real upgrade
+/// handle is taken first (a placeholder left in its place), then axum's
+/// `WebSocketUpgrade` validates the handshake exactly as on any router (same
+/// refusals) against the placeholder. Two extractors in a handler's
+/// argument list would depend on their order; this cannot be misplaced.
+pub(crate) struct Upgrade {
+    /// The real upgrade handle, when this request may go direct.
+    pub(crate) direct: Option<OnUpgrade>,
+    /// axum's handshake validation: the upgrade, or why it is none.
+    pub(crate) websocket: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+}
 
-impl<S: Send + Sync> FromRequestParts<S> for DirectUpgrade {
+impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if parts.extensions.get::<DirectCapable>().is_none() {
-            return Ok(Self(None));
-        }
-        let Some(real) = parts.extensions.remove::<OnUpgrade>() else {
-            return Ok(Self(None));
-        };
-        // A handle that never upgrades: axum's extractor only needs one to
-        // be present; the response and the socket are ours.
-        let placeholder = hyper::upgrade::on(hyper::Request::new(()));
-        parts.extensions.insert(placeholder);
-        Ok(Self(Some(real)))
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let direct = take_direct(parts);
+        let websocket = WebSocketUpgrade::from_request_parts(parts, state).await;
+        Ok(Self { direct, websocket })
     }
 }
 
-impl DirectUpgrade {
-    /// The real upgrade handle, when this request may go direct.
-    pub(crate) fn take(self) -> Option<OnUpgrade> {
-        self.0
-    }
+/// The real upgrade handle of a direct-capable request, replaced by one
+/// that never upgrades: axum's extractor only needs one to be present; the
+/// response and the socket are ours.
+fn take_direct(parts: &mut Parts) -> Option<OnUpgrade> {
+    parts.extensions.get::<DirectCapable>()?;
+    let real = parts.extensions.remove::<OnUpgrade>()?;
+    parts
+        .extensions
+        .insert(hyper::upgrade::on(hyper::Request::new(())));
+    Some(real)
 }
 
 /// The `101 Switching Protocols` answer, as axum builds it.

@@ -6,10 +6,11 @@ use brain_ws_protocol::catalog::*;
 use brain_ws_protocol::{ChannelName, EventType};
 use serde_json::{Map, Value};
 
+use crate::broker::Published;
 use crate::node::{Node, PublishError};
 
-/// `Result` of an emitter: the number of local recipients.
-pub type EmitResult = Result<usize, PublishError>;
+/// `Result` of an emitter: what became of the event (see [`Node::publish`]).
+pub type EmitResult = Result<Published, PublishError>;
 
 impl Node {
     /// `mission_created` on `missions`; `mission_data` fields are flattened
@@ -109,18 +110,24 @@ impl Node {
         .await
     }
 
-    /// `system_startup` on `system`.
+    /// `system_startup` on `system`, naming this node (published like any
+    /// event: to the cluster). The node sends one itself once its broker is
+    /// up (`Node::start`).
     pub async fn emit_system_startup(&self, status: &str) -> EmitResult {
         self.emit(Event::System(SystemEvent::SystemStartup(SystemStatus {
             status: status.into(),
+            node_id: Some(self.config().node_id.clone()),
         })))
         .await
     }
 
-    /// `system_shutdown` on `system`.
+    /// `system_shutdown` on `system`, naming this node, published like any
+    /// event. The node's own shutdown announcement is local instead
+    /// (`Node::shutdown`): only this node's connections are going away.
     pub async fn emit_system_shutdown(&self, status: &str) -> EmitResult {
         self.emit(Event::System(SystemEvent::SystemShutdown(SystemStatus {
             status: status.into(),
+            node_id: Some(self.config().node_id.clone()),
         })))
         .await
     }

@@ -1,12 +1,109 @@
-//! Serialization of outgoing messages into shareable frames. Every frame is
-//! built once and cloned by reference count for each recipient.
+//! Outgoing messages as shareable frames: [`Frame`] (serialized and
+//! WebSocket-encoded once, cloned by reference count for each recipient)
+//! and the encoders of every server message.
+
+use std::sync::Arc;
+
+use axum::extract::ws::Utf8Bytes;
+use bytes::Bytes;
 
 use brain_ws_protocol::{
     ChannelName, ErrorCode, ErrorMessage, EventEnvelope, EventType, Ping, Pong, ServerMessage,
     Subscribed, Unsubscribed, unix_timestamp,
 };
 
-use crate::connection::Frame;
+/// A frame shared by every recipient: serialized and WebSocket-encoded once,
+/// cloned by reference count (one atomic increment per recipient).
+///
+/// It carries both forms: the JSON text, for sessions that write through
+/// axum's `WebSocket`, and the complete unmasked server frame (header and
+/// payload), which a direct-write connection hands to the kernel as is.
+#[derive(Clone)]
+pub(crate) struct Frame(Arc<FrameInner>);
+
+struct FrameInner {
+    text: Utf8Bytes,
+    wire: Bytes,
+}
+
+impl Frame {
+    /// The JSON text.
+    pub(crate) fn as_str(&self) -> &str {
+        self.0.text.as_str()
+    }
+
+    /// The text as axum's message payload (a reference-count increment).
+    pub(crate) fn text(&self) -> Utf8Bytes {
+        self.0.text.clone()
+    }
+
+    /// The whole WebSocket frame as it goes on the wire.
+    pub(crate) fn wire(&self) -> &Bytes {
+        &self.0.wire
+    }
+}
+
+impl From<String> for Frame {
+    fn from(text: String) -> Self {
+        let wire = encode_text_frame(text.as_bytes());
+        Self(Arc::new(FrameInner {
+            text: Utf8Bytes::from(text),
+            wire,
+        }))
+    }
+}
+
+impl From<&str> for Frame {
+    fn from(text: &str) -> Self {
+        Self::from(text.to_owned())
+    }
+}
+
+/// Frames read as their JSON text (the broker and history code treat them as text).
+impl std::ops::Deref for Frame {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq for Frame {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl std::fmt::Display for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Frame {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// An unmasked, final text frame (RFC 6455 section 5.2): servers never mask,
+/// so the frame is the same bytes for every recipient.
+fn encode_text_frame(payload: &[u8]) -> Bytes {
+    let len = payload.len();
+    let mut out = Vec::with_capacity(len + 10);
+    out.push(0x81); // FIN + text opcode
+    if len < 126 {
+        out.push(len as u8);
+    } else if let Ok(short) = u16::try_from(len) {
+        out.push(126);
+        out.extend_from_slice(&short.to_be_bytes());
+    } else {
+        out.push(127);
+        out.extend_from_slice(&(len as u64).to_be_bytes());
+    }
+    out.extend_from_slice(payload);
+    Bytes::from(out)
+}
 
 pub(crate) fn encode(msg: &ServerMessage) -> Frame {
     Frame::from(msg.to_json())
@@ -59,14 +156,14 @@ pub(crate) fn pong() -> Frame {
 
 pub(crate) fn subscribed(
     channel: &ChannelName,
-    position: Option<(&str, u64)>,
+    position: Option<&crate::history::Position>,
     recovered: Option<bool>,
 ) -> Frame {
     encode(&ServerMessage::Subscribed(Subscribed {
         channel: channel.clone(),
         timestamp: unix_timestamp(),
-        epoch: position.map(|(epoch, _)| epoch.to_owned()),
-        offset: position.map(|(_, offset)| offset),
+        epoch: position.map(|p| p.epoch.to_string()),
+        offset: position.map(|p| p.offset),
         recovered,
     }))
 }

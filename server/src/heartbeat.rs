@@ -17,10 +17,10 @@ use crate::node::Node;
 
 /// Runs until the node shuts down.
 pub(crate) async fn run(node: Node) {
-    let inner = node.inner.clone();
-    let hub: Arc<Hub> = inner.hub.clone();
-    let interval = inner.config.heartbeat_interval;
-    let timeout = inner.config.heartbeat_timeout;
+    let hub: Arc<Hub> = node.hub().clone();
+    let interval = node.config().heartbeat_interval;
+    let timeout = node.config().heartbeat_timeout;
+    let shutdown = node.shutdown_token().clone();
     let mut ticker = tokio::time::interval_at(Instant::now() + interval, interval);
     ticker.set_missed_tick_behavior(MissedTickBehavior::Delay);
     // (deadline, clock time of the ping) for each ping awaiting its check.
@@ -28,12 +28,12 @@ pub(crate) async fn run(node: Node) {
     loop {
         let next_check = pending.front().map(|(deadline, _)| *deadline);
         tokio::select! {
-            _ = inner.shutdown.cancelled() => return,
+            _ = shutdown.cancelled() => return,
             _ = ticker.tick() => {
                 let sent_at = hub.clock().now_ms();
                 hub.offer_everyone(&frames::ping());
                 pending.push_back((Instant::now() + timeout, sent_at));
-                hub.sweep();
+                node.maintain();
             }
             _ = sleep_until_opt(next_check) => {
                 if let Some((_, sent_at)) = pending.pop_front() {

@@ -15,6 +15,7 @@ use brain_ws_protocol::{ChannelName, ErrorCode, EventType, PROTOCOL_VERSION};
 use serde::de::DeserializeOwned;
 use subtle::ConstantTimeEq;
 
+use crate::broker::Published;
 use crate::node::Node;
 
 /// An HTTP error answer with a JSON `ErrorBody`.
@@ -93,14 +94,31 @@ pub(crate) async fn broadcast(
     let event_type = req
         .event_type
         .unwrap_or_else(|| EventType::from_static(BroadcastRequest::DEFAULT_TYPE));
-    let subscribers = node
-        .publish(&req.channel, &event_type, req.message)
-        .await
-        .map_err(unavailable)?;
+    let published = match &req.idempotency_key {
+        None => node.publish(&req.channel, &event_type, req.message).await,
+        Some(key) if key.is_empty() || key.len() > crate::idempotency::MAX_KEY_LEN => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorCode::INVALID_BODY,
+                format!(
+                    "idempotency_key must be 1 to {} bytes",
+                    crate::idempotency::MAX_KEY_LEN
+                ),
+            ));
+        }
+        Some(key) => {
+            node.publish_idempotent(&req.channel, &event_type, req.message, key)
+                .await
+        }
+    }
+    .map_err(unavailable)?;
     Ok(Json(BroadcastResponse {
-        status: BroadcastStatus::Broadcasted,
+        status: match published {
+            Published::Duplicate => BroadcastStatus::Duplicate,
+            Published::Local { .. } | Published::Cluster { .. } => BroadcastStatus::Broadcasted,
+        },
         channel: req.channel,
-        subscribers: subscribers as u64,
+        subscribers: published.recipients() as u64,
     }))
 }
 
@@ -115,7 +133,7 @@ pub(crate) async fn broadcast_all(
         .map_err(unavailable)?;
     Ok(Json(BroadcastAllResponse {
         status: BroadcastStatus::Broadcasted,
-        total_connections: reached as u64,
+        total_connections: reached.recipients() as u64,
     }))
 }
 
@@ -139,7 +157,7 @@ pub(crate) async fn send_to_user(
     Ok(Json(SendToUserResponse {
         status: SendStatus::Sent,
         user_id,
-        connections: reached as u64,
+        connections: reached.recipients() as u64,
     }))
 }
 
@@ -179,12 +197,27 @@ pub(crate) const HTTP_ENDPOINTS: &[&str] = &[
     "GET /static/websocket_test.html",
 ];
 
-/// `GET /api/ws/info`.
-pub(crate) async fn info(State(node): State<Node>) -> Json<InfoResponse> {
-    Json(info_of(&node))
+/// `GET /api/ws/info`. The endpoint paths carry the prefix the router is
+/// nested under, found by comparing the request's original path with the
+/// path axum routed on.
+pub(crate) async fn info(
+    State(node): State<Node>,
+    original: axum::extract::OriginalUri,
+    uri: axum::http::Uri,
+) -> Json<InfoResponse> {
+    let prefix = original.path().strip_suffix(uri.path()).unwrap_or_default();
+    Json(info_of(&node, prefix))
 }
 
-pub(crate) fn info_of(node: &Node) -> InfoResponse {
+/// `endpoint` ("GET /health" or "/ws/connect") under `prefix`.
+fn prefixed(endpoint: &str, prefix: &str) -> String {
+    match endpoint.split_once(' ') {
+        Some((method, path)) => format!("{method} {prefix}{path}"),
+        None => format!("{prefix}{endpoint}"),
+    }
+}
+
+pub(crate) fn info_of(node: &Node, prefix: &str) -> InfoResponse {
     let config = node.config();
     let strings = |v: &[crate::pattern::ChannelPattern]| {
         v.iter().map(ToString::to_string).collect::<Vec<_>>()
@@ -199,18 +232,18 @@ pub(crate) fn info_of(node: &Node) -> InfoResponse {
             authentication: config.effective_auth_mode() != AuthMode::None,
             history: config.history_size > 0 && !history_channels.is_empty(),
             client_publish: !config.client_publish_channels.is_empty(),
-            multi_node: node.inner.broker.kind() != "memory",
+            multi_node: node.is_cluster(),
         },
         endpoints: Endpoints {
-            websocket: WS_ENDPOINTS.iter().map(|s| (*s).to_owned()).collect(),
-            http: HTTP_ENDPOINTS.iter().map(|s| (*s).to_owned()).collect(),
+            websocket: WS_ENDPOINTS.iter().map(|s| prefixed(s, prefix)).collect(),
+            http: HTTP_ENDPOINTS.iter().map(|s| prefixed(s, prefix)).collect(),
         },
         heartbeat_interval: config.heartbeat_interval.as_secs_f64(),
         heartbeat_timeout: config.heartbeat_timeout.as_secs_f64(),
         max_message_size: config.max_message_size as u64,
         max_subscriptions: config.max_subscriptions as u64,
         auth: config.effective_auth_mode(),
-        broker: node.inner.broker.kind().into(),
+        broker: node.broker_kind().into(),
         history: HistoryInfo {
             enabled: config.history_size > 0 && !history_channels.is_empty(),
             size: config.history_size as u64,
@@ -233,12 +266,12 @@ pub(crate) async fn health() -> Json<HealthResponse> {
 /// (503 while shutting down or while Redis is unreachable).
 pub(crate) async fn ready(State(node): State<Node>) -> Response {
     let mut checks = std::collections::BTreeMap::new();
-    let kind = node.inner.broker.kind();
+    let kind = node.broker_kind();
     let broker_down = node.broker_unavailable();
     checks.insert(
         "broker".to_owned(),
         match &broker_down {
-            None if kind == "memory" => kind.to_owned(),
+            None if !node.is_cluster() => kind.to_owned(),
             None => format!("{kind}: ok"),
             Some(reason) => format!("{kind}: unavailable ({reason})"),
         },
@@ -302,14 +335,25 @@ pub(crate) async fn method_not_allowed() -> ApiError {
 /// Guards the admin endpoints: a configured API key as `Authorization:
 /// Bearer`, compared in constant time; with no key configured, loopback
 /// peers only.
+/// Without `ConnectInfo` (a router served without
+/// `into_make_service_with_connect_info`) the peer is unknown and, with no
+/// key configured, refused with 403 like a remote one.
 pub(crate) async fn admin_guard(
     State(node): State<Node>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
     next: Next,
 ) -> Response {
     let keys = &node.config().api_keys;
     if keys.is_empty() {
+        let peer = request.extensions().get::<ConnectInfo<SocketAddr>>();
+        let Some(ConnectInfo(peer)) = peer else {
+            return ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::FORBIDDEN,
+                "the peer address is unknown (serve the router with into_make_service_with_connect_info), and without an API key the admin API is served to loopback peers only",
+            )
+            .into_response();
+        };
         if !peer.ip().is_loopback() {
             return ApiError::new(
                 StatusCode::FORBIDDEN,

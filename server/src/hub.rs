@@ -1,20 +1,25 @@
 //! The hub owns this node's connections, their channel subscriptions and the
-//! user index, and fans frames out to them.
+//! user index, and fans frames out to them. It keeps no history and does
+//! not know which broker runs: brokers hand it ready frames through one
+//! entry, [`Hub::deliver`], and every subscription goes through one path,
+//! [`Hub::subscribe_pending`] then [`Hub::activate`].
 //!
 //! Channels live in shards (a mutex each, chosen by the channel's hash), so
 //! broadcasts on different channels never contend on one lock. No lock is
-//! held across an `.await`: fan-out only offers pre-serialized frames to
-//! bounded queues (`Connection::offer`), which never waits.
+//! held across an `.await`. Lock order (the only place it is written): a
+//! broker's own lock (the in-memory ring's shard) before a hub channel
+//! shard, a hub channel shard before a connection's outbox
+//! (`Connection::offer`, which with direct writes also writes to the socket
+//! without blocking, `try_write`). Offers never wait for a slow client: a
+//! full outbox closes its connection (4008) instead.
 //!
-//! With the in-memory broker the hub also keeps each channel's history
-//! (`local_history`). With a shared broker the history lives in the broker,
-//! and the hub instead (a) tells the broker when a channel gains its first or
-//! loses its last local subscriber ([`Interest`]), (b) holds a new
-//! subscriber's live events in a buffer while the broker fetches its
-//! `subscribed` answer and replay ([`Hub::subscribe_pending`],
-//! [`Hub::activate`]), and (c) remembers the last offset it delivered per
-//! channel so a repeated event is dropped and a gap is reported
-//! ([`Hub::deliver_positioned`]).
+//! For history channels the hub remembers the position of the last event it
+//! delivered, so a repeated event is dropped and a jump is reported back to
+//! the broker ([`Outcome::Gap`]) to be filled from history. When a jump
+//! cannot be filled, or the stream restarted (a new epoch), the hub tells
+//! every subscriber with a `subscribed` carrying `recovered: false` and the
+//! position the stream continues from (docs/protocol.md, "Stream
+//! restarts"), so no subscriber is left with a hole it does not know about.
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap};
@@ -23,15 +28,16 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
-use brain_ws_protocol::{ChannelName, EventType, StreamPosition};
+use brain_ws_protocol::ChannelName;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::connection::{Connection, Frame, Offer};
+use crate::connection::{Connection, Offer};
 use crate::frames;
-use crate::history::{History, Recovery};
+use crate::frames::Frame;
+use crate::history::Position;
 use crate::metrics::{Metrics, inc};
 
 const SHARDS: usize = 32;
@@ -40,23 +46,18 @@ const SHARDS: usize = 32;
 type ConnMap = HashMap<u64, Arc<Connection>>;
 
 /// One channel on this node: its local subscribers and, for history
-/// channels, the recent events (in-memory broker) or the position of the
-/// last event delivered (shared broker).
+/// channels, the position of the last event delivered.
 #[derive(Default)]
 struct ChannelEntry {
     subscribers: HashMap<u64, Subscriber>,
-    history: Option<History>,
     last: Option<Position>,
 }
-
-/// An event's place in a channel's stream: epoch and offset.
-pub(crate) type Position = (Arc<str>, u64);
 
 /// A subscriber, live or waiting for its `subscribed` answer.
 struct Subscriber {
     conn: Arc<Connection>,
     /// While the broker prepares the answer: the live events that arrived
-    /// meanwhile, with their offsets, to be flushed after the replay.
+    /// meanwhile, with their positions, to be flushed after the replay.
     pending: Option<Vec<(Option<Position>, Frame)>>,
     /// The position the subscriber was answered with (`subscribed` offset,
     /// after its replay): events at or below it of the same epoch are not
@@ -76,9 +77,7 @@ impl Subscriber {
     /// Whether the subscriber already has the event at `position`.
     fn has(&self, position: Option<&Position>) -> bool {
         match (position, &self.floor) {
-            (Some((epoch, offset)), Some((floor_epoch, floor))) => {
-                epoch == floor_epoch && offset <= floor
-            }
+            (Some(p), Some(floor)) => p.is_at_or_before(floor),
             _ => false,
         }
     }
@@ -116,27 +115,52 @@ pub(crate) enum Interest {
     Sync(oneshot::Sender<bool>),
 }
 
-/// How the hub cooperates with its broker.
-pub(crate) struct HubMode {
-    /// Keep per-channel history in the hub (in-memory broker).
-    pub(crate) local_history: bool,
-    /// Where to report channel interest (shared broker).
-    pub(crate) interest: Option<mpsc::UnboundedSender<Interest>>,
+/// Who a delivery is for.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Recipients<'a> {
+    /// The local subscribers of a channel; with the event's position on a
+    /// history channel.
+    Channel(&'a ChannelName, Option<&'a Sequenced>),
+    /// Every local connection of a user.
+    User(&'a str),
+    /// Every local connection.
+    All,
 }
 
-/// The outcome of [`Hub::deliver_positioned`].
+/// A history event's position, and what to do if it does not follow the
+/// last one delivered.
+#[derive(Debug, Clone)]
+pub(crate) struct Sequenced {
+    pub(crate) position: Position,
+    /// `false`: refuse a jump ([`Outcome::Gap`]) so the caller can fill it.
+    /// `true`: deliver anyway, telling the subscribers what they lost.
+    pub(crate) accept_gap: bool,
+}
+
+/// The outcome of [`Hub::deliver`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Positioned {
-    /// Delivered to this many local subscribers (0 when there are none).
+pub(crate) enum Outcome {
+    /// Delivered to this many local recipients (0 when there are none).
     Delivered(usize),
     /// Already delivered (an offset at or below the last one): dropped.
     Duplicate,
-    /// Events between the last delivered offset and this one are missing:
-    /// nothing was delivered; fetch from `from` and deliver in order.
+    /// Events between the last delivered position and this one are missing
+    /// (a jump, or a new epoch that does not start at 1): nothing was
+    /// delivered; fetch from offset `from` and deliver in order.
     Gap {
-        /// The first missing offset.
+        /// The first missing offset (of the event's epoch).
         from: u64,
     },
+}
+
+impl Outcome {
+    /// How many recipients it reached.
+    pub(crate) fn recipients(self) -> usize {
+        match self {
+            Self::Delivered(n) => n,
+            Self::Duplicate | Self::Gap { .. } => 0,
+        }
+    }
 }
 
 /// Where an event goes.
@@ -150,6 +174,18 @@ pub(crate) enum Target {
     All,
 }
 
+/// A broker's answer to a subscription: what `subscribed` says and the
+/// events to replay before live ones.
+#[derive(Debug, Default)]
+pub(crate) struct Joined {
+    /// The channel's position (history channels only).
+    pub(crate) position: Option<Position>,
+    /// With `since`: whether every missed event is in `replay`.
+    pub(crate) recovered: Option<bool>,
+    /// The missed events, in order.
+    pub(crate) replay: Vec<Frame>,
+}
+
 /// This node's connections and subscriptions.
 pub(crate) struct Hub {
     config: Arc<Config>,
@@ -160,7 +196,9 @@ pub(crate) struct Hub {
     users: Mutex<HashMap<Arc<str>, ConnMap>>,
     connection_count: AtomicUsize,
     next_key: AtomicU64,
-    mode: HubMode,
+    /// Where to report channel interest, for a broker that subscribes per
+    /// channel (Redis); `None` when the broker needs no reports.
+    interest: Option<mpsc::UnboundedSender<Interest>>,
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the
@@ -180,10 +218,10 @@ impl Hub {
         config: Arc<Config>,
         clock: Clock,
         metrics: Arc<Metrics>,
-        mode: HubMode,
+        interest: Option<mpsc::UnboundedSender<Interest>>,
     ) -> Self {
         Self {
-            mode,
+            interest,
             config,
             clock,
             metrics,
@@ -260,59 +298,6 @@ impl Hub {
         lock(&self.users).get(user).map_or(0, HashMap::len)
     }
 
-    /// Subscribes `conn` to `channel` and queues the `subscribed` answer,
-    /// followed by the replay when `since` is given. Done under the channel's
-    /// lock, so no event published meanwhile can slip between the replay and
-    /// the live stream, or be delivered twice.
-    pub(crate) fn subscribe(
-        &self,
-        conn: &Arc<Connection>,
-        channel: &ChannelName,
-        since: Option<&StreamPosition>,
-    ) {
-        let now = self.clock.now_ms();
-        let keeps_history = self.mode.local_history && self.config.keeps_history(channel.as_str());
-        let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
-        let entry = shard.entry(channel.clone()).or_default();
-        if keeps_history && entry.history.is_none() {
-            entry.history = Some(self.new_history());
-        }
-        if entry.subscribers.is_empty() {
-            self.tell(Interest::Join(channel.clone()));
-        }
-        entry
-            .subscribers
-            .insert(conn.key, Subscriber::live(conn.clone()));
-        match entry.history.as_mut() {
-            None => {
-                conn.offer(frames::subscribed(channel, None, since.map(|_| false)));
-            }
-            Some(history) => {
-                let (epoch, top) = history.position();
-                match since.map(|s| history.recover(s, now)) {
-                    None => {
-                        conn.offer(frames::subscribed(channel, Some((&epoch, top)), None));
-                    }
-                    Some(Recovery::Lost) => {
-                        conn.offer(frames::subscribed(
-                            channel,
-                            Some((&epoch, top)),
-                            Some(false),
-                        ));
-                    }
-                    Some(Recovery::Complete(replay)) => {
-                        conn.offer(frames::subscribed(channel, Some((&epoch, top)), Some(true)));
-                        for frame in replay {
-                            if conn.offer(frame) != Offer::Queued {
-                                break;
-                            }
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     /// Registers `conn` on `channel` with its live events held back until
     /// [`Hub::activate`]. A connection already subscribed is held back too,
     /// so a second `subscribe` is answered in order like the first.
@@ -330,33 +315,28 @@ impl Hub {
             .get_or_insert_with(Vec::new);
     }
 
-    /// Ends a pending subscription: queues `head` (the `subscribed` answer
-    /// and any replay), then the live events held back, skipping those at
-    /// or below `replayed_to` (already part of the replay) when they are of
-    /// the same epoch; from then on events flow live. Under the channel's
-    /// lock, so nothing slips between the replay and the live stream.
-    pub(crate) fn activate(
-        &self,
-        conn: &Connection,
-        channel: &ChannelName,
-        head: Vec<Frame>,
-        replayed_to: Option<Position>,
-    ) {
+    /// Ends a pending subscription with the broker's answer: queues
+    /// `subscribed` and the replay, then the live events held back, skipping
+    /// those at or below the answered position (already part of the
+    /// replay); from then on events flow live. Under the channel's lock, so
+    /// nothing slips between the replay and the live stream.
+    pub(crate) fn activate(&self, conn: &Connection, channel: &ChannelName, joined: Joined) {
         let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
         let Some(entry) = shard.get_mut(channel) else {
             return;
         };
         // The node's first known position on this channel: from here on, a
-        // jump in offsets is a gap to fill (see `deliver_positioned`).
+        // jump in offsets is a gap to fill (see `deliver_sequenced`).
         if entry.last.is_none() {
-            entry.last.clone_from(&replayed_to);
+            entry.last.clone_from(&joined.position);
         }
         let Some(sub) = entry.subscribers.get_mut(&conn.key) else {
             return;
         };
         let buffered = sub.pending.take().unwrap_or_default();
-        sub.floor = replayed_to;
-        for frame in head {
+        let answer = frames::subscribed(channel, joined.position.as_ref(), joined.recovered);
+        sub.floor = joined.position;
+        for frame in std::iter::once(answer).chain(joined.replay) {
             if conn.offer(frame) != Offer::Queued {
                 return;
             }
@@ -369,16 +349,11 @@ impl Hub {
     }
 
     fn tell(&self, interest: Interest) {
-        if let Some(tx) = &self.mode.interest {
+        if let Some(tx) = &self.interest {
             // The broker task outlives the hub's users; a send can only fail
             // during shutdown, when interest no longer matters.
             let _ = tx.send(interest);
         }
-    }
-
-    fn new_history(&self) -> History {
-        let ttl = u64::try_from(self.config.history_ttl.as_millis()).unwrap_or(u64::MAX);
-        History::new(self.config.history_size, ttl)
     }
 
     /// Removes `conn` from `channel`; false if it was not subscribed.
@@ -391,109 +366,113 @@ impl Hub {
         if removed && entry.subscribers.is_empty() {
             self.tell(Interest::Leave(channel.clone()));
         }
-        if entry.subscribers.is_empty() && entry.history.as_ref().is_none_or(History::is_empty) {
+        if entry.subscribers.is_empty() {
             shard.remove(channel);
         }
         removed
     }
 
-    /// Serializes an event once and queues it to every local recipient
-    /// (in-memory broker: history channels get their offset here).
-    /// Returns how many recipients it was offered to.
-    pub(crate) fn deliver(
-        &self,
-        target: &Target,
-        event_type: &EventType,
-        data: &serde_json::Value,
-        timestamp: f64,
-    ) -> usize {
-        match target {
-            Target::Channel(channel) => {
-                let started = Instant::now();
-                inc(&self.metrics.publications);
-                let delivered = self.deliver_channel(channel, event_type, data, timestamp);
-                self.metrics.fanout(started.elapsed(), delivered as u64);
-                delivered
+    /// The one delivery entry: queues a ready frame (serialized once by
+    /// the broker) to every local recipient, counting the publication and
+    /// its fan-out time.
+    pub(crate) fn deliver(&self, to: Recipients<'_>, frame: &Frame) -> Outcome {
+        let started = Instant::now();
+        let outcome = match to {
+            Recipients::Channel(channel, None) => {
+                let limit = self.config.outbound_queue;
+                Outcome::Delivered(
+                    lock(&self.channels[shard_of(channel.as_str())])
+                        .get_mut(channel)
+                        .map_or(0, |entry| fan_out(entry, None, frame, limit)),
+                )
             }
-            Target::User(user) => self.deliver_user(
-                user,
-                &frames::event(event_type, None, data, timestamp, None),
-            ),
-            Target::All => {
-                self.deliver_all(&frames::event(event_type, None, data, timestamp, None))
+            Recipients::Channel(channel, Some(sequenced)) => {
+                self.deliver_sequenced(channel, sequenced, frame)
             }
+            Recipients::User(user) => {
+                let recipients: Vec<Arc<Connection>> = lock(&self.users)
+                    .get(user)
+                    .map(|conns| conns.values().cloned().collect())
+                    .unwrap_or_default();
+                Outcome::Delivered(offer_all(recipients.iter(), frame))
+            }
+            Recipients::All => Outcome::Delivered(self.offer_everyone(frame)),
+        };
+        if let Outcome::Delivered(n) = outcome {
+            inc(&self.metrics.publications);
+            self.metrics.fanout(started.elapsed(), n as u64);
         }
+        outcome
     }
 
-    /// Queues a ready frame to every connection of `user`.
-    pub(crate) fn deliver_user(&self, user: &str, frame: &Frame) -> usize {
-        let started = Instant::now();
-        inc(&self.metrics.publications);
-        let recipients: Vec<Arc<Connection>> = lock(&self.users)
-            .get(user)
-            .map(|conns| conns.values().cloned().collect())
-            .unwrap_or_default();
-        let delivered = offer_all(recipients.iter(), frame);
-        self.metrics.fanout(started.elapsed(), delivered as u64);
-        delivered
-    }
-
-    /// Queues a ready frame to every connection.
-    pub(crate) fn deliver_all(&self, frame: &Frame) -> usize {
-        let started = Instant::now();
-        inc(&self.metrics.publications);
-        let delivered = self.offer_everyone(frame);
-        self.metrics.fanout(started.elapsed(), delivered as u64);
-        delivered
-    }
-
-    /// Queues a ready channel frame that carries no stream position (a
-    /// channel without history, or an event published while the shared
-    /// broker was unreachable) to the channel's local subscribers.
-    pub(crate) fn deliver_frame(&self, channel: &ChannelName, frame: &Frame) -> usize {
-        let started = Instant::now();
-        inc(&self.metrics.publications);
-        let limit = self.config.outbound_queue;
-        let delivered = lock(&self.channels[shard_of(channel.as_str())])
-            .get_mut(channel)
-            .map_or(0, |entry| fan_out(entry, None, frame, limit));
-        self.metrics.fanout(started.elapsed(), delivered as u64);
-        delivered
-    }
-
-    /// Queues a ready history frame at `position` (shared broker). Each
-    /// offset is delivered once, in order: an offset at or below the last
-    /// one delivered is dropped, and one beyond the next is refused with
-    /// [`Positioned::Gap`] unless `force` (the caller could not fetch the
-    /// gap and accepts the loss). A new epoch starts over.
-    pub(crate) fn deliver_positioned(
-        &self,
-        channel: &ChannelName,
-        position: Position,
-        frame: &Frame,
-        force: bool,
-    ) -> Positioned {
-        let started = Instant::now();
+    /// A history event: each position delivered once, in order. An offset
+    /// at or below the last one is dropped; a jump (or a new epoch that does
+    /// not start at 1) is refused unless `accept_gap`, in which case the
+    /// subscribers are first told, with `subscribed` and `recovered: false`,
+    /// where the stream continues from.
+    fn deliver_sequenced(&self, channel: &ChannelName, s: &Sequenced, frame: &Frame) -> Outcome {
         let limit = self.config.outbound_queue;
         let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
         let Some(entry) = shard.get_mut(channel) else {
-            return Positioned::Delivered(0);
+            return Outcome::Delivered(0);
         };
-        if let Some((epoch, last)) = &entry.last
-            && **epoch == *position.0
-        {
-            if position.1 <= *last {
-                return Positioned::Duplicate;
+        let position = &s.position;
+        let follows = match &entry.last {
+            None => true,
+            Some(last) if last.epoch == position.epoch => {
+                if position.offset <= last.offset {
+                    return Outcome::Duplicate;
+                }
+                position.offset == last.offset + 1
             }
-            if position.1 > last + 1 && !force {
-                return Positioned::Gap { from: last + 1 };
+            // A new epoch: the stream restarted (Redis lost its data).
+            Some(_) => false,
+        };
+        if !follows {
+            let from = match &entry.last {
+                Some(last) if last.epoch == position.epoch => last.offset + 1,
+                _ => 1,
+            };
+            if !s.accept_gap && position.offset > from {
+                return Outcome::Gap { from };
+            }
+            let before = Position::new(position.epoch.clone(), position.offset - 1);
+            self.announce(channel, entry, &before);
+        }
+        let delivered = fan_out(entry, Some(position), frame, limit);
+        entry.last = Some(position.clone());
+        Outcome::Delivered(delivered)
+    }
+
+    /// Tells the subscribers of `channel` that its stream continues after
+    /// `before` and that what came between their position and it is lost:
+    /// `subscribed` with `recovered: false` (docs/protocol.md, "Stream
+    /// restarts"). Those already at or past `before` are not told.
+    fn announce(&self, channel: &ChannelName, entry: &mut ChannelEntry, before: &Position) {
+        inc(&self.metrics.stream_discontinuities);
+        let limit = self.config.outbound_queue;
+        let notice = frames::subscribed(channel, Some(before), Some(false));
+        for sub in entry.subscribers.values_mut() {
+            if !sub.has(Some(before)) {
+                sub.offer(None, &notice, limit);
             }
         }
-        inc(&self.metrics.publications);
-        let delivered = fan_out(entry, Some(&position), frame, limit);
-        entry.last = Some(position);
-        self.metrics.fanout(started.elapsed(), delivered as u64);
-        Positioned::Delivered(delivered)
+        entry.last = Some(before.clone());
+    }
+
+    /// The stream of `channel` restarted at `start` (a new epoch, found on
+    /// reconnecting to Redis): tells the subscribers now rather than at the
+    /// next event.
+    pub(crate) fn restart(&self, channel: &ChannelName, start: &Position) {
+        let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
+        if let Some(entry) = shard.get_mut(channel)
+            && entry
+                .last
+                .as_ref()
+                .is_some_and(|last| last.epoch != start.epoch)
+        {
+            self.announce(channel, entry, start);
+        }
     }
 
     /// The last stream position delivered on `channel`, if it has local
@@ -502,37 +481,6 @@ impl Hub {
         lock(&self.channels[shard_of(channel.as_str())])
             .get(channel)
             .and_then(|e| e.last.clone())
-    }
-
-    fn deliver_channel(
-        &self,
-        channel: &ChannelName,
-        event_type: &EventType,
-        data: &serde_json::Value,
-        timestamp: f64,
-    ) -> usize {
-        let keeps_history = self.mode.local_history && self.config.keeps_history(channel.as_str());
-        let limit = self.config.outbound_queue;
-        let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
-        let entry = if keeps_history {
-            Some(shard.entry(channel.clone()).or_default())
-        } else {
-            shard.get_mut(channel)
-        };
-        let Some(entry) = entry else {
-            return 0;
-        };
-        let frame = match (keeps_history, &mut entry.history) {
-            (true, history) => {
-                let history = history.get_or_insert_with(|| self.new_history());
-                let offset = history.next_offset();
-                let frame = frames::event(event_type, Some(channel), data, timestamp, Some(offset));
-                history.push(offset, self.clock.now_ms(), frame.clone());
-                frame
-            }
-            (false, _) => frames::event(event_type, Some(channel), data, timestamp, None),
-        };
-        fan_out(entry, None, &frame, limit)
     }
 
     /// Offers one frame to every connection on the node (pings, broadcast-all).
@@ -590,20 +538,6 @@ impl Hub {
         lock(&self.channels[shard_of(channel.as_str())])
             .get(channel)
             .map_or(0, |e| e.subscribers.len())
-    }
-
-    /// Drops expired history and channel entries nobody uses any more.
-    pub(crate) fn sweep(&self) {
-        let now = self.clock.now_ms();
-        for shard in self.channels.iter() {
-            lock(shard).retain(|_, entry| {
-                if let Some(h) = entry.history.as_mut() {
-                    h.prune(now);
-                }
-                !entry.subscribers.is_empty()
-                    || entry.history.as_ref().is_some_and(|h| !h.is_empty())
-            });
-        }
     }
 }
 

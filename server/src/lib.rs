@@ -36,6 +36,7 @@ mod heartbeat;
 mod history;
 mod http_api;
 mod hub;
+mod idempotency;
 mod jwt;
 mod metrics;
 mod node;
@@ -50,12 +51,14 @@ mod tls;
 mod user_limit;
 mod ws;
 
-pub use access::{ChannelRole, InvalidChannelRole};
+pub use access::{AccessDenied, ChannelRole, InvalidChannelRole};
 pub use auth::{AuthError, Authenticator, Identity, StaticTokens};
 pub use brain_ws_protocol::http::AuthMode;
-pub use broker::BrokerError;
+pub use broker::{BrokerError, Published};
 pub use config::{BrokerConfig, Config, ConfigError, RedisTls};
 pub use events::EmitResult;
+pub use history::Position;
+pub use idempotency::WINDOW as IDEMPOTENCY_WINDOW;
 pub use jwt::{JwtAuthenticator, JwtError, JwtKeyError};
 pub use node::{Node, PublishError};
 pub use pattern::ChannelPattern;
@@ -63,8 +66,40 @@ pub use rate_limit::{RateLimit, VIOLATION_WINDOW};
 pub use server::{Server, StartError};
 pub use tls::{TlsError, TlsFiles};
 
-/// The router of a node, for applications that mount the BRAiN endpoints in
-/// their own axum app. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.
+/// Every BRAiN endpoint of a node, for applications that mount them in
+/// their own axum app: [`ws_router`], [`admin_router`] and [`ops_router`]
+/// merged. It carries no fallback, so it merges into an app that has its
+/// own (the binary's [`Server`] adds a JSON 404), and it may be nested
+/// under a prefix (`Router::new().nest("/brain", router(&node))`), in which
+/// case `/api/ws/info` lists the prefixed paths. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()` so that the admin
+/// API can tell loopback peers (without it, and without an API key, the
+/// admin API answers 403).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let node = brain_ws_server::Node::start(brain_ws_server::Config::default())?;
+/// let app = axum::Router::new().nest("/brain", brain_ws_server::router(&node));
+/// # let _ = app; Ok(()) }
+/// ```
 pub fn router(node: &Node) -> axum::Router {
-    server::router(node.clone())
+    server::router(node)
+}
+
+/// `/ws/connect` and `/ws/channel/{channel}` only (no fallback).
+pub fn ws_router(node: &Node) -> axum::Router {
+    server::ws_router(node)
+}
+
+/// The admin HTTP API only: broadcast, broadcast/all, users/send, stats,
+/// channels (no fallback), behind the API key or loopback guard.
+pub fn admin_router(node: &Node) -> axum::Router {
+    server::admin_router(node)
+}
+
+/// `/api/ws/info`, `/health`, `/ready`, `/metrics`, `/openapi.json` and the
+/// test page only (no fallback). An app with its own `/health` leaves this
+/// one out, or nests it.
+pub fn ops_router(node: &Node) -> axum::Router {
+    server::ops_router(node)
 }

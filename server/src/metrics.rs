@@ -73,6 +73,10 @@ pub(crate) struct Metrics {
     pub(crate) forbidden: AtomicU64,
     pub(crate) policy_violation_disconnects: AtomicU64,
     pub(crate) token_expired_disconnects: AtomicU64,
+    /// Times local subscribers were told (`subscribed`, `recovered: false`)
+    /// that a channel's stream restarted or jumped past events no one could
+    /// read back.
+    pub(crate) stream_discontinuities: AtomicU64,
     refusals: [AtomicU64; Refusal::ALL.len()],
     latency_buckets: [AtomicU64; LATENCY_BUCKETS.len()],
     latency_count: AtomicU64,
@@ -197,6 +201,12 @@ impl Metrics {
             "counter",
             "Subscribes and publishes refused by channel authorization.",
             get(&self.forbidden),
+        );
+        metric(
+            "brain_ws_stream_discontinuities_total",
+            "counter",
+            "Times subscribers were told a history channel's stream restarted or lost events (subscribed with recovered false).",
+            get(&self.stream_discontinuities),
         );
         metric(
             "brain_ws_policy_violation_disconnects_total",

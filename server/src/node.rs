@@ -1,43 +1,50 @@
-//! The `Node` facade: what an embedding application and the HTTP API use to
-//! publish, address users, and read stats. It owns the hub and the broker.
+//! The `Node` facade: what an embedding application, the HTTP API and the
+//! sessions use to publish, subscribe, address users and read stats. It owns
+//! the hub and the broker; nothing else reaches into either. The data path:
+//! protocol (decode) → session → node → broker → hub → connections.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use brain_ws_protocol::catalog::Event;
+use brain_ws_protocol::catalog::{Event, StandardChannel, SystemEvent, SystemStatus};
 use brain_ws_protocol::http::{ChannelSubscribersResponse, NodeStats, StatsResponse};
 use brain_ws_protocol::{ChannelName, EventType, StreamPosition, unix_timestamp};
+use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::broker::memory::MemoryBroker;
 use crate::broker::redis::RedisBroker;
-use crate::broker::{Broker, BrokerError, BrokerHealth, Publication};
+use crate::broker::{Broker, BrokerError, BrokerHealth, Publication, Published};
 use crate::clock::Clock;
 use crate::config::{BrokerConfig, Config};
 use crate::connection::Connection;
-use crate::hub::{Hub, HubMode, Target};
+use crate::frames::Frame;
+use crate::hub::{Hub, Slot, Target};
 use crate::metrics::{Gauges, Metrics};
 
 /// A handle on a running node: cheap to clone, safe to share.
 #[derive(Clone)]
 pub struct Node {
-    pub(crate) inner: Arc<NodeInner>,
+    inner: Arc<NodeInner>,
 }
 
-pub(crate) struct NodeInner {
-    pub(crate) config: Arc<Config>,
-    pub(crate) hub: Arc<Hub>,
-    pub(crate) broker: Arc<dyn Broker>,
-    pub(crate) metrics: Arc<Metrics>,
+struct NodeInner {
+    config: Arc<Config>,
+    hub: Arc<Hub>,
+    broker: Arc<dyn Broker>,
+    metrics: Arc<Metrics>,
     /// Cancelled when the node shuts down.
-    pub(crate) shutdown: CancellationToken,
+    shutdown: CancellationToken,
     /// Every WebSocket session, so shutdown can wait for them (axum's serve
     /// does not track upgraded connections).
-    pub(crate) sessions: TaskTracker,
+    sessions: TaskTracker,
     /// Per-user connection reservations (`max_connections_per_user`).
-    pub(crate) user_slots: Arc<crate::user_limit::UserSlots>,
+    user_slots: Arc<crate::user_limit::UserSlots>,
 }
+
+/// How often the startup announcement checks whether the broker is up.
+const STARTUP_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Why an event could not be published.
 pub type PublishError = BrokerError;
@@ -50,6 +57,14 @@ impl Node {
         config.validate()?;
         let node = Self::new(config)?;
         tokio::spawn(crate::heartbeat::run(node.clone()));
+        if node.is_cluster() {
+            tokio::spawn(node.clone().announce_startup());
+        } else {
+            // One node: nothing to wait for, and announced before anyone
+            // can subscribe (the in-memory broker publishes synchronously).
+            let (channel, event_type, data) = node.startup_event();
+            let _ = node.publish(&channel, &event_type, data).now_or_never();
+        }
         Ok(node)
     }
 
@@ -58,7 +73,7 @@ impl Node {
     /// go out. New connections are refused from the start.
     pub async fn shutdown(&self) {
         let inner = &self.inner;
-        let _ = self.emit_system_shutdown("stopping").await;
+        self.announce_shutdown();
         inner.shutdown.cancel();
         inner
             .hub
@@ -76,35 +91,83 @@ impl Node {
         inner.broker.shutdown().await;
     }
 
+    /// Tells this node's `system` subscribers that it is stopping:
+    /// `system_shutdown` with its `node_id`, delivered here only (the other
+    /// nodes' clients are not affected) and kept in no history (it carries
+    /// no offset).
+    fn announce_shutdown(&self) {
+        let (event_type, data) = Event::System(SystemEvent::SystemShutdown(SystemStatus {
+            status: "stopping".into(),
+            node_id: Some(self.inner.config.node_id.clone()),
+        }))
+        .into_parts();
+        let channel = StandardChannel::System.name();
+        let frame =
+            crate::frames::event(&event_type, Some(&channel), &data, unix_timestamp(), None);
+        self.inner
+            .hub
+            .deliver(crate::hub::Recipients::Channel(&channel, None), &frame);
+    }
+
+    /// Publishes `system_startup` once the broker is up (at once in memory;
+    /// with Redis, as soon as the first connection succeeds), so it reaches
+    /// the cluster's `system` subscribers. One idempotency key for every
+    /// attempt: a retry after an ambiguous failure is not delivered twice.
+    async fn announce_startup(self) {
+        let key = format!("system_startup:{}", uuid::Uuid::new_v4());
+        let (channel, event_type, data) = self.startup_event();
+        let mut tick = tokio::time::interval(STARTUP_RETRY);
+        loop {
+            tokio::select! {
+                () = self.inner.shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            if self.broker_unavailable().is_some() {
+                continue;
+            }
+            let published = self
+                .publish_idempotent(&channel, &event_type, data.clone(), &key)
+                .await;
+            if published.is_ok() {
+                return;
+            }
+        }
+    }
+
+    /// `system_startup` naming this node, on `system`.
+    fn startup_event(&self) -> (ChannelName, EventType, serde_json::Value) {
+        let (event_type, data) = Event::System(SystemEvent::SystemStartup(SystemStatus {
+            status: "started".into(),
+            node_id: Some(self.inner.config.node_id.clone()),
+        }))
+        .into_parts();
+        (StandardChannel::System.name(), event_type, data)
+    }
+
     /// A node with the configured broker.
     fn new(config: Config) -> Result<Self, crate::ConfigError> {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
         let (hub, broker): (Arc<Hub>, Arc<dyn Broker>) = match &config.broker {
             BrokerConfig::Memory => {
-                let mode = HubMode {
-                    local_history: true,
-                    interest: None,
-                };
                 let hub = Arc::new(Hub::new(
                     config.clone(),
                     Clock::new(),
                     metrics.clone(),
-                    mode,
+                    None,
                 ));
-                (hub.clone(), Arc::new(MemoryBroker::new(hub)))
+                (
+                    hub.clone(),
+                    Arc::new(MemoryBroker::new(config.clone(), hub)),
+                )
             }
             BrokerConfig::Redis(url) => {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-                let mode = HubMode {
-                    local_history: false,
-                    interest: Some(tx.clone()),
-                };
                 let hub = Arc::new(Hub::new(
                     config.clone(),
                     Clock::new(),
                     metrics.clone(),
-                    mode,
+                    Some(tx.clone()),
                 ));
                 let broker = RedisBroker::start(config.clone(), url, hub.clone(), tx, rx)?;
                 tracing::info!(broker = %config.broker.redacted(), prefix = %config.redis_prefix, "using the redis broker");
@@ -124,15 +187,93 @@ impl Node {
         })
     }
 
-    /// Subscribes a connection through the broker: `subscribed`, the replay
-    /// for `since`, then live events.
+    /// Subscribes a connection: the hub holds its live events back while
+    /// the broker answers with the channel's position and the replay for
+    /// `since`; then `subscribed`, the replay and the held-back events go
+    /// out in order, without gap or duplicate.
     pub(crate) async fn subscribe(
         &self,
         conn: &Arc<Connection>,
         channel: &ChannelName,
         since: Option<&StreamPosition>,
     ) {
-        self.inner.broker.subscribe(conn, channel, since).await;
+        let hub = &self.inner.hub;
+        hub.subscribe_pending(conn, channel);
+        let joined = self.inner.broker.subscribe(channel, since).await;
+        hub.activate(conn, channel, joined);
+    }
+
+    /// Ends a connection's subscription; false if it had none.
+    pub(crate) fn unsubscribe(&self, conn: &Connection, channel: &ChannelName) -> bool {
+        self.inner.hub.unsubscribe(conn, channel)
+    }
+
+    /// Registers a new connection; `welcome` builds its first frame.
+    pub(crate) fn register(
+        &self,
+        user_id: Option<Arc<str>>,
+        welcome: impl FnOnce(&Connection) -> Frame,
+    ) -> Arc<Connection> {
+        self.inner.hub.register(user_id, welcome)
+    }
+
+    /// Removes a connection and its subscriptions.
+    pub(crate) fn unregister(&self, conn: &Connection, subscriptions: &[ChannelName]) {
+        self.inner.hub.unregister(conn, subscriptions);
+    }
+
+    /// Reserves a connection slot; `None` when the node is full.
+    pub(crate) fn reserve_slot(&self) -> Option<Slot> {
+        self.inner.hub.reserve_slot()
+    }
+
+    /// Reserves a place under `max_connections_per_user`.
+    pub(crate) fn reserve_user_slot(
+        &self,
+        user: &Arc<str>,
+        max: usize,
+    ) -> Option<crate::user_limit::UserSlot> {
+        self.inner.user_slots.reserve(user, max)
+    }
+
+    /// The node's clock (connection activity, heartbeats).
+    pub(crate) fn clock(&self) -> Clock {
+        *self.inner.hub.clock()
+    }
+
+    /// The node's counters.
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    /// The hub, for the heartbeat task.
+    pub(crate) fn hub(&self) -> &Arc<Hub> {
+        &self.inner.hub
+    }
+
+    /// Housekeeping of the broker (expired history and idempotency keys).
+    pub(crate) fn maintain(&self) {
+        self.inner.broker.maintain();
+    }
+
+    /// Tracks a WebSocket session so shutdown waits for it.
+    pub(crate) fn sessions(&self) -> &TaskTracker {
+        &self.inner.sessions
+    }
+
+    /// Cancelled when the node starts shutting down.
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+
+    /// `memory` or `redis`.
+    pub fn broker_kind(&self) -> &'static str {
+        self.inner.broker.kind()
+    }
+
+    /// Whether several nodes share the broker (Redis).
+    pub fn is_cluster(&self) -> bool {
+        self.inner.broker.is_cluster()
     }
 
     /// The configuration the node runs with.
@@ -140,15 +281,34 @@ impl Node {
         &self.inner.config
     }
 
-    /// Publishes an event on a channel; resolves to the number of subscribers
-    /// it was delivered to.
+    /// Publishes an event on a channel. Resolves to what happened
+    /// ([`Published`]: delivered on this node, or handed to the cluster), or
+    /// fails with [`PublishError::Unavailable`] while the cluster broker is
+    /// unreachable, in which case the event was delivered nowhere.
     pub async fn publish(
         &self,
         channel: &ChannelName,
         event_type: &EventType,
         data: serde_json::Value,
-    ) -> Result<usize, PublishError> {
-        self.send(Target::Channel(channel.clone()), event_type, data)
+    ) -> Result<Published, PublishError> {
+        self.send(Target::Channel(channel.clone()), event_type, data, None)
+            .await
+    }
+
+    /// [`Node::publish`] with an idempotency key: within
+    /// [`crate::IDEMPOTENCY_WINDOW`] of a publication with the same key (on
+    /// any node sharing the broker), resolves to [`Published::Duplicate`]
+    /// without delivering. A publisher that retries after an error or a
+    /// timeout sends the same key, and the event is delivered once.
+    pub async fn publish_idempotent(
+        &self,
+        channel: &ChannelName,
+        event_type: &EventType,
+        data: serde_json::Value,
+        idempotency_key: &str,
+    ) -> Result<Published, PublishError> {
+        let key = Some(idempotency_key.to_owned());
+        self.send(Target::Channel(channel.clone()), event_type, data, key)
             .await
     }
 
@@ -159,8 +319,8 @@ impl Node {
         user_id: &str,
         event_type: &EventType,
         data: serde_json::Value,
-    ) -> Result<usize, PublishError> {
-        self.send(Target::User(Arc::from(user_id)), event_type, data)
+    ) -> Result<Published, PublishError> {
+        self.send(Target::User(Arc::from(user_id)), event_type, data, None)
             .await
     }
 
@@ -169,13 +329,13 @@ impl Node {
         &self,
         event_type: &EventType,
         data: serde_json::Value,
-    ) -> Result<usize, PublishError> {
-        self.send(Target::All, event_type, data).await
+    ) -> Result<Published, PublishError> {
+        self.send(Target::All, event_type, data, None).await
     }
 
     /// Publishes a catalogue event on its standard channel (or, for an
     /// event outside the catalogue, on `system`).
-    pub async fn emit(&self, event: Event) -> Result<usize, PublishError> {
+    pub async fn emit(&self, event: Event) -> Result<Published, PublishError> {
         let channel = event
             .channel()
             .unwrap_or(brain_ws_protocol::catalog::StandardChannel::System)
@@ -189,7 +349,8 @@ impl Node {
         target: Target,
         event_type: &EventType,
         data: serde_json::Value,
-    ) -> Result<usize, PublishError> {
+        idempotency_key: Option<String>,
+    ) -> Result<Published, PublishError> {
         self.inner
             .broker
             .publish(Publication {
@@ -197,6 +358,7 @@ impl Node {
                 event_type: event_type.clone(),
                 data,
                 timestamp: unix_timestamp(),
+                idempotency_key,
             })
             .await
     }
@@ -263,7 +425,7 @@ impl Node {
     }
 
     /// Whether the broker is reachable: `None` when it is, or why not
-    /// (`/ready` answers 503 meanwhile; events reach this node only).
+    /// (`/ready` answers 503 and publishing fails meanwhile).
     pub fn broker_unavailable(&self) -> Option<String> {
         match self.inner.broker.health() {
             BrokerHealth::Up => None,

@@ -40,7 +40,7 @@ pub(crate) async fn run(
     node: Node,
     tls: Option<tokio_rustls::TlsAcceptor>,
 ) {
-    let shutdown = node.inner.shutdown.clone();
+    let shutdown = node.shutdown_token().clone();
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())
@@ -75,11 +75,11 @@ pub(crate) async fn run(
                                 .await;
                         }
                         Ok(Err(e)) => {
-                            node.inner.metrics.refused(Refusal::TlsHandshake);
+                            node.metrics().refused(Refusal::TlsHandshake);
                             tracing::debug!(%peer, error = %e, "TLS handshake failed");
                         }
                         Err(_) => {
-                            node.inner.metrics.refused(Refusal::HandshakeTimeout);
+                            node.metrics().refused(Refusal::HandshakeTimeout);
                             tracing::debug!(%peer, "no TLS handshake within the handshake timeout");
                         }
                     }
@@ -133,7 +133,7 @@ async fn serve_connection<I>(
         // An idle kept-alive connection timing out is normal; one
         // that never completed a request is a refused handshake.
         if e.is_timeout() && !served.load(Ordering::Relaxed) {
-            node.inner.metrics.refused(Refusal::HandshakeTimeout);
+            node.metrics().refused(Refusal::HandshakeTimeout);
             tracing::debug!(%peer, "no complete request within the handshake timeout");
         } else {
             tracing::trace!(%peer, error = %e, "connection ended with an error");

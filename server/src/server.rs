@@ -65,25 +65,25 @@ impl Server {
     /// Validates `config`, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         config.validate()?;
-        let tls = config.tls.as_ref().map(Reloadable::load).transpose()?;
-        let acceptor = tls
-            .as_ref()
-            .map(|t| t.server_config().map(tokio_rustls::TlsAcceptor::from))
-            .transpose()?;
         let addr = config.bind;
         let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
         let addr = listener
             .local_addr()
             .map_err(|source| StartError::Bind { addr, source })?;
+        let tls = config.tls.as_ref().map(Reloadable::load).transpose()?;
+        let acceptor = tls
+            .as_ref()
+            .map(|t| t.server_config().map(tokio_rustls::TlsAcceptor::from))
+            .transpose()?;
         let node = Node::start(config)?;
-        let app = router(node.clone());
+        let app = app(&node);
         let serve = tokio::spawn(crate::serve::run(listener, app, node.clone(), acceptor));
         if let Some(tls) = &tls {
             tracing::info!(%addr, node_id = %node.config().node_id, cert = %tls.cert_path().display(), "listening on {addr} with TLS (https://, wss://)");
             #[cfg(unix)]
             tokio::spawn(crate::tls::reload_on_sighup(
                 tls.clone(),
-                node.inner.shutdown.clone(),
+                node.shutdown_token().clone(),
             ));
         } else {
             tracing::info!(%addr, node_id = %node.config().node_id, "listening on {addr}");
@@ -92,7 +92,6 @@ impl Server {
             tracing::info!("no API key configured: the admin HTTP API answers loopback peers only");
         }
         log_auth(node.config());
-        let _ = node.emit_system_startup("started").await;
         Ok(Self {
             node,
             addr,
@@ -145,9 +144,34 @@ fn log_auth(config: &Config) {
     }
 }
 
-/// The whole HTTP surface.
-pub(crate) fn router(node: Node) -> Router {
-    let admin = Router::new()
+/// The whole HTTP surface as the binary serves it: [`router`] plus a JSON
+/// 404 for every other path.
+pub(crate) fn app(node: &Node) -> Router {
+    router(node).fallback(http_api::not_found)
+}
+
+/// Every BRAiN endpoint, without a fallback (so it merges into an app that
+/// has one): [`ws_router`], [`admin_router`] and [`ops_router`].
+pub(crate) fn router(node: &Node) -> Router {
+    ws_router(node)
+        .merge(admin_router(node))
+        .merge(ops_router(node))
+}
+
+/// `/ws/connect` and `/ws/channel/{channel}`.
+pub(crate) fn ws_router(node: &Node) -> Router {
+    finish(
+        Router::new()
+            .route("/ws/connect", get(ws::connect))
+            .route("/ws/channel/{channel}", get(ws::channel)),
+        node,
+    )
+}
+
+/// The admin HTTP API (publish, stats), behind the API key or loopback
+/// guard.
+pub(crate) fn admin_router(node: &Node) -> Router {
+    let routes = Router::new()
         .route("/api/ws/broadcast", post(http_api::broadcast))
         .route("/api/ws/broadcast/all", post(http_api::broadcast_all))
         .route("/api/ws/users/{user_id}/send", post(http_api::send_to_user))
@@ -157,18 +181,29 @@ pub(crate) fn router(node: Node) -> Router {
             node.clone(),
             http_api::admin_guard,
         ));
-    Router::new()
-        .route("/ws/connect", get(ws::connect))
-        .route("/ws/channel/{channel}", get(ws::channel))
-        .route("/api/ws/info", get(http_api::info))
-        .route("/health", get(http_api::health))
-        .route("/ready", get(http_api::ready))
-        .route("/metrics", get(http_api::metrics))
-        .route("/openapi.json", get(http_api::openapi))
-        .route("/static/websocket_test.html", get(http_api::test_page))
-        .merge(admin)
-        .fallback(http_api::not_found)
+    finish(routes, node)
+}
+
+/// `/api/ws/info`, `/health`, `/ready`, `/metrics`, `/openapi.json` and the
+/// test page.
+pub(crate) fn ops_router(node: &Node) -> Router {
+    finish(
+        Router::new()
+            .route("/api/ws/info", get(http_api::info))
+            .route("/health", get(http_api::health))
+            .route("/ready", get(http_api::ready))
+            .route("/metrics", get(http_api::metrics))
+            .route("/openapi.json", get(http_api::openapi))
+            .route("/static/websocket_test.html", get(http_api::test_page)),
+        node,
+    )
+}
+
+/// What every part shares: a JSON 405 on its own routes (a per-route
+/// setting, which merges), the body limit, the node as state.
+fn finish(routes: Router<Node>, node: &Node) -> Router {
+    routes
         .method_not_allowed_fallback(http_api::method_not_allowed)
         .layer(DefaultBodyLimit::max(node.config().max_message_size))
-        .with_state(node)
+        .with_state(node.clone())
 }

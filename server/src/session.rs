@@ -18,9 +18,10 @@ use brain_ws_protocol::{
 use futures_util::{SinkExt, StreamExt};
 
 use crate::auth::Identity;
-use crate::connection::{Connection, Frame, Next};
+use crate::connection::{Connection, Next};
 use crate::direct::{DirectSocket, DirectSocketParts};
 use crate::frames;
+use crate::frames::Frame;
 use crate::hub::Slot;
 use crate::metrics::inc;
 use crate::node::Node;
@@ -82,15 +83,14 @@ pub(crate) async fn run(transport: Transport, start: SessionStart) {
         user_slot,
         initial_channel,
     } = start;
-    let inner = node.inner.clone();
-    let hub = inner.hub.clone();
-    let conn = hub.register(identity.user_id.clone(), |conn| {
+    let heartbeat_interval = node.config().heartbeat_interval.as_secs_f64();
+    let conn = node.register(identity.user_id.clone(), |conn| {
         frames::encode(&brain_ws_protocol::ServerMessage::Connected(
             brain_ws_protocol::Connected {
                 connection_id: conn.id,
                 timestamp: brain_ws_protocol::unix_timestamp(),
                 user_id: conn.user_id.as_deref().map(str::to_owned),
-                heartbeat_interval: inner.config.heartbeat_interval.as_secs_f64(),
+                heartbeat_interval,
                 protocol: brain_ws_protocol::PROTOCOL_VERSION.to_owned(),
             },
         ))
@@ -106,8 +106,8 @@ pub(crate) async fn run(transport: Transport, start: SessionStart) {
     let mut session = Session {
         node: &node,
         conn: &conn,
-        limiter: inner
-            .config
+        limiter: node
+            .config()
             .rate_limit
             .map(|limit| Limiter::new(limit, Instant::now())),
         identity,
@@ -124,7 +124,7 @@ pub(crate) async fn run(transport: Transport, start: SessionStart) {
     }
     conn.finish();
     let subscriptions: Vec<ChannelName> = session.subscriptions.drain().collect();
-    hub.unregister(&conn, &subscriptions);
+    node.unregister(&conn, &subscriptions);
     drop(slot);
     drop(user_slot);
     tracing::debug!(connection_id = %conn.id, close = ?close, "disconnected");
@@ -185,7 +185,7 @@ async fn say_goodbye(socket: &mut Socket, conn: &Connection, code: CloseCode) ->
 }
 
 fn count_close(node: &Node, code: CloseCode) {
-    let m = &node.inner.metrics;
+    let m = node.metrics();
     match code {
         CloseCode::SLOW_CONSUMER => inc(&m.slow_consumer_disconnects),
         CloseCode::HEARTBEAT_TIMEOUT => inc(&m.heartbeat_timeouts),
@@ -209,7 +209,7 @@ impl Session<'_> {
     /// The connection's loop. Returns the close code to send, or `None` when
     /// the client went away first.
     async fn pump(&mut self, socket: &mut Socket) -> Option<CloseCode> {
-        let clock = *self.node.inner.hub.clock();
+        let clock = self.node.clock();
         let conn = self.conn;
         // The token's expiry: one timer per authenticated connection, none
         // for anonymous ones.
@@ -258,7 +258,7 @@ impl Session<'_> {
                         match self.limiter.as_mut().map_or(Verdict::Allow, |l| l.check(Instant::now())) {
                             Verdict::Allow => {}
                             Verdict::Drop => {
-                                inc(&self.node.inner.metrics.rate_limited);
+                                inc(&self.node.metrics().rate_limited);
                                 self.reply_error(
                                     ErrorCode::RATE_LIMITED,
                                     "too many messages: this one was dropped",
@@ -267,14 +267,14 @@ impl Session<'_> {
                                 continue;
                             }
                             Verdict::Close => {
-                                inc(&self.node.inner.metrics.rate_limited);
+                                inc(&self.node.metrics().rate_limited);
                                 return Some(CloseCode::POLICY_VIOLATION);
                             }
                         }
                     }
                     match message {
                         Inbound::Text(text) => {
-                            inc(&self.node.inner.metrics.messages_in);
+                            inc(&self.node.metrics().messages_in);
                             self.handle_text(&text).await;
                         }
                         Inbound::Binary => self.reply_error(
@@ -317,12 +317,12 @@ impl Session<'_> {
     }
 
     fn reply_error(&self, code: ErrorCode, message: impl Into<String>, channel: Option<&str>) {
-        inc(&self.node.inner.metrics.client_errors);
+        inc(&self.node.metrics().client_errors);
         self.conn.offer(frames::error(code, message, channel));
     }
 
     async fn subscribe(&mut self, channel: ChannelName, since: Option<StreamPosition>) {
-        let max = self.node.inner.config.max_subscriptions;
+        let max = self.node.config().max_subscriptions;
         if !self.subscriptions.contains(&channel) && self.subscriptions.len() >= max {
             return self.reply_error(
                 ErrorCode::SUBSCRIPTION_LIMIT,
@@ -331,7 +331,11 @@ impl Session<'_> {
             );
         }
         if let Err(reason) = self.authorize(&channel) {
-            return self.reply_error(ErrorCode::FORBIDDEN, reason, Some(channel.as_str()));
+            return self.reply_error(
+                ErrorCode::FORBIDDEN,
+                reason.to_string(),
+                Some(channel.as_str()),
+            );
         }
         self.node
             .subscribe(self.conn, &channel, since.as_ref())
@@ -347,7 +351,7 @@ impl Session<'_> {
                 Some(channel.as_str()),
             );
         }
-        self.node.inner.hub.unsubscribe(self.conn, &channel);
+        self.node.unsubscribe(self.conn, &channel);
         self.conn.offer(frames::unsubscribed(&channel));
     }
 
@@ -360,24 +364,36 @@ impl Session<'_> {
             );
         }
         if let Err(reason) = self.authorize(&channel) {
-            return self.reply_error(ErrorCode::FORBIDDEN, reason, Some(channel.as_str()));
+            return self.reply_error(
+                ErrorCode::FORBIDDEN,
+                reason.to_string(),
+                Some(channel.as_str()),
+            );
         }
         // Publishing may wait on a remote broker; do it off the session so
-        // reads and writes continue.
+        // reads and writes continue. A refusal (Redis unreachable: the event
+        // went nowhere) is said to the publisher.
         let node = self.node.clone();
+        let conn = self.conn.clone();
         tokio::spawn(async move {
             if let Err(e) = node.publish(&channel, &event, data).await {
                 tracing::warn!(%channel, error = %e, "client publish failed");
+                inc(&node.metrics().client_errors);
+                conn.offer(frames::error(
+                    ErrorCode::UNAVAILABLE,
+                    format!("not published, delivered to no one: {e}"),
+                    Some(channel.as_str()),
+                ));
             }
         });
     }
 
     /// Channel authorization (`access.rs`): private channels, role rules
     /// and the token's `channels` claim.
-    fn authorize(&self, channel: &ChannelName) -> Result<(), String> {
-        let verdict = crate::access::check(&self.node.inner.config, &self.identity, channel);
+    fn authorize(&self, channel: &ChannelName) -> Result<(), crate::access::AccessDenied> {
+        let verdict = crate::access::check(self.node.config(), &self.identity, channel);
         if verdict.is_err() {
-            inc(&self.node.inner.metrics.forbidden);
+            inc(&self.node.metrics().forbidden);
         }
         verdict
     }

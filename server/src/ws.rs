@@ -12,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use brain_ws_protocol::{ChannelName, ErrorCode};
 
-use crate::direct::{self, DirectUpgrade};
+use crate::direct::{self, Upgrade};
 use crate::http_api::ApiError;
 use crate::metrics::Refusal;
 use crate::node::Node;
@@ -35,10 +35,10 @@ pub(crate) async fn connect(
     State(node): State<Node>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    direct: DirectUpgrade,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Upgrade,
 ) -> Response {
-    match upgrade {
+    let Upgrade { direct, websocket } = upgrade;
+    match websocket {
         Ok(upgrade) => accept(node, &query, &headers, (upgrade, direct), None),
         Err(rejection) => not_a_websocket(&node, &query, &headers, None, rejection),
     }
@@ -50,10 +50,10 @@ pub(crate) async fn channel(
     Path(channel): Path<String>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
-    direct: DirectUpgrade,
-    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+    upgrade: Upgrade,
 ) -> Response {
-    let upgrade = match upgrade {
+    let Upgrade { direct, websocket } = upgrade;
+    let upgrade = match websocket {
         Ok(upgrade) => upgrade,
         Err(rejection) => {
             return not_a_websocket(&node, &query, &headers, Some(&channel), rejection);
@@ -62,7 +62,7 @@ pub(crate) async fn channel(
     match ChannelName::new(&channel) {
         Ok(channel) => accept(node, &query, &headers, (upgrade, direct), Some(channel)),
         Err(e) => {
-            node.inner.metrics.refused(Refusal::InvalidChannel);
+            node.metrics().refused(Refusal::InvalidChannel);
             ApiError::new(
                 StatusCode::BAD_REQUEST,
                 ErrorCode::INVALID_CHANNEL,
@@ -154,7 +154,13 @@ fn refusal(
     };
     access::check(config, &identity, &channel)
         .err()
-        .map(|reason| ApiError::new(StatusCode::FORBIDDEN, ErrorCode::FORBIDDEN, reason))
+        .map(|reason| {
+            ApiError::new(
+                StatusCode::FORBIDDEN,
+                ErrorCode::FORBIDDEN,
+                reason.to_string(),
+            )
+        })
 }
 
 const ORIGIN_REFUSED: &str = "this origin is not allowed to open WebSocket connections";
@@ -166,7 +172,7 @@ fn refuse(
     code: ErrorCode,
     message: String,
 ) -> Response {
-    node.inner.metrics.refused(why);
+    node.metrics().refused(why);
     ApiError::new(status, code, message).into_response()
 }
 
@@ -177,7 +183,7 @@ fn accept(
     node: Node,
     query: &HashMap<String, String>,
     headers: &HeaderMap,
-    (upgrade, direct): (WebSocketUpgrade, DirectUpgrade),
+    (upgrade, direct): (WebSocketUpgrade, Option<hyper::upgrade::OnUpgrade>),
     initial_channel: Option<ChannelName>,
 ) -> Response {
     if node.is_shutting_down() {
@@ -198,7 +204,7 @@ fn accept(
             ORIGIN_REFUSED.into(),
         );
     }
-    let Some(slot) = node.inner.hub.reserve_slot() else {
+    let Some(slot) = node.reserve_slot() else {
         return refuse(
             &node,
             Refusal::ConnectionLimit,
@@ -223,7 +229,7 @@ fn accept(
         }
     };
     let user_slot = match (&identity.user_id, config.max_connections_per_user) {
-        (Some(user), Some(max)) => match node.inner.user_slots.reserve(user, max) {
+        (Some(user), Some(max)) => match node.reserve_user_slot(user, max) {
             Some(slot) => Some(slot),
             None => {
                 return refuse(
@@ -245,12 +251,12 @@ fn accept(
             Refusal::Forbidden,
             StatusCode::FORBIDDEN,
             ErrorCode::FORBIDDEN,
-            reason,
+            reason.to_string(),
         );
     }
-    let sessions = node.inner.sessions.clone();
+    let sessions = node.sessions().clone();
     let upgrade = upgrade.protocols([brain_ws_protocol::PROTOCOL_VERSION]);
-    if let (Some(on_upgrade), Some(key)) = (direct.take(), headers.get(header::SEC_WEBSOCKET_KEY)) {
+    if let (Some(on_upgrade), Some(key)) = (direct, headers.get(header::SEC_WEBSOCKET_KEY)) {
         let response = direct::switching_protocols(key, upgrade.selected_protocol());
         let ws_config = tungstenite::protocol::WebSocketConfig::default()
             .read_buffer_size(READ_BUFFER)

@@ -1,23 +1,23 @@
 //! How events travel between publishers and the hubs that deliver them.
 //!
 //! The node hands every publication and every subscription to a [`Broker`].
-//! The in-memory broker ([`memory`]) delivers straight to this node's hub,
-//! which keeps the history. The Redis broker ([`redis`]) carries each
-//! publication through Redis to every node, each of which delivers it to its
-//! own hub, and keeps the history in Redis Streams shared by all nodes. The
-//! hub never knows which broker is in use (centrifuge's Node/Hub/Broker split).
+//! The in-memory broker ([`memory`]) delivers straight to this node's hub
+//! and keeps each history channel's ring. The Redis broker ([`redis`])
+//! carries each publication through Redis to every node, each of which
+//! delivers it to its own hub, and keeps the history in Redis Streams shared
+//! by all nodes. Both apply the same recovery rule (`history::recover`).
+//! The hub never knows which broker is in use (centrifuge's Node/Hub/Broker
+//! split): it gets ready frames through `Hub::deliver` and answers through
+//! `Hub::activate`.
 
 pub(crate) mod memory;
 pub(crate) mod redis;
-
-use std::sync::Arc;
 
 use brain_ws_protocol::http::NodeStats;
 use brain_ws_protocol::{ChannelName, EventType, StreamPosition};
 use futures_util::future::BoxFuture;
 
-use crate::connection::Connection;
-use crate::hub::Target;
+use crate::hub::{Joined, Target};
 
 /// One event to deliver.
 #[derive(Debug, Clone)]
@@ -26,12 +26,49 @@ pub(crate) struct Publication {
     pub(crate) event_type: EventType,
     pub(crate) data: serde_json::Value,
     pub(crate) timestamp: f64,
+    /// The publisher's idempotency key: a second publication with the same
+    /// key within `idempotency::WINDOW` is not delivered.
+    pub(crate) idempotency_key: Option<String>,
 }
 
-/// Why a publication could not be handed over.
-#[derive(Debug, thiserror::Error)]
+/// What became of a publication (the answer of [`crate::Node::publish`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Published {
+    /// Delivered on this node, which is the whole system (in-memory
+    /// broker): `recipients` local subscribers or connections.
+    Local {
+        /// Subscribers (or connections) it was queued to.
+        recipients: usize,
+    },
+    /// Handed to the cluster broker, which delivers it on every node:
+    /// `recipients` is this node's subscribers plus the others' as of their
+    /// last report.
+    Cluster {
+        /// Subscribers (or connections) across the cluster.
+        recipients: usize,
+    },
+    /// Its idempotency key was already used within the window: the earlier
+    /// publication stands and this one was not delivered.
+    Duplicate,
+}
+
+impl Published {
+    /// The recipients it reached (0 for a duplicate).
+    pub fn recipients(&self) -> usize {
+        match self {
+            Self::Local { recipients } | Self::Cluster { recipients } => *recipients,
+            Self::Duplicate => 0,
+        }
+    }
+}
+
+/// Why a publication was not delivered. Nothing was delivered anywhere, on
+/// this node either: the publisher may retry (with an idempotency key, a
+/// retry of an event that did go out is not delivered twice).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BrokerError {
-    /// The shared broker cannot be reached.
+    /// The cluster broker (Redis) cannot be reached, or did not confirm the
+    /// publication; the HTTP API answers 503 `unavailable`.
     #[error("broker unavailable: {0}")]
     Unavailable(String),
 }
@@ -41,7 +78,7 @@ pub enum BrokerError {
 pub(crate) enum BrokerHealth {
     /// Working (always, for the in-memory broker).
     Up,
-    /// Unreachable: publications are delivered on this node only.
+    /// Unreachable: publications fail until it returns.
     Down(String),
 }
 
@@ -53,24 +90,28 @@ pub(crate) struct ClusterView {
 }
 
 /// Carries publications to the hubs that deliver them, and answers
-/// subscriptions (with the history the broker keeps).
+/// subscriptions with the history it keeps.
 pub(crate) trait Broker: Send + Sync + 'static {
-    /// Publishes; resolves to the number of recipients (cluster-wide on a
-    /// shared broker, from the latest node reports).
-    fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<usize, BrokerError>>;
+    /// Publishes: resolves once the event is delivered (in-memory) or
+    /// confirmed by the cluster broker, or fails having delivered nothing.
+    fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<Published, BrokerError>>;
 
-    /// Registers `conn` on `channel` in the hub and queues its `subscribed`
-    /// answer, then the replay when `since` is given, then live events, with
-    /// no gap and no duplicate between replay and live.
+    /// The answer to a subscription to `channel` (the hub already holds the
+    /// subscriber's live events back): the channel's position and, with
+    /// `since`, the missed events if the history still has them all. Always
+    /// answers: without history (or without Redis) the position is `None`
+    /// and `recovered` false when `since` was given.
     fn subscribe<'a>(
         &'a self,
-        conn: &'a Arc<Connection>,
         channel: &'a ChannelName,
         since: Option<&'a StreamPosition>,
-    ) -> BoxFuture<'a, ()>;
+    ) -> BoxFuture<'a, Joined>;
 
-    /// `memory` or `redis`, as shown in `/api/ws/info`.
+    /// `memory` or `redis`, as shown in `/api/ws/info` and `/ready`.
     fn kind(&self) -> &'static str;
+
+    /// Whether several nodes share this broker.
+    fn is_cluster(&self) -> bool;
 
     /// The broker's state for `/ready`, `/metrics` and publishing.
     fn health(&self) -> BrokerHealth;
@@ -81,6 +122,10 @@ pub(crate) trait Broker: Send + Sync + 'static {
 
     /// Prometheus lines describing the broker, appended to `/metrics`.
     fn render_metrics(&self) -> String;
+
+    /// Periodic housekeeping (every heartbeat interval): expire history and
+    /// idempotency keys kept in memory.
+    fn maintain(&self) {}
 
     /// Stops background tasks and leaves the cluster (deregisters the node).
     fn shutdown(&self) -> BoxFuture<'_, ()>;

@@ -171,7 +171,7 @@ async fn emitters_publish_typed_catalogue_events_on_their_channels() {
         node.emit_mission_created("mission_123", data)
             .await
             .expect("emit"),
-        1
+        brain_ws_server::Published::Local { recipients: 1 }
     );
     node.emit_agent_heartbeat("ops_agent", json!({"health": "good", "tasks": 5}))
         .await

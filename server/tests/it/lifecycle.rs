@@ -28,10 +28,14 @@ async fn shutdown_announces_itself_and_closes_every_connection_with_1001() {
     let mut watcher = Client::subscribed(&server, &["system"]).await;
     let (mut plain, _) = Client::connect(&server).await;
     let addr = server.local_addr();
+    let node_id = server.node().config().node_id.clone();
     server.shutdown().await;
     let announcement = watcher.recv().await;
     assert_eq!(announcement["type"], "system_shutdown");
-    assert_eq!(announcement["data"], json!({"status": "stopping"}));
+    assert_eq!(
+        announcement["data"],
+        json!({"status": "stopping", "node_id": node_id})
+    );
     for client in [&mut watcher, &mut plain] {
         let close = client.closed().await.expect("close frame");
         assert_eq!(u16::from(close.code), 1001);

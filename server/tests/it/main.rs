@@ -15,6 +15,7 @@ mod channels;
 mod docs;
 mod embedded;
 mod fanout;
+mod faults;
 mod heartbeat;
 mod history;
 mod http_api;

@@ -24,7 +24,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-const WAIT: Duration = Duration::from_secs(10);
+pub(crate) const WAIT: Duration = Duration::from_secs(10);
 const SHARED_REDIS: &str = "127.0.0.1:6379";
 
 /// The shared Redis URL, or `None` (test skipped) when it is not running.
@@ -44,19 +44,19 @@ async fn shared_redis(test: &str) -> Option<String> {
 }
 
 /// Logs of the nodes, with `RUST_LOG=info` (or finer) when debugging.
-fn init_logs() {
+pub(crate) fn init_logs() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
         .with_test_writer()
         .try_init();
 }
 
-fn unique_prefix() -> String {
+pub(crate) fn unique_prefix() -> String {
     init_logs();
     format!("test-{}", uuid::Uuid::new_v4().simple())
 }
 
-fn config(redis: &str, prefix: &str, node_id: &str) -> Config {
+pub(crate) fn config(redis: &str, prefix: &str, node_id: &str) -> Config {
     let mut c = Config {
         bind: "127.0.0.1:0".parse().unwrap(),
         node_id: node_id.into(),
@@ -79,13 +79,13 @@ fn config(redis: &str, prefix: &str, node_id: &str) -> Config {
 }
 
 /// Starts a node and waits until it is ready (connected to Redis).
-async fn node(redis: &str, prefix: &str, node_id: &str) -> Server {
+pub(crate) async fn node(redis: &str, prefix: &str, node_id: &str) -> Server {
     let server = Server::start(config(redis, prefix, node_id)).await.unwrap();
     wait_ready(server.local_addr(), 200).await;
     server
 }
 
-async fn wait_ready(addr: SocketAddr, want: u16) {
+pub(crate) async fn wait_ready(addr: SocketAddr, want: u16) {
     let http = reqwest::Client::new();
     eventually(&format!("/ready of {addr} answers {want}"), || {
         let http = http.clone();
@@ -99,7 +99,7 @@ async fn wait_ready(addr: SocketAddr, want: u16) {
     .await;
 }
 
-async fn eventually<F, Fut>(what: &str, mut check: F)
+pub(crate) async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -114,7 +114,17 @@ where
     panic!("timed out waiting until {what}");
 }
 
-async fn get(addr: SocketAddr, path: &str) -> Value {
+/// The Prometheus text of a node's `/metrics`.
+pub(crate) async fn metrics_text(addr: SocketAddr) -> String {
+    reqwest::get(format!("http://{addr}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+pub(crate) async fn get(addr: SocketAddr, path: &str) -> Value {
     reqwest::get(format!("http://{addr}{path}"))
         .await
         .unwrap()
@@ -135,12 +145,12 @@ async fn post(addr: SocketAddr, path: &str, body: Value) -> Value {
 }
 
 /// A raw WebSocket client.
-struct Client {
+pub(crate) struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
 }
 
 impl Client {
-    async fn connect(addr: SocketAddr, token: Option<&str>) -> Self {
+    pub(crate) async fn connect(addr: SocketAddr, token: Option<&str>) -> Self {
         let query = token.map(|t| format!("?token={t}")).unwrap_or_default();
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/connect{query}"))
             .await
@@ -150,12 +160,12 @@ impl Client {
         c
     }
 
-    async fn send(&mut self, v: Value) {
+    pub(crate) async fn send(&mut self, v: Value) {
         self.ws.send(Message::text(v.to_string())).await.unwrap();
     }
 
     /// The next message other than a ping; panics after [`WAIT`].
-    async fn next(&mut self) -> Value {
+    pub(crate) async fn next(&mut self) -> Value {
         self.try_next(WAIT)
             .await
             .expect("no message within the wait")
@@ -163,7 +173,7 @@ impl Client {
 
     /// The next message other than a ping, or `None` when the socket closed
     /// or nothing came within `wait`.
-    async fn try_next(&mut self, wait: Duration) -> Option<Value> {
+    pub(crate) async fn try_next(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let msg = tokio::time::timeout_at(deadline, self.ws.next())
@@ -182,7 +192,7 @@ impl Client {
         }
     }
 
-    async fn subscribe(&mut self, channel: &str, since: Option<(&str, u64)>) -> Value {
+    pub(crate) async fn subscribe(&mut self, channel: &str, since: Option<(&str, u64)>) -> Value {
         let mut msg = json!({"type": "subscribe", "channel": channel});
         if let Some((epoch, offset)) = since {
             msg["since"] = json!({"epoch": epoch, "offset": offset});
@@ -207,11 +217,11 @@ impl Client {
     }
 }
 
-fn ch(name: &str) -> ChannelName {
+pub(crate) fn ch(name: &str) -> ChannelName {
     ChannelName::new(name).unwrap()
 }
 
-fn et(name: &str) -> EventType {
+pub(crate) fn et(name: &str) -> EventType {
     EventType::new(name).unwrap()
 }
 
@@ -377,37 +387,8 @@ async fn cluster_stats_add_up_and_a_killed_node_drops_out_after_its_ttl() {
     let c = node(&redis, &prefix, "c").await;
 
     // Node b is a separate process, to be killed without a goodbye.
-    let mut b = tokio::process::Command::new(env!("CARGO_BIN_EXE_brain-ws-server"))
-        .args([
-            "--bind",
-            "127.0.0.1:0",
-            "--node-id",
-            "b",
-            "--broker",
-            &redis,
-        ])
-        .args(["--redis-prefix", &prefix, "--cluster-refresh", "200ms"])
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(b.stdout.take().unwrap()).lines();
-    let ba: SocketAddr = tokio::time::timeout(WAIT, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap();
-                return addr.parse().unwrap();
-            }
-        }
-        panic!("node b exited without listening");
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    wait_ready(ba, 200).await;
+    let mut b = NodeProcess::start(&redis, &prefix, "b").await;
+    let ba = b.addr;
 
     let mut a1 = Client::connect(aa, Some("tok-alice")).await;
     let mut a2 = Client::connect(aa, None).await;
@@ -441,8 +422,7 @@ async fn cluster_stats_add_up_and_a_killed_node_drops_out_after_its_ttl() {
     );
 
     // Killed: b's report expires after 3 x 200 ms.
-    b.start_kill().unwrap();
-    b.wait().await.unwrap();
+    b.kill().await;
     let killed_at = Instant::now();
     let expected = json!({
         "total_connections": 3,
@@ -470,6 +450,48 @@ async fn cluster_stats_add_up_and_a_killed_node_drops_out_after_its_ttl() {
     a.shutdown().await;
 }
 
+/// A server process (the binary under test), killed on drop.
+pub(crate) struct NodeProcess {
+    pub(crate) addr: SocketAddr,
+    child: tokio::process::Child,
+}
+
+impl NodeProcess {
+    pub(crate) async fn start(redis: &str, prefix: &str, node_id: &str) -> Self {
+        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_brain-ws-server"))
+            .args(["--bind", "127.0.0.1:0", "--node-id", node_id])
+            .args(["--broker", redis, "--redis-prefix", prefix])
+            .args(["--cluster-refresh", "200ms"])
+            .env("RUST_LOG", "info")
+            .env("NO_COLOR", "1")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr: SocketAddr = tokio::time::timeout(WAIT, async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    return rest.split_whitespace().next().unwrap().parse().unwrap();
+                }
+            }
+            panic!("node {node_id} exited without listening");
+        })
+        .await
+        .unwrap();
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        wait_ready(addr, 200).await;
+        Self { addr, child }
+    }
+
+    /// SIGKILL: the node goes without a goodbye.
+    pub(crate) async fn kill(&mut self) {
+        self.child.start_kill().unwrap();
+        self.child.wait().await.unwrap();
+    }
+}
+
 async fn stats_become(addr: SocketAddr, expected: &Value) {
     let deadline = Instant::now() + WAIT;
     loop {
@@ -486,13 +508,13 @@ async fn stats_become(addr: SocketAddr, expected: &Value) {
 }
 
 /// A redis-server of the test's own, on a free port, that it may kill.
-struct PrivateRedis {
-    port: u16,
+pub(crate) struct PrivateRedis {
+    pub(crate) port: u16,
     child: tokio::process::Child,
 }
 
 impl PrivateRedis {
-    async fn start(port: u16) -> Self {
+    pub(crate) async fn start(port: u16) -> Self {
         let child = tokio::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -508,21 +530,21 @@ impl PrivateRedis {
         Self { port, child }
     }
 
-    async fn kill(mut self) -> u16 {
+    pub(crate) async fn kill(mut self) -> u16 {
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
         self.port
     }
 }
 
-async fn free_port() -> u16 {
+pub(crate) async fn free_port() -> u16 {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap().port()
 }
 
 #[tokio::test]
-async fn redis_outage_keeps_local_delivery_and_cross_node_delivery_resumes() {
-    if shared_redis("redis_outage_keeps_local_delivery_and_cross_node_delivery_resumes")
+async fn redis_outage_refuses_publishing_and_cross_node_delivery_resumes() {
+    if shared_redis("redis_outage_refuses_publishing_and_cross_node_delivery_resumes")
         .await
         .is_none()
     {
@@ -539,26 +561,28 @@ async fn redis_outage_keeps_local_delivery_and_cross_node_delivery_resumes() {
     a1.subscribe("mn-live", None).await;
     b1.subscribe("mn-live", None).await;
 
-    // Publishes seq on A every 10 ms, noting which ones went out while A
-    // reported Redis down before and after (those must be delivered locally).
+    // Publishes seq on A every 10 ms, noting which ones were refused (Redis
+    // unreachable: those must be delivered nowhere, on A neither).
     let publisher = a.node().clone();
     let stop = tokio_util::sync::CancellationToken::new();
     let stop2 = stop.clone();
     let publishing = tokio::spawn(async move {
-        let (mut seq, mut down_both) = (0u64, Vec::new());
+        let (mut seq, mut refused) = (0u64, Vec::new());
         while !stop2.is_cancelled() {
-            let before = publisher.broker_unavailable().is_some();
-            publisher
+            match publisher
                 .publish(&ch("mn-live"), &et("tick"), json!({"seq": seq}))
                 .await
-                .unwrap();
-            if before && publisher.broker_unavailable().is_some() {
-                down_both.push(seq);
+            {
+                Ok(published) => assert!(
+                    matches!(published, brain_ws_server::Published::Cluster { .. }),
+                    "{published:?}"
+                ),
+                Err(brain_ws_server::BrokerError::Unavailable(_)) => refused.push(seq),
             }
             seq += 1;
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
-        (seq, down_both)
+        (seq, refused)
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
 
@@ -574,24 +598,14 @@ async fn redis_outage_keeps_local_delivery_and_cross_node_delivery_resumes() {
             .starts_with("redis: unavailable"),
         "{body}"
     );
-    let metrics = reqwest::get(format!("http://{aa}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(aa).await;
     assert!(metrics.contains("\nbrain_ws_broker_up 0\n"), "{metrics}");
     tokio::time::sleep(Duration::from_millis(500)).await;
 
     let redis_server = PrivateRedis::start(port).await;
     wait_ready(aa, 200).await;
     wait_ready(ba, 200).await;
-    let metrics = reqwest::get(format!("http://{aa}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = metrics_text(aa).await;
     assert!(metrics.contains("\nbrain_ws_broker_up 1\n"), "{metrics}");
     let resumed_from = {
         // Everything published from now on must reach both nodes.
@@ -601,20 +615,28 @@ async fn redis_outage_keeps_local_delivery_and_cross_node_delivery_resumes() {
             .publish(&ch("mn-live"), &et("marker"), json!({}))
             .await
             .unwrap();
-        assert!(probe >= 1);
+        assert!(probe.recipients() >= 1);
         Instant::now()
     };
     let _ = resumed_from;
     tokio::time::sleep(Duration::from_millis(300)).await;
     stop.cancel();
-    let (published, down_both) = publishing.await.unwrap();
+    let (published, refused) = publishing.await.unwrap();
     assert!(
-        !down_both.is_empty(),
-        "some events were published during the outage"
+        !refused.is_empty(),
+        "some publications were refused during the outage"
+    );
+    let metrics = metrics_text(aa).await;
+    assert!(
+        metrics.contains(&format!(
+            "\nbrain_ws_broker_unavailable_publications_total {}\n",
+            refused.len()
+        )),
+        "{metrics}"
     );
 
-    // A's subscriber: every event it got is in order, it got every event
-    // published while Redis was down, and the tail after recovery.
+    // A's subscriber: every event it got is in order, none it got was
+    // refused, and it got the tail after recovery.
     let mut a_seqs = Vec::new();
     let mut a_marker_at = None;
     while let Some(v) = a1.try_next(Duration::from_millis(500)).await {
@@ -629,10 +651,10 @@ async fn redis_outage_keeps_local_delivery_and_cross_node_delivery_resumes() {
         "A in order: {a_seqs:?}"
     );
     let a_set: HashSet<u64> = a_seqs.iter().copied().collect();
-    for seq in &down_both {
+    for seq in &refused {
         assert!(
-            a_set.contains(seq),
-            "A lost {seq}, published while Redis was down"
+            !a_set.contains(seq),
+            "A got {seq}, whose publication was refused"
         );
     }
     let mut b_seqs = Vec::new();
@@ -648,7 +670,7 @@ async fn redis_outage_keeps_local_delivery_and_cross_node_delivery_resumes() {
         b_seqs.windows(2).all(|w| w[0] < w[1]),
         "B in order: {b_seqs:?}"
     );
-    for seq in &down_both {
+    for seq in &refused {
         assert!(!b_seqs.contains(seq), "B cannot get {seq}: Redis was down");
     }
     // After the marker (published once both were ready again), both nodes

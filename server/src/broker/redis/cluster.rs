@@ -79,7 +79,7 @@ async fn refresh(shared: &Shared) -> Result<(), String> {
             .arg(ttl)
             .ignore();
     }
-    let mut conn = shared.commands.clone();
+    let mut conn = shared.commands()?;
     timed("reporting", pipe.query_async::<()>(&mut conn)).await?;
     let others = read_others(shared).await?;
     *shared.others.lock().unwrap_or_else(|p| p.into_inner()) = others;
@@ -88,7 +88,7 @@ async fn refresh(shared: &Shared) -> Result<(), String> {
 
 /// Every other live node's report, by node id.
 pub(super) async fn read_others(shared: &Shared) -> Result<Vec<NodeStats>, String> {
-    let mut conn = shared.commands.clone();
+    let mut conn = shared.commands()?;
     let ids: Vec<String> = timed(
         "reading cluster",
         redis::cmd("SMEMBERS")
@@ -146,7 +146,7 @@ pub(super) async fn user_connections(shared: &Shared, user: &str) -> Result<u64,
             .arg(shared.keys.node_users(&node.node_id))
             .arg(user);
     }
-    let mut conn = shared.commands.clone();
+    let mut conn = shared.commands()?;
     let counts: Vec<Option<u64>> = timed("counting", pipe.query_async(&mut conn)).await?;
     Ok(counts.into_iter().flatten().sum())
 }
@@ -163,7 +163,7 @@ pub(super) async fn deregister(shared: &Shared) -> Result<(), String> {
         .arg(shared.keys.nodes())
         .arg(id)
         .ignore();
-    let mut conn = shared.commands.clone();
+    let mut conn = shared.commands()?;
     tokio::time::timeout(Duration::from_secs(1), pipe.query_async::<()>(&mut conn))
         .await
         .map_err(|_| "timed out".to_owned())?

@@ -11,15 +11,19 @@
 //!   subscribers, plus the node-wide one, kept by a supervised task
 //!   (`subscriber.rs`) that reconnects with backoff and re-subscribes the
 //!   current set by itself.
-//! - History: Redis Streams shared by all nodes (`scripts.rs`); recovery
-//!   registers the subscriber first with its live events held back, then
-//!   reads the stream, then flushes replay and held-back events deduplicated
-//!   by offset (`Hub::subscribe_pending` / `Hub::activate`).
-//! - Outage: while Redis is unreachable, publishing delivers on this node
-//!   only (no offset, not in history), `/ready` answers 503 and
-//!   `brain_ws_broker_up` is 0; when Redis answers again everything resumes,
-//!   and history channels with local subscribers are caught up from their
-//!   streams.
+//! - History: Redis Streams shared by all nodes (`scripts.rs`); the node
+//!   registers a subscriber with its live events held back, the broker
+//!   reads the stream (`Broker::subscribe`), and the hub flushes replay and
+//!   held-back events deduplicated by offset (`Hub::activate`).
+//! - Outage: while Redis is unreachable, a publication fails with
+//!   [`BrokerError::Unavailable`] and is delivered nowhere (HTTP 503): no
+//!   event reaches some nodes and not others, and the publisher knows to
+//!   retry. `/ready` answers 503 and `brain_ws_broker_up` is 0. When Redis
+//!   answers again (the next attempt, at most 200 ms later, opens fresh
+//!   connections), history channels with local subscribers are caught up
+//!   from their streams, and subscribers whose stream restarted (Redis came
+//!   back empty) are told so (`Hub::deliver`, `subscribed` with
+//!   `recovered: false`).
 //! - Cluster stats: each node reports its counts under a key with a TTL
 //!   (`cluster.rs`).
 //!
@@ -29,7 +33,11 @@
 //! was down is silently dropped), it stops retrying after a fixed number of
 //! attempts until the next command, and it does not tell us when it
 //! reconnected, which we need to mark the node ready again and to catch up
-//! history channels. Commands do use a `ConnectionManager`.
+//! history channels. Commands use a multiplexed connection opened by the
+//! same supervisor on every (re)connection: the redis crate's
+//! `ConnectionManager` kept the dead socket after an outage, so the first
+//! command after Redis returned always failed ("broken pipe") and the node
+//! came back one backoff step late.
 
 mod cluster;
 mod scripts;
@@ -43,17 +51,18 @@ use std::time::Duration;
 use brain_ws_protocol::http::NodeStats;
 use brain_ws_protocol::{ChannelName, StreamPosition};
 use futures_util::future::BoxFuture;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use redis::AsyncConnectionConfig;
+use redis::aio::MultiplexedConnection;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Broker, BrokerError, BrokerHealth, ClusterView, Publication};
+use super::{Broker, BrokerError, BrokerHealth, ClusterView, Publication, Published};
 use crate::config::{Config, ConfigError, RedisTls};
-use crate::connection::{Connection, Frame};
 use crate::frames;
-use crate::history::new_epoch;
-use crate::hub::{Hub, Interest, Position, Target};
+use crate::frames::Frame;
+use crate::history::{Position, new_epoch, recover};
+use crate::hub::{Hub, Interest, Joined, Target};
 use wire::Keys;
 
 /// How long one Redis command may take before it counts as a failure.
@@ -78,12 +87,15 @@ struct Shared {
     hub: Arc<Hub>,
     keys: Keys,
     client: redis::Client,
-    commands: ConnectionManager,
+    /// The command connection of the current Redis session, replaced by the
+    /// supervisor on every reconnection; `None` before the first.
+    commands: Mutex<Option<MultiplexedConnection>>,
     interest: mpsc::UnboundedSender<Interest>,
     state: State,
     /// The other nodes' latest reports, refreshed by the cluster task.
     others: Mutex<Vec<NodeStats>>,
     publish_script: redis::Script,
+    publish_once_script: redis::Script,
     position_script: redis::Script,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -96,7 +108,8 @@ struct State {
     reason: Mutex<String>,
     errors: AtomicU64,
     reconnects: AtomicU64,
-    degraded: AtomicU64,
+    /// Publications refused because Redis was unreachable.
+    refused: AtomicU64,
     gap_fills: AtomicU64,
 }
 
@@ -121,10 +134,17 @@ impl State {
         if was_up || self.reconnects.load(Ordering::Relaxed) == 0 {
             tracing::warn!(
                 %reason,
-                "redis broker unavailable: events reach this node's subscribers only until it returns"
+                "redis broker unavailable: publishing fails (503) until it returns"
             );
         }
         *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+    }
+
+    fn reason(&self) -> String {
+        self.reason
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// A failed command that did not (yet) take the subscription down.
@@ -149,15 +169,6 @@ async fn timed<T>(
     }
 }
 
-/// The answer to a subscription on a history channel.
-struct Answer {
-    epoch: Arc<str>,
-    top: u64,
-    /// With `since`: the missed frames, or `None` when they are not all
-    /// there any more (expired, trimmed, other epoch).
-    replay: Option<Vec<Frame>>,
-}
-
 impl RedisBroker {
     /// Starts the broker's tasks; Redis is reached in the background, so a
     /// node starts (not ready) even while Redis is down.
@@ -169,23 +180,17 @@ impl RedisBroker {
         interest_rx: mpsc::UnboundedReceiver<Interest>,
     ) -> Result<Self, ConfigError> {
         let client = client(url, &config.redis_tls)?;
-        let manager_config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(CONNECT_TIMEOUT))
-            .set_response_timeout(Some(COMMAND_TIMEOUT))
-            .set_number_of_retries(1)
-            .set_min_delay(Duration::from_millis(50));
-        let commands = ConnectionManager::new_lazy_with_config(client.clone(), manager_config)
-            .map_err(|e| ConfigError(format!("broker: {e}")))?;
         let shared = Arc::new(Shared {
             keys: Keys::new(&config.redis_prefix),
             config,
             hub,
             client,
-            commands,
+            commands: Mutex::default(),
             interest,
             state: State::default(),
             others: Mutex::default(),
             publish_script: scripts::publish(),
+            publish_once_script: scripts::publish_once(),
             position_script: scripts::position(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -259,16 +264,72 @@ impl Shared {
         ms(self.config.history_ttl).max(1)
     }
 
-    /// Delivers on this node only (Redis unreachable).
-    fn degraded(&self, p: &Publication) -> usize {
-        self.state.degraded.fetch_add(1, Ordering::Relaxed);
-        self.hub
-            .deliver(&p.target, &p.event_type, &p.data, p.timestamp)
+    /// A handle on the current command connection (a clone of a
+    /// multiplexed connection, cheap), or why there is none.
+    fn commands(&self) -> Result<MultiplexedConnection, String> {
+        self.commands
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .ok_or_else(|| "not connected".to_owned())
     }
 
-    async fn publish(&self, p: &Publication) -> Result<usize, String> {
-        let mut conn = self.commands.clone();
-        match &p.target {
+    /// Opens a fresh command connection (the supervisor, on every
+    /// (re)connection) and checks it answers.
+    async fn reconnect_commands(&self) -> Result<(), String> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT));
+        let mut conn = timed(
+            "connecting",
+            self.client
+                .get_multiplexed_async_connection_with_config(&config),
+        )
+        .await?;
+        timed("ping", redis::cmd("PING").query_async::<String>(&mut conn)).await?;
+        *self.commands.lock().unwrap_or_else(|p| p.into_inner()) = Some(conn);
+        Ok(())
+    }
+
+    fn idempotency_key(&self, p: &Publication) -> String {
+        p.idempotency_key
+            .as_deref()
+            .map(|k| self.keys.idempotency(k))
+            .unwrap_or_default()
+    }
+
+    /// Runs `PUBLISH`, or with an idempotency key the script that publishes
+    /// once per key; `None` for a repeated key.
+    async fn publish_message(
+        &self,
+        p: &Publication,
+        conn: &mut MultiplexedConnection,
+        channel: String,
+        message: &str,
+    ) -> Result<Option<u64>, String> {
+        if p.idempotency_key.is_none() {
+            return timed(
+                "publish",
+                redis::cmd("PUBLISH")
+                    .arg(channel)
+                    .arg(message)
+                    .query_async::<u64>(conn),
+            )
+            .await
+            .map(Some);
+        }
+        let mut invocation = self.publish_once_script.key(self.idempotency_key(p));
+        invocation
+            .arg(channel)
+            .arg(message)
+            .arg(ms(crate::idempotency::WINDOW));
+        let n: i64 = timed("publish", invocation.invoke_async(conn)).await?;
+        Ok(u64::try_from(n).ok())
+    }
+
+    async fn publish(&self, p: &Publication) -> Result<Published, String> {
+        let mut conn = self.commands()?;
+        let recipients = match &p.target {
             Target::Channel(channel) => {
                 let frame = frames::event(&p.event_type, Some(channel), &p.data, p.timestamp, None);
                 if self.config.keeps_history(channel.as_str()) {
@@ -276,44 +337,46 @@ impl Shared {
                     let mut invocation = self.publish_script.key(self.keys.meta(channel));
                     invocation
                         .key(self.keys.stream(channel))
+                        .key(self.idempotency_key(p))
                         .arg(new_epoch())
                         .arg(open)
                         .arg(self.config.history_size)
                         .arg(self.history_ttl())
                         .arg(self.history_ttl() + ms(META_GRACE))
-                        .arg(self.keys.channel(channel));
-                    timed(
+                        .arg(self.keys.channel(channel))
+                        .arg(ms(crate::idempotency::WINDOW));
+                    let (_, _, n) = timed(
                         "publish",
-                        invocation.invoke_async::<(String, u64, u64)>(&mut conn),
+                        invocation.invoke_async::<(String, u64, i64)>(&mut conn),
                     )
                     .await?;
-                } else {
-                    timed(
-                        "publish",
-                        redis::cmd("PUBLISH")
-                            .arg(self.keys.channel(channel))
-                            .arg(frame.as_str())
-                            .query_async::<u64>(&mut conn),
-                    )
-                    .await?;
+                    if n < 0 {
+                        return Ok(Published::Duplicate);
+                    }
+                } else if self
+                    .publish_message(p, &mut conn, self.keys.channel(channel), frame.as_str())
+                    .await?
+                    .is_none()
+                {
+                    return Ok(Published::Duplicate);
                 }
                 let remote: u64 = self
                     .others()
                     .iter()
                     .filter_map(|n| n.channels.get(channel.as_str()))
                     .sum();
-                Ok(self.hub.subscriber_count(channel) + remote as usize)
+                self.hub.subscriber_count(channel) + remote as usize
             }
             Target::User(user) => {
                 let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
-                timed(
-                    "publish",
-                    redis::cmd("PUBLISH")
-                        .arg(self.keys.node_wide())
-                        .arg(wire::encode_user(user, &frame))
-                        .query_async::<u64>(&mut conn),
-                )
-                .await?;
+                let message = wire::encode_user(user, &frame);
+                if self
+                    .publish_message(p, &mut conn, self.keys.node_wide(), &message)
+                    .await?
+                    .is_none()
+                {
+                    return Ok(Published::Duplicate);
+                }
                 let remote = match cluster::user_connections(self, user).await {
                     Ok(n) => n,
                     Err(e) => {
@@ -321,22 +384,23 @@ impl Shared {
                         0
                     }
                 };
-                Ok(self.hub.user_connection_count(user) + remote as usize)
+                self.hub.user_connection_count(user) + remote as usize
             }
             Target::All => {
                 let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
-                timed(
-                    "publish",
-                    redis::cmd("PUBLISH")
-                        .arg(self.keys.node_wide())
-                        .arg(wire::encode_all(&frame))
-                        .query_async::<u64>(&mut conn),
-                )
-                .await?;
+                let message = wire::encode_all(&frame);
+                if self
+                    .publish_message(p, &mut conn, self.keys.node_wide(), &message)
+                    .await?
+                    .is_none()
+                {
+                    return Ok(Published::Duplicate);
+                }
                 let remote: u64 = self.others().iter().map(|n| n.total_connections).sum();
-                Ok(self.hub.connection_count() + remote as usize)
+                self.hub.connection_count() + remote as usize
             }
-        }
+        };
+        Ok(Published::Cluster { recipients })
     }
 
     /// The channel's position and, with `since`, the missed events.
@@ -344,8 +408,8 @@ impl Shared {
         &self,
         channel: &ChannelName,
         since: Option<&StreamPosition>,
-    ) -> Result<Answer, String> {
-        let mut conn = self.commands.clone();
+    ) -> Result<Joined, String> {
+        let mut conn = self.commands()?;
         let mut invocation = self.position_script.key(self.keys.meta(channel));
         invocation
             .key(self.keys.stream(channel))
@@ -370,8 +434,13 @@ impl Shared {
             let offset = wire::offset_of_id(&id).ok_or("bad stream id")?;
             entries.push((offset, at, Frame::from(frame)));
         }
-        let replay = since.and_then(|s| recover(s, &epoch, top, now, self.history_ttl(), entries));
-        Ok(Answer { epoch, top, replay })
+        let position = Position::new(epoch, top);
+        let replay = since.map(|s| recover(s, &position, now, self.history_ttl(), entries));
+        Ok(Joined {
+            position: Some(position),
+            recovered: replay.as_ref().map(Option::is_some),
+            replay: replay.flatten().unwrap_or_default(),
+        })
     }
 
     /// Reads the stream entries `from..=to` (catching up after a gap).
@@ -381,7 +450,7 @@ impl Shared {
         from: u64,
         to: u64,
     ) -> Result<Vec<(u64, Frame)>, String> {
-        let mut conn = self.commands.clone();
+        let mut conn = self.commands()?;
         let reply: redis::streams::StreamRangeReply = timed(
             "reading history",
             redis::cmd("XRANGE")
@@ -402,94 +471,57 @@ impl Shared {
             .collect())
     }
 
-    /// Subscribes `conn` (see [`Broker::subscribe`]).
-    async fn subscribe(
-        &self,
-        conn: &Arc<Connection>,
-        channel: &ChannelName,
-        since: Option<&StreamPosition>,
-    ) {
-        self.hub.subscribe_pending(conn, channel);
+    /// Answers a subscription (see [`Broker::subscribe`]).
+    async fn subscribe(&self, channel: &ChannelName, since: Option<&StreamPosition>) -> Joined {
         let synced = self.sync().await;
         if synced && self.config.keeps_history(channel.as_str()) {
             match self.position(channel, since).await {
-                Ok(answer) => {
-                    let mut head = vec![frames::subscribed(
-                        channel,
-                        Some((&answer.epoch, answer.top)),
-                        since.map(|_| answer.replay.is_some()),
-                    )];
-                    head.extend(answer.replay.into_iter().flatten());
-                    let position: Position = (answer.epoch, answer.top);
-                    self.hub.activate(conn, channel, head, Some(position));
-                    return;
-                }
+                Ok(joined) => return joined,
                 Err(e) => self.state.error("reading a channel's position", &e),
             }
         }
         // No history here, or Redis unreachable (then the client learns, with
         // `recovered: false`, that it may have missed events).
-        let answer = frames::subscribed(channel, None, since.map(|_| false));
-        self.hub.activate(conn, channel, vec![answer], None);
+        Joined {
+            position: None,
+            recovered: since.map(|_| false),
+            replay: Vec::new(),
+        }
     }
-}
-
-/// Whether `entries` (offset, time ms, frame; ascending from `since + 1`)
-/// cover everything after `since`: the rules of the in-memory
-/// `History::recover`, so both brokers answer alike.
-fn recover(
-    since: &StreamPosition,
-    epoch: &str,
-    top: u64,
-    now_ms: u64,
-    ttl_ms: u64,
-    entries: Vec<(u64, u64, Frame)>,
-) -> Option<Vec<Frame>> {
-    if since.epoch != epoch || since.offset > top {
-        return None;
-    }
-    if since.offset == top {
-        return Some(Vec::new());
-    }
-    let live: Vec<(u64, Frame)> = entries
-        .into_iter()
-        .filter(|(_, at, _)| now_ms.saturating_sub(*at) <= ttl_ms)
-        .map(|(offset, _, frame)| (offset, frame))
-        .collect();
-    let contiguous = live.first().is_some_and(|(o, _)| *o == since.offset + 1)
-        && live.last().is_some_and(|(o, _)| *o == top)
-        && live.len() as u64 == top - since.offset;
-    contiguous.then(|| live.into_iter().map(|(_, f)| f).collect())
 }
 
 impl Broker for RedisBroker {
-    fn publish(&self, p: Publication) -> BoxFuture<'_, Result<usize, BrokerError>> {
+    fn publish(&self, p: Publication) -> BoxFuture<'_, Result<Published, BrokerError>> {
         Box::pin(async move {
             let s = &self.shared;
-            if !s.state.is_up() {
-                return Ok(s.degraded(&p));
-            }
-            match s.publish(&p).await {
-                Ok(n) => Ok(n),
-                Err(e) => {
-                    s.state.error("publishing", &e);
-                    Ok(s.degraded(&p))
-                }
-            }
+            let outcome = if s.state.is_up() {
+                s.publish(&p)
+                    .await
+                    .inspect_err(|e| s.state.error("publishing", e))
+            } else {
+                Err(s.state.reason())
+            };
+            outcome.map_err(|reason| {
+                s.state.refused.fetch_add(1, Ordering::Relaxed);
+                BrokerError::Unavailable(reason)
+            })
         })
     }
 
     fn subscribe<'a>(
         &'a self,
-        conn: &'a Arc<Connection>,
         channel: &'a ChannelName,
         since: Option<&'a StreamPosition>,
-    ) -> BoxFuture<'a, ()> {
-        Box::pin(self.shared.subscribe(conn, channel, since))
+    ) -> BoxFuture<'a, Joined> {
+        Box::pin(self.shared.subscribe(channel, since))
     }
 
     fn kind(&self) -> &'static str {
         "redis"
+    }
+
+    fn is_cluster(&self) -> bool {
+        true
     }
 
     fn health(&self) -> BrokerHealth {
@@ -497,13 +529,7 @@ impl Broker for RedisBroker {
         if state.is_up() {
             BrokerHealth::Up
         } else {
-            BrokerHealth::Down(
-                state
-                    .reason
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .clone(),
-            )
+            BrokerHealth::Down(state.reason())
         }
     }
 
@@ -537,9 +563,9 @@ impl Broker for RedisBroker {
              # HELP brain_ws_broker_connects_total Times the Redis subscription was (re)established.\n\
              # TYPE brain_ws_broker_connects_total counter\n\
              brain_ws_broker_connects_total {}\n\
-             # HELP brain_ws_broker_degraded_publications_total Events delivered on this node only because Redis was unreachable.\n\
-             # TYPE brain_ws_broker_degraded_publications_total counter\n\
-             brain_ws_broker_degraded_publications_total {}\n\
+             # HELP brain_ws_broker_unavailable_publications_total Publications refused (HTTP 503, delivered nowhere) because Redis was unreachable.\n\
+             # TYPE brain_ws_broker_unavailable_publications_total counter\n\
+             brain_ws_broker_unavailable_publications_total {}\n\
              # HELP brain_ws_broker_gap_fills_total Times missing history events were read back from Redis to close a gap.\n\
              # TYPE brain_ws_broker_gap_fills_total counter\n\
              brain_ws_broker_gap_fills_total {}\n\
@@ -549,7 +575,7 @@ impl Broker for RedisBroker {
             u8::from(s.is_up()),
             get(&s.errors),
             get(&s.reconnects),
-            get(&s.degraded),
+            get(&s.refused),
             get(&s.gap_fills),
         )
     }
@@ -581,48 +607,6 @@ mod tests {
         assert_eq!(
             built,
             frames::event(&t, Some(&channel), &data, 1.5, Some(42)).as_str()
-        );
-    }
-
-    fn entries(range: std::ops::RangeInclusive<u64>, at: u64) -> Vec<(u64, u64, Frame)> {
-        range
-            .map(|o| (o, at, Frame::from(format!("e{o}"))))
-            .collect()
-    }
-
-    fn since(epoch: &str, offset: u64) -> StreamPosition {
-        StreamPosition {
-            epoch: epoch.into(),
-            offset,
-        }
-    }
-
-    #[test]
-    fn recovery_follows_the_in_memory_rules() {
-        let got = recover(&since("e", 5), "e", 8, 0, 1000, entries(6..=8, 0)).unwrap();
-        assert_eq!(
-            got,
-            vec![Frame::from("e6"), Frame::from("e7"), Frame::from("e8")]
-        );
-        assert_eq!(
-            recover(&since("e", 8), "e", 8, 0, 1000, vec![]),
-            Some(vec![])
-        );
-        // Trimmed: the stream starts after the first missed offset.
-        assert_eq!(
-            recover(&since("e", 2), "e", 8, 0, 1000, entries(4..=8, 0)),
-            None
-        );
-        // Other epoch, or a position beyond the top.
-        assert_eq!(
-            recover(&since("x", 5), "e", 8, 0, 1000, entries(6..=8, 0)),
-            None
-        );
-        assert_eq!(recover(&since("e", 9), "e", 8, 0, 1000, vec![]), None);
-        // Expired entries.
-        assert_eq!(
-            recover(&since("e", 5), "e", 8, 5000, 1000, entries(6..=8, 0)),
-            None
         );
     }
 }

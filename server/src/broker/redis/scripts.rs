@@ -11,12 +11,17 @@
 
 use redis::Script;
 
-/// Publishes a history event. ARGV: new epoch (used only if none exists),
-/// the frame without its closing brace, stream MAXLEN, stream TTL ms, meta
-/// TTL ms, pub/sub channel. Returns `{epoch, offset, receiving nodes}`.
+/// Publishes a history event. KEYS[3]: the idempotency marker (or empty).
+/// ARGV: new epoch (used only if none exists), the frame without its
+/// closing brace, stream MAXLEN, stream TTL ms, meta TTL ms, pub/sub
+/// channel, idempotency window ms. Returns `{epoch, offset, receiving
+/// nodes}`, or `{"", 0, -1}` when the idempotency key was already used.
 pub(crate) fn publish() -> Script {
     Script::new(
         r#"
+if KEYS[3] ~= '' and not redis.call('SET', KEYS[3], '1', 'NX', 'PX', ARGV[7]) then
+  return {'', 0, -1}
+end
 local epoch = redis.call('HGET', KEYS[1], 'epoch')
 if not epoch then
   epoch = ARGV[1]
@@ -38,11 +43,26 @@ return {epoch, offset, n}
     )
 }
 
+/// Publishes a message without history, once per idempotency key.
+/// KEYS[1]: the idempotency marker. ARGV: pub/sub channel, message,
+/// idempotency window ms. Returns the receiving nodes, or -1 when the key
+/// was already used.
+pub(crate) fn publish_once() -> Script {
+    Script::new(
+        r#"
+if not redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[3]) then
+  return -1
+end
+return redis.call('PUBLISH', ARGV[1], ARGV[2])
+"#,
+    )
+}
+
 /// Reads a channel's position and, with a `since` offset, the entries after
 /// it. ARGV: new epoch (used only if none exists), since offset or empty,
 /// meta TTL ms, most entries to return. Returns `{epoch, top, now_ms,
 /// id1, t1, frame1, id2, ...}`; the caller decides whether they cover the
-/// gap (same rules as the in-memory `History::recover`).
+/// gap (`history::recover`, the rule both brokers share).
 pub(crate) fn position() -> Script {
     Script::new(
         r#"

@@ -13,7 +13,7 @@
 
 use std::sync::Arc;
 
-use crate::connection::Frame;
+use crate::frames::Frame;
 
 /// Key and channel names of one deployment (one prefix).
 #[derive(Debug, Clone)]
@@ -51,6 +51,11 @@ impl Keys {
     pub(crate) fn meta(&self, channel: impl AsRef<str>) -> String {
         let channel = channel.as_ref();
         format!("{}:m:{channel}", self.prefix)
+    }
+
+    /// The marker of a used idempotency key (expires after the window).
+    pub(crate) fn idempotency(&self, key: &str) -> String {
+        format!("{}:idem:{key}", self.prefix)
     }
 
     /// The pub/sub channel every node subscribes to, for user-directed and

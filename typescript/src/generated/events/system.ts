@@ -26,6 +26,13 @@ export type SystemEvent =
  */
 export interface SystemStatus {
   /**
+   * The node that started or is stopping (`node_id` of `/api/ws/info`).
+   * **[server]** `system_startup` is published to the whole cluster once
+   * the node's broker is up; `system_shutdown` goes to the stopping
+   * node's own connections only and is not kept in history.
+   */
+  node_id?: string | null;
+  /**
    * `started`, `stopping`, ...
    */
   status: string;

@@ -7,7 +7,7 @@ export interface BroadcastAllResponse {
   /**
    * Always `broadcasted`.
    */
-  status: "broadcasted";
+  status: "broadcasted" | "duplicate";
   /**
    * How many connections there were (cluster-wide) when published.
    */

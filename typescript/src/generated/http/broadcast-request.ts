@@ -14,6 +14,13 @@ export interface BroadcastRequest {
    */
   channel: string;
   /**
+   * A key chosen by the publisher (1 to 128 bytes), the same on every
+   * retry of one event: within the idempotency window (10 minutes) of a
+   * publication with the same key, on any node of the cluster, the event
+   * is not delivered again and the answer's status is `duplicate`.
+   */
+  idempotency_key?: string | null;
+  /**
    * The event payload; subscribers receive it as the envelope's `data`.
    */
   message: unknown;

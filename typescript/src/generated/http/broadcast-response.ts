@@ -11,7 +11,7 @@ export interface BroadcastResponse {
   /**
    * Always `broadcasted`.
    */
-  status: "broadcasted";
+  status: "broadcasted" | "duplicate";
   /**
    * How many subscribers the channel had (cluster-wide) when published.
    */
