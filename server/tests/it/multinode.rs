@@ -977,6 +977,9 @@ async fn the_client_sdk_behind_a_load_balancer_recovers_everything_when_its_node
                 got.push((raw.data["seq"].as_u64().unwrap(), msg.offset.unwrap()));
             }
             SubscriptionEvent::Resubscribed { recovered } => resubscribed.push(recovered),
+            SubscriptionEvent::Gap { missed } => {
+                panic!("a gap ({missed:?}) where nothing was lost")
+            }
         }
         if got.len() == (N / 3) as usize
             && let Some(a) = a.take()
