@@ -12,5 +12,6 @@ mod history;
 mod http_api;
 mod lifecycle;
 mod multinode;
+mod protocol_errors;
 mod security;
 mod wire;
