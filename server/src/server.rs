@@ -135,5 +135,6 @@ pub(crate) fn router(node: Node) -> Router {
         .fallback(http_api::not_found)
         .method_not_allowed_fallback(http_api::method_not_allowed)
         .layer(DefaultBodyLimit::max(node.config().max_message_size))
+        .layer(axum::middleware::map_response(http_api::json_errors))
         .with_state(node)
 }

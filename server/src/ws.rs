@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use brain_ws_protocol::{ChannelName, ErrorCode};
 
 use crate::direct::{self, DirectUpgrade};
-use crate::http_api::ApiError;
+use crate::http_api::{ApiError, bad_path};
 use crate::metrics::Refusal;
 use crate::node::Node;
 use crate::session::{self, SessionStart, Transport};
@@ -47,7 +48,7 @@ pub(crate) async fn connect(
 /// `GET /ws/channel/{channel}`: connect and subscribe at once.
 pub(crate) async fn channel(
     State(node): State<Node>,
-    Path(channel): Path<String>,
+    channel: Result<Path<String>, PathRejection>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     direct: DirectUpgrade,
@@ -56,6 +57,14 @@ pub(crate) async fn channel(
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
         Err(rejection) => return not_a_websocket(rejection),
+    };
+    let channel = match channel {
+        Ok(Path(channel)) => channel,
+        Err(e) => {
+            node.inner.metrics.refused(Refusal::InvalidChannel);
+            return bad_path(&e, StatusCode::BAD_REQUEST, ErrorCode::INVALID_CHANNEL)
+                .into_response();
+        }
     };
     match ChannelName::new(&channel) {
         Ok(channel) => accept(node, &query, &headers, (upgrade, direct), Some(channel)),

@@ -6,6 +6,7 @@ mod support;
 mod bad_input;
 mod channels;
 mod embedded;
+mod error_bodies;
 mod fanout;
 mod heartbeat;
 mod history;
