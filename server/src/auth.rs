@@ -42,16 +42,16 @@ pub enum AuthError {
 
 /// The credentials of an `Authorization: Bearer <credentials>` header (the
 /// scheme is case-insensitive, RFC 9110 section 11.1), for WebSocket tokens
-/// and admin API keys alike.
+/// and admin API keys alike. Empty or whitespace-only credentials are no
+/// credentials (`None`).
 pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
     let (scheme, credentials) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| credentials.trim())
+    let credentials = credentials.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty()).then_some(credentials)
 }
 
 impl Identity {
@@ -68,7 +68,7 @@ impl Identity {
 /// * `optional`: no token means anonymous; a token must verify.
 /// * `required`: a token must be present and verify.
 pub(crate) fn resolve(config: &Config, token: Option<&str>) -> Result<Identity, AuthError> {
-    let token = token.filter(|t| !t.is_empty());
+    let token = token.map(str::trim).filter(|t| !t.is_empty());
     let mode = config.effective_auth_mode();
     let (Some(auth), false) = (&config.authenticator, mode == AuthMode::None) else {
         return Ok(Identity::default());

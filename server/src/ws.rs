@@ -232,21 +232,29 @@ fn accept(
         })
 }
 
-/// The token from `?token=`, `Authorization: Bearer`, or a
-/// `Sec-WebSocket-Protocol` entry `token.<jwt>` (in that order of
-/// precedence). Tokens are never logged.
-fn token<'a>(query: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Option<&'a str> {
-    let bearer = auth::bearer(headers);
-    let protocol = headers
+/// The token of a WebSocket upgrade, by one rule (docs/security.md,
+/// "Token carriers"): the carriers are read in the order `?token=`,
+/// `Authorization: Bearer <jwt>`, `Sec-WebSocket-Protocol` entry
+/// `token.<jwt>`, and the first that holds a value wins. A carrier whose
+/// value is empty or only whitespace holds no token, so it never hides a
+/// token in a later carrier, and alone it is the same as no token. Values
+/// are trimmed. Tokens are never logged.
+pub(crate) fn token<'a>(
+    query: &'a HashMap<String, String>,
+    headers: &'a HeaderMap,
+) -> Option<&'a str> {
+    fn held(value: &str) -> Option<&str> {
+        Some(value.trim()).filter(|v| !v.is_empty())
+    }
+    let mut protocol = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("token."));
+        .filter_map(|p| p.trim().strip_prefix("token."));
     query
         .get("token")
-        .map(String::as_str)
-        .or(bearer)
-        .or(protocol)
+        .and_then(|t| held(t))
+        .or_else(|| auth::bearer(headers).and_then(held))
+        .or_else(|| protocol.find_map(held))
 }

@@ -1469,3 +1469,208 @@ async fn security_flags_build_the_configuration_the_server_enforces() {
     assert_eq!(from_file.handshake_timeout, Duration::from_secs(3));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ---------------------------------------------------------------- token carriers
+
+/// What one upgrade ends as: `user:<id>`, `anonymous`, or `<status> <code>:
+/// <message>` for a refusal.
+async fn carrier_outcome(
+    server: &Server,
+    query: Option<&str>,
+    headers: &[(&str, String)],
+) -> String {
+    let path = match query {
+        Some(q) => format!("/ws/connect?token={q}"),
+        None => "/ws/connect".to_owned(),
+    };
+    let mut request = ws_url(server, &path)
+        .into_client_request()
+        .expect("request");
+    for (name, value) in headers {
+        request.headers_mut().append(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((mut ws, _)) => {
+            let welcome = next_json(&mut ws).await;
+            match welcome["user_id"].as_str() {
+                Some(user) => format!("user:{user}"),
+                None => "anonymous".to_owned(),
+            }
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body: Value =
+                serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                    .unwrap_or(Value::Null);
+            format!(
+                "{} {}: {}",
+                response.status().as_u16(),
+                body["error"]["code"].as_str().unwrap_or("?"),
+                body["error"]["message"].as_str().unwrap_or("?")
+            )
+        }
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+/// The carrier rule as a table (docs/security.md, "Token carriers"): query,
+/// then `Authorization: Bearer`, then `Sec-WebSocket-Protocol` `token.<jwt>`;
+/// the first carrier holding a non-blank value wins; an empty or blank
+/// carrier is no token and never hides a later one. In modes `required`
+/// and `optional`.
+#[tokio::test]
+async fn token_carriers_follow_one_precedence_rule_and_blank_values_are_no_token() {
+    let alice = hs(&claims("alice", 600));
+    let bob = hs(&claims("bob", 600));
+    let bad = "not.a.jwt".to_owned();
+    let h = |v: &str| ("authorization", format!("Bearer {v}"));
+    let p = |v: &str| ("sec-websocket-protocol", format!("brain.v1, token.{v}"));
+    let missing = "401 unauthorized: a token is required";
+    let invalid = "401 unauthorized: invalid token: the token is not a well-formed JWT with a supported algorithm";
+    // (case, query, headers, outcome in `required`, outcome in `optional`)
+    let cases: Vec<(&str, Option<String>, Vec<(&str, String)>, &str, &str)> = vec![
+        ("nothing", None, vec![], missing, "anonymous"),
+        (
+            "empty query",
+            Some(String::new()),
+            vec![],
+            missing,
+            "anonymous",
+        ),
+        (
+            "blank query",
+            Some("%20%09%20".into()),
+            vec![],
+            missing,
+            "anonymous",
+        ),
+        (
+            "empty bearer",
+            None,
+            vec![("authorization", "Bearer".into())],
+            missing,
+            "anonymous",
+        ),
+        (
+            "empty protocol token",
+            None,
+            vec![p("")],
+            missing,
+            "anonymous",
+        ),
+        (
+            "blank protocol token",
+            None,
+            vec![("sec-websocket-protocol", "brain.v1, token.  ,x".into())],
+            missing,
+            "anonymous",
+        ),
+        (
+            "all three empty",
+            Some(String::new()),
+            vec![("authorization", "Bearer ".into()), p("")],
+            missing,
+            "anonymous",
+        ),
+        (
+            "empty query, valid bearer",
+            Some(String::new()),
+            vec![h(&alice)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "blank query, valid bearer",
+            Some("%20".into()),
+            vec![h(&alice)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "empty query, valid protocol",
+            Some(String::new()),
+            vec![p(&alice)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "empty bearer, valid protocol",
+            None,
+            vec![("authorization", "Bearer".into()), p(&alice)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "empty query and bearer, valid protocol",
+            Some(String::new()),
+            vec![("authorization", "Bearer".into()), p(&alice)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "empty protocol entry before a valid one",
+            None,
+            vec![(
+                "sec-websocket-protocol",
+                format!("brain.v1, token., token.{alice}"),
+            )],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "query beats bearer",
+            Some(alice.clone()),
+            vec![h(&bob)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "bearer beats protocol",
+            None,
+            vec![h(&bob), p(&alice)],
+            "user:bob",
+            "user:bob",
+        ),
+        (
+            "query beats protocol",
+            Some(bob.clone()),
+            vec![p(&alice)],
+            "user:bob",
+            "user:bob",
+        ),
+        (
+            "bad query is not skipped",
+            Some(bad.clone()),
+            vec![h(&alice)],
+            invalid,
+            invalid,
+        ),
+        (
+            "bad bearer is not skipped",
+            None,
+            vec![h(&bad), p(&alice)],
+            invalid,
+            invalid,
+        ),
+        (
+            "padded query token",
+            Some(format!("%20{alice}%20")),
+            vec![],
+            "user:alice",
+            "user:alice",
+        ),
+    ];
+    for (mode, column) in [(AuthMode::Required, 0), (AuthMode::Optional, 1)] {
+        let server = start_hs(|c| c.auth_mode = mode).await;
+        let mut got = Vec::new();
+        let mut expected = Vec::new();
+        for (case, query, headers, required, optional) in &cases {
+            let outcome = carrier_outcome(&server, query.as_deref(), headers).await;
+            got.push((*case, outcome));
+            expected.push((*case, [required, optional][column].to_string()));
+        }
+        assert_eq!(got, expected, "auth mode {mode:?}");
+    }
+}
