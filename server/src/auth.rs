@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use brain_ws_protocol::http::AuthMode;
 
@@ -54,6 +55,16 @@ pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     (scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty()).then_some(credentials)
 }
 
+/// How long a token that stops being accepted at `expires_at` (Unix
+/// seconds, `exp` plus the leeway) is still accepted at `now`: zero from
+/// that exact instant on. The one rule, on one clock (the system clock, at
+/// sub-second precision), for the upgrade check ([`resolve`], the JWT
+/// verifier) and the live connection (its 4002 timer is set to this).
+pub(crate) fn time_left(expires_at: u64, now: SystemTime) -> Duration {
+    let now = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    Duration::from_secs(expires_at).saturating_sub(now)
+}
+
 impl Identity {
     /// Whether the token granted `role`.
     pub fn has_role(&self, role: &str) -> bool {
@@ -78,6 +89,14 @@ pub(crate) fn resolve(config: &Config, token: Option<&str>) -> Result<Identity, 
         (_, None) => Ok(Identity::default()),
         (mode, Some(token)) => {
             let identity = auth.authenticate(Some(token))?;
+            // Whatever the authenticator, an identity whose time is up is
+            // refused here, by the rule that closes live connections.
+            if identity
+                .expires_at
+                .is_some_and(|at| time_left(at, SystemTime::now()).is_zero())
+            {
+                return Err(AuthError::Expired);
+            }
             if mode == AuthMode::Required && identity.user_id.is_none() {
                 return Err(AuthError::Invalid("the token names no user".into()));
             }

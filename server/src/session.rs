@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use brain_ws_protocol::{
@@ -390,10 +390,7 @@ impl Session<'_> {
 /// seconds) ends its connection: now if that is already past, never if it
 /// is too far away to represent.
 fn expiry_instant(expires_at: u64) -> Option<tokio::time::Instant> {
-    let at = UNIX_EPOCH.checked_add(Duration::from_secs(expires_at))?;
-    let left = at
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO);
+    let left = crate::auth::time_left(expires_at, SystemTime::now());
     tokio::time::Instant::now().checked_add(left)
 }
 

@@ -1674,3 +1674,62 @@ async fn token_carriers_follow_one_precedence_rule_and_blank_values_are_no_token
         assert_eq!(got, expected, "auth mode {mode:?}");
     }
 }
+
+// ---------------------------------------------------------------- expiry rule
+
+/// Sleeps until `at` (Unix seconds, fractional) on the system clock.
+async fn sleep_until_unix(at: f64) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    if at > now {
+        tokio::time::sleep(Duration::from_secs_f64(at - now)).await;
+    }
+}
+
+/// One rule, one clock, sub-second precision (issue 14, item 7): with `exp`
+/// = T and a 1 s leeway, a token is accepted at the upgrade until T+1 and
+/// refused from T+1 on (not up to T+2 as whole-second rounding did), and a
+/// live connection holding it is closed with 4002 at T+1.
+#[tokio::test]
+async fn the_upgrade_and_the_live_connection_expire_a_token_at_the_same_instant() {
+    let auth = JwtAuthenticator::hs256(SECRET)
+        .expect("secret")
+        .with_leeway(Duration::from_secs(1));
+    let server = start(|c| c.authenticator = Some(Arc::new(auth))).await;
+    let t = now() + 2;
+    let token = hs(&json!({"sub": "edge", "exp": t}));
+    let path = format!("/ws/connect?token={token}");
+    let (mut live, welcome) = Client::connect_to(&server, &path).await;
+    assert_eq!(welcome["user_id"], "edge");
+
+    let cutoff = t as f64 + 1.0;
+    // 300 ms before the cutoff: still accepted.
+    sleep_until_unix(cutoff - 0.3).await;
+    let (mut late, welcome) = Client::connect_to(&server, &path).await;
+    assert_eq!(welcome["user_id"], "edge");
+    // 50 ms after it: refused at the upgrade, by the rule that closes `live`.
+    sleep_until_unix(cutoff + 0.05).await;
+    let (status, body) = upgrade(&server, &path, &[]).await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["code"].as_str(),
+            body["error"]["message"].as_str()
+        ),
+        (401, Some("unauthorized"), Some("the token has expired"))
+    );
+    for conn in [&mut live, &mut late] {
+        let close = conn.closed().await.expect("a close frame");
+        assert_eq!(u16::from(close.code), 4002);
+    }
+    let closed_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!(
+        closed_at >= cutoff,
+        "closed at {closed_at}, cutoff {cutoff}"
+    );
+}
