@@ -34,9 +34,12 @@ impl Socket {
 pub(crate) async fn open(options: &Options) -> Result<Socket, ConnectError> {
     let url = options.attempt_url().await?;
     let attempt = async {
-        let (mut ws, _response) = tokio_tungstenite::connect_async(url.as_str())
-            .await
-            .map_err(classify)?;
+        // TCP_NODELAY: subscribes, pongs and publishes are small frames
+        // that must not wait for the server's delayed ACK (Nagle).
+        let (mut ws, _response) =
+            tokio_tungstenite::connect_async_with_config(url.as_str(), None, true)
+                .await
+                .map_err(classify)?;
         let welcome = read_welcome(&mut ws).await?;
         Ok(Socket { ws, welcome })
     };
