@@ -22,6 +22,11 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The broker's configuration can never work (a Redis DB index out of
+    /// range, a refused password, a peer that is not Redis). An unreachable
+    /// broker is not this: it is retried in the background.
+    #[error("{0}")]
+    Broker(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -59,6 +64,11 @@ impl Server {
     /// Validates `config`, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         config.validate()?;
+        if let crate::config::BrokerConfig::Redis(url) = &config.broker {
+            crate::broker::redis::probe::check(url, &config.broker.redacted())
+                .await
+                .map_err(StartError::Broker)?;
+        }
         let addr = config.bind;
         let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
         let addr = listener

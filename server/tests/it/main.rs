@@ -4,6 +4,7 @@
 mod support;
 
 mod bad_input;
+mod broker_config;
 mod channels;
 mod embedded;
 mod error_bodies;

@@ -486,15 +486,21 @@ async fn stats_become(addr: SocketAddr, expected: &Value) {
 }
 
 /// A redis-server of the test's own, on a free port, that it may kill.
-struct PrivateRedis {
-    port: u16,
+pub(crate) struct PrivateRedis {
+    pub(crate) port: u16,
     child: tokio::process::Child,
 }
 
 impl PrivateRedis {
-    async fn start(port: u16) -> Self {
+    pub(crate) async fn start(port: u16) -> Self {
+        Self::start_with_args(port, &[]).await
+    }
+
+    /// With extra `redis-server` arguments (`--requirepass x`).
+    pub(crate) async fn start_with_args(port: u16, extra: &[&str]) -> Self {
         let child = tokio::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(extra)
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -508,14 +514,14 @@ impl PrivateRedis {
         Self { port, child }
     }
 
-    async fn kill(mut self) -> u16 {
+    pub(crate) async fn kill(mut self) -> u16 {
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();
         self.port
     }
 }
 
-async fn free_port() -> u16 {
+pub(crate) async fn free_port() -> u16 {
     let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     l.local_addr().unwrap().port()
 }

@@ -1530,7 +1530,13 @@ async fn token_carriers_follow_one_precedence_rule_and_blank_values_are_no_token
     let missing = "401 unauthorized: a token is required";
     let invalid = "401 unauthorized: invalid token: the token is not a well-formed JWT with a supported algorithm";
     // (case, query, headers, outcome in `required`, outcome in `optional`)
-    type Case<'a> = (&'a str, Option<String>, Vec<(&'a str, String)>, &'a str, &'a str);
+    type Case<'a> = (
+        &'a str,
+        Option<String>,
+        Vec<(&'a str, String)>,
+        &'a str,
+        &'a str,
+    );
     let cases: Vec<Case> = vec![
         ("nothing", None, vec![], missing, "anonymous"),
         (

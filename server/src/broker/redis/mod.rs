@@ -32,6 +32,7 @@
 //! history channels. Commands do use a `ConnectionManager`.
 
 mod cluster;
+pub(crate) mod probe;
 mod scripts;
 mod subscriber;
 mod wire;
