@@ -346,6 +346,19 @@ pub(crate) async fn test_page() -> Html<&'static str> {
     Html(include_str!("../static/websocket_test.html"))
 }
 
+/// `GET /`: where to go from here, as JSON (the server has no home page).
+pub(crate) async fn root() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "name": "brain-ws-server",
+        "protocol": PROTOCOL_VERSION,
+        "test_page": "/static/websocket_test.html",
+        "info": "/api/ws/info",
+        "openapi": "/openapi.json",
+        "websocket": "/ws/connect",
+        "health": "/health",
+    }))
+}
+
 /// Unknown routes.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::new(
@@ -379,7 +392,9 @@ pub(crate) async fn admin_guard(
             return ApiError::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::FORBIDDEN,
-                "the admin API is served to loopback peers only when no API key is configured",
+                "the admin API answers only loopback peers while no API key is configured: \
+                 start the server with --api-key <key> (or BRAIN_WS_API_KEYS, or api_keys in \
+                 the config file) and send Authorization: Bearer <key>",
             )
             .into_response();
         }

@@ -1,16 +1,16 @@
 //! The `brain-ws-server` binary: parse configuration, start, and shut down
 //! gracefully on SIGINT or SIGTERM.
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use brain_ws_server::Server;
 use brain_ws_server::cli::{Cli, LogFormat};
-use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::parse_or_exit();
     let (config, log_format) = match cli.into_config() {
         Ok(c) => c,
         Err(e) => {
@@ -19,7 +19,12 @@ async fn main() -> ExitCode {
         }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour only for a person at a terminal: a file or a pipe gets plain
+    // text (and `NO_COLOR`, https://no-color.org, turns it off anyway).
+    let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     match log_format {
         LogFormat::Text => subscriber.init(),
         LogFormat::Json => subscriber.json().init(),

@@ -133,6 +133,7 @@ pub(crate) fn router(node: Node) -> Router {
             http_api::admin_guard,
         ));
     Router::new()
+        .route("/", get(http_api::root))
         .route("/ws/connect", get(ws::connect))
         .route("/ws/channel/{channel}", get(ws::channel))
         .route("/api/ws/info", get(http_api::info))

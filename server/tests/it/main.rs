@@ -16,4 +16,5 @@ mod lifecycle;
 mod multinode;
 mod protocol_errors;
 mod security;
+mod usability;
 mod wire;

@@ -852,6 +852,13 @@ async fn without_keys_the_admin_api_serves_loopback_peers_only() {
     assert_eq!(remote.status().as_u16(), 403);
     let body: Value = remote.json().await.expect("JSON");
     assert_eq!(body["error"]["code"], "forbidden");
+    // It says what to configure.
+    assert_eq!(
+        body["error"]["message"],
+        "the admin API answers only loopback peers while no API key is configured: start the \
+         server with --api-key <key> (or BRAIN_WS_API_KEYS, or api_keys in the config file) and \
+         send Authorization: Bearer <key>"
+    );
     // Public endpoints stay public.
     let info = reqwest::get(format!("http://{ip}:{port}/api/ws/info"))
         .await
