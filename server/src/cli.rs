@@ -798,7 +798,10 @@ mod tests {
         assert_eq!(config.redis_prefix, "prod-eu");
         assert_eq!(config.cluster_refresh, Duration::from_millis(500));
         let err = parse(&["--broker", "kafka://x"]).expect_err("unknown broker");
-        assert!(err.contains("expected `memory` or a redis://, rediss:// or unix:// URL"), "{err}");
+        assert!(
+            err.contains("expected `memory` or a redis://, rediss:// or unix:// URL"),
+            "{err}"
+        );
         let err = parse(&["--broker", "redis://"]).expect_err("no host");
         assert!(err.contains("broker URL"), "{err}");
         let err = parse(&["--redis-prefix", "a b"]).expect_err("space");

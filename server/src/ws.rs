@@ -41,7 +41,29 @@ pub(crate) async fn connect(
 ) -> Response {
     match upgrade {
         Ok(upgrade) => accept(node, &query, &headers, (upgrade, direct), None),
-        Err(rejection) => not_a_websocket(rejection),
+        Err(rejection) => diagnose(&node, &query, &headers, rejection),
+    }
+}
+
+/// A plain HTTP request on a WebSocket endpoint: the token check the
+/// upgrade would make comes first, so a browser, which cannot see why its
+/// upgrade was refused (it reports 1006), can ask with `fetch` and learn
+/// that its token is refused (`401` with the reason) rather than retrying
+/// it forever. Without a token problem: the not-a-WebSocket answer.
+fn diagnose(
+    node: &Node,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    rejection: WebSocketUpgradeRejection,
+) -> Response {
+    match auth::resolve(node.config(), token(query, headers)) {
+        Err(e) => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            ErrorCode::UNAUTHORIZED,
+            e.to_string(),
+        )
+        .into_response(),
+        Ok(_) => not_a_websocket(rejection),
     }
 }
 
@@ -56,7 +78,7 @@ pub(crate) async fn channel(
 ) -> Response {
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return not_a_websocket(rejection),
+        Err(rejection) => return diagnose(&node, &query, &headers, rejection),
     };
     let channel = match channel {
         Ok(Path(channel)) => channel,

@@ -1747,3 +1747,34 @@ async fn the_upgrade_and_the_live_connection_expire_a_token_at_the_same_instant(
         "closed at {closed_at}, cutoff {cutoff}"
     );
 }
+
+/// A plain request (no upgrade) on a WebSocket endpoint checks the token
+/// first, so a browser that saw only 1006 can learn why with `fetch`.
+#[tokio::test]
+async fn a_plain_request_on_a_websocket_endpoint_tells_a_refused_token() {
+    let server = start_hs(|c| c.auth_mode = AuthMode::Required).await;
+    let (status, body) = get(&server, "/ws/connect?token=not.a.jwt").await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["code"].as_str(),
+            body["error"]["message"].as_str()
+        ),
+        (
+            401,
+            Some("unauthorized"),
+            Some("invalid token: the token is not a well-formed JWT with a supported algorithm")
+        )
+    );
+    let (status, body) = get(&server, "/ws/channel/missions").await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (401, Some("a token is required"))
+    );
+    let valid = hs(&claims("alice", 600));
+    let (status, body) = get(&server, &format!("/ws/connect?token={valid}")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (426, Some("invalid_message"))
+    );
+}
