@@ -1775,6 +1775,6 @@ async fn a_plain_request_on_a_websocket_endpoint_tells_a_refused_token() {
     let (status, body) = get(&server, &format!("/ws/connect?token={valid}")).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
-        (426, Some("invalid_message"))
+        (400, Some("invalid_message"))
     );
 }
