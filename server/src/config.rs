@@ -1,5 +1,7 @@
 //! Server configuration: the settings every other module reads, with the
-//! seed's defaults. `cli.rs` builds one from flags, environment and a TOML file.
+//! seed's defaults. A plain type: embedders start from [`Config::default`];
+//! the binary's settings module (`cli.rs`, not part of the library) builds
+//! one from flags, environment and a TOML file.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -262,13 +264,15 @@ impl Config {
         }
     }
 
-    /// Whether `channel` keeps history.
-    pub(crate) fn keeps_history(&self, channel: &str) -> bool {
+    /// Whether `channel` keeps history: history is on (`history_size > 0`)
+    /// and a `history_channels` pattern matches it.
+    pub fn keeps_history(&self, channel: &str) -> bool {
         self.history_size > 0 && self.history_channels.iter().any(|p| p.matches(channel))
     }
 
-    /// Whether clients may publish on `channel`.
-    pub(crate) fn allows_client_publish(&self, channel: &str) -> bool {
+    /// Whether clients may publish on `channel`: a `client_publish_channels`
+    /// pattern matches it.
+    pub fn allows_client_publish(&self, channel: &str) -> bool {
         self.client_publish_channels
             .iter()
             .any(|p| p.matches(channel))

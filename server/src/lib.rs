@@ -19,12 +19,13 @@
 //! `http_api` and `ws` are the endpoints; `serve` accepts TCP connections.
 //! Security (docs/security.md): `auth` and `jwt` say who a connection is,
 //! `access` what channels it may use, `origin`, `user_limit` and
-//! `rate_limit` bound what a client can do.
+//! `rate_limit` bound what a client can do. The binary's flags,
+//! environment and TOML file (`cli.rs`) are not part of the library: build
+//! a [`Config`] directly.
 
 mod access;
 mod auth;
 mod broker;
-pub mod cli;
 mod clock;
 mod config;
 mod connection;

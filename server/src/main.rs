@@ -1,17 +1,18 @@
 //! The `brain-ws-server` binary: parse configuration, start, and shut down
 //! gracefully on SIGINT or SIGTERM.
 
+mod cli;
+
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use brain_ws_server::Server;
-use brain_ws_server::cli::{Cli, LogFormat};
+use cli::{LogFormat, Settings};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse_or_exit();
-    let (config, log_format) = match cli.into_config() {
+    let (config, log_format) = match Settings::parse_or_exit().into_config() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("brain-ws-server: {e}");

@@ -3,9 +3,16 @@
 
 mod support;
 
+/// The binary's settings (flags, environment, TOML file), compiled into the
+/// tests too: it is not part of the library's API.
+#[allow(dead_code)]
+#[path = "../../src/cli.rs"]
+mod cli;
+
 mod bad_input;
 mod broker_config;
 mod channels;
+mod docs;
 mod embedded;
 mod error_bodies;
 mod fanout;
@@ -16,5 +23,6 @@ mod lifecycle;
 mod multinode;
 mod protocol_errors;
 mod security;
+mod settings;
 mod usability;
 mod wire;

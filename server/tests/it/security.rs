@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use brain_ws_server::cli::Cli;
 use brain_ws_server::{
     AuthMode, ChannelRole, Config, JwtAuthenticator, JwtError, RateLimit, Server,
 };
@@ -22,6 +21,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::cli::Settings;
 use crate::support::*;
 
 const SECRET: &[u8] = b"test-secret-0123456789-abcdefghijklmnop";
@@ -41,7 +41,7 @@ fn now() -> u64 {
 }
 
 /// Claims for `sub` expiring `ttl` seconds from now (negative: in the past).
-fn claims(sub: &str, ttl: i64) -> Value {
+pub(crate) fn claims(sub: &str, ttl: i64) -> Value {
     json!({"sub": sub, "exp": now() as i64 + ttl})
 }
 
@@ -49,7 +49,7 @@ fn sign(alg: Algorithm, key: &EncodingKey, claims: &Value) -> String {
     jsonwebtoken::encode(&Header::new(alg), claims, key).expect("signs")
 }
 
-fn hs(claims: &Value) -> String {
+pub(crate) fn hs(claims: &Value) -> String {
     sign(Algorithm::HS256, &EncodingKey::from_secret(SECRET), claims)
 }
 
@@ -89,7 +89,7 @@ fn alg_none(claims: &Value) -> String {
     )
 }
 
-fn hs_auth() -> Arc<JwtAuthenticator> {
+pub(crate) fn hs_auth() -> Arc<JwtAuthenticator> {
     Arc::new(
         JwtAuthenticator::hs256(SECRET)
             .expect("secret long enough")
@@ -764,7 +764,7 @@ async fn the_admin_api_takes_keys_from_a_file_and_compares_them() {
         "# admin keys\nkey-one-0123456789abcdef\n\n  key-two-0123456789abcdef  \n",
     )
     .expect("write");
-    let cli = Cli::try_parse_from([
+    let cli = Settings::try_parse_from([
         "brain-ws-server",
         "--bind",
         "127.0.0.1:0",
@@ -811,7 +811,7 @@ async fn the_admin_api_takes_keys_from_a_file_and_compares_them() {
     assert_eq!(lower.status().as_u16(), 200);
     // A short key in the file is a configuration error, not a weak key.
     std::fs::write(&file, "short\n").expect("write");
-    let err = Cli::try_parse_from([
+    let err = Settings::try_parse_from([
         "brain-ws-server",
         "--api-key-file",
         file.to_str().expect("utf-8"),
@@ -1321,8 +1321,9 @@ async fn a_well_behaved_subscriber_gets_everything_while_hundreds_of_clients_mis
 // ---------------------------------------------------------------- configuration
 
 fn parse(args: &[&str]) -> Result<Config, String> {
-    let cli = Cli::try_parse_from(std::iter::once("brain-ws-server").chain(args.iter().copied()))
-        .map_err(|e| e.to_string())?;
+    let cli =
+        Settings::try_parse_from(std::iter::once("brain-ws-server").chain(args.iter().copied()))
+            .map_err(|e| e.to_string())?;
     cli.into_config().map(|(c, _)| c).map_err(|e| e.to_string())
 }
 
