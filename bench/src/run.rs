@@ -273,6 +273,7 @@ async fn latency(
     let client_cpu0 = own_cpu();
     let busy0 = procfs::machine_busy_us();
     let started = Instant::now();
+    let mut all: Vec<u64> = Vec::new();
     for b in 0..count as u64 {
         let seq = first_seq + b;
         let body = broadcast_body(&opts.channel, seq, opts.frame_bytes);
@@ -289,6 +290,7 @@ async fn latency(
             .map(|t| t.saturating_sub(sent) / 1000)
             .collect();
         delays.sort_unstable();
+        all.extend_from_slice(&delays);
         report.delivered += delays.len() as u64;
         report.missing += n.saturating_sub(received) as u64;
         report.runs.push(BroadcastRun {
@@ -308,6 +310,9 @@ async fn latency(
     report.p50_us = median(&runs.iter().map(|r| r.p50_us).collect::<Vec<_>>());
     report.p99_us = median(&runs.iter().map(|r| r.p99_us).collect::<Vec<_>>());
     report.last_us = median(&runs.iter().map(|r| r.last_us).collect::<Vec<_>>());
+    all.sort_unstable();
+    report.all_p50_us = percentile(&all, 0.5);
+    report.all_p99_us = percentile(&all, 0.99);
     report.late = probe.late() - late0;
     report.duplicates = probe.duplicates() - dup0;
     report.server_cpu_us_per_delivery = per(server_cpu, report.delivered);

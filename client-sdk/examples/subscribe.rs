@@ -74,6 +74,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 SubscriptionEvent::Resubscribed { recovered } => {
                     println!("[{channel}] resubscribed, recovered={recovered}");
                 }
+                SubscriptionEvent::Gap { missed } => {
+                    println!("[{channel}] the stream broke (missed: {missed:?}); events may be missing");
+                }
             },
             Some(message) = inbox.next() => {
                 seen += 1;

@@ -34,7 +34,11 @@
 //!   with history it sends `since` with the last offset seen, reports
 //!   whether the server recovered everything
 //!   ([`SubscriptionEvent::Resubscribed`]), and delivers the replayed events
-//!   in order, dropping any it already delivered.
+//!   in order.
+//! * Never drops an event because of its offset: a live stream that breaks
+//!   without a reconnect (offsets going back after a restart in a new
+//!   epoch, or skipping ahead) is reported with [`SubscriptionEvent::Gap`]
+//!   at that point of the stream, and every event is still delivered.
 //!
 //! # Why `backon` and not `backoff`
 //!
@@ -63,6 +67,7 @@
 //!             other => println!("{other:?}"),
 //!         },
 //!         SubscriptionEvent::Resubscribed { recovered } => println!("reconnected, recovered={recovered}"),
+//!         SubscriptionEvent::Gap { missed } => println!("stream broke, missed {missed:?}"),
 //!     }
 //! }
 //! # Ok(()) }

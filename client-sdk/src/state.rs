@@ -118,6 +118,14 @@ pub enum ConnectionEvent {
         /// Whether every event published meanwhile is replayed.
         recovered: bool,
     },
+    /// A live subscription's stream broke without a reconnect (see
+    /// [`SubscriptionEvent::Gap`](crate::SubscriptionEvent::Gap)).
+    Gap {
+        /// The channel.
+        channel: ChannelName,
+        /// Offsets skipped, or `None` when the stream restarted.
+        missed: Option<u64>,
+    },
     /// The server refused to renew a subscription after a reconnect; its
     /// stream has ended.
     ResubscribeFailed {

@@ -11,15 +11,21 @@ use tokio::sync::{mpsc, oneshot};
 use crate::client::Command;
 use crate::{Message, SubscribeError};
 
-/// One item of a [`Subscription`]: an event, or the news that the
-/// subscription was renewed after a reconnect.
+/// One item of a [`Subscription`]: an event, the news that the
+/// subscription was renewed after a reconnect, or a gap in a live stream.
 ///
 /// `Resubscribed` sits at the exact point of the stream where the gap was:
 /// with `recovered: true` the events after it continue without loss (the
-/// server replayed what was missed, duplicates removed); with `recovered:
+/// server replayed what was missed, each event once); with `recovered:
 /// false` some events may be missing (the channel keeps no history, the
 /// history no longer reaches back, or the server restarted), so an
 /// application that needs the full state should reload it.
+///
+/// `Gap` sits where a live stream broke without a reconnect: the channel's
+/// history restarted (a new epoch, e.g. Redis restarted empty, so offsets
+/// start again from 1) or offsets jumped (events were lost on the way).
+/// Every event after it is delivered; none is ever taken for a duplicate
+/// because its offset is not above the last one.
 ///
 /// ```no_run
 /// # async fn demo(mut sub: brain_ws_client::Subscription) {
@@ -31,6 +37,7 @@ use crate::{Message, SubscribeError};
 ///         SubscriptionEvent::Event(message) => println!("{:?}", message.event),
 ///         SubscriptionEvent::Resubscribed { recovered: false } => println!("gap: reload state"),
 ///         SubscriptionEvent::Resubscribed { recovered: true } => {}
+///         SubscriptionEvent::Gap { missed } => println!("gap of {missed:?} events: reload state"),
 ///     }
 /// }
 /// # }
@@ -43,6 +50,14 @@ pub enum SubscriptionEvent {
     Resubscribed {
         /// Whether every event published while disconnected follows.
         recovered: bool,
+    },
+    /// The live stream broke: events published before this point may be
+    /// missing, and the application should reload the channel's state.
+    Gap {
+        /// How many offsets were skipped, when known (a jump within one
+        /// epoch); `None` when the stream restarted (a new epoch, offsets
+        /// going back), where the loss cannot be counted.
+        missed: Option<u64>,
     },
 }
 

@@ -44,13 +44,13 @@ struct Entry {
     since_sent: bool,
     /// The server confirmed at least once, so a new confirmation is a renewal.
     established: bool,
-    /// The channel history's epoch, from the last `subscribed`.
+    /// The channel history's epoch, from the last `subscribed`; `None`
+    /// once the live stream restarted in an epoch not yet announced.
     epoch: Option<String>,
     /// The position to resume from: the last event seen, or the channel's
-    /// latest offset at subscribe time when none was seen.
+    /// latest offset at subscribe time when none was seen. The next event
+    /// continues the stream only at `resume + 1`.
     resume: Option<u64>,
-    /// The offset of the last event delivered, to drop replayed duplicates.
-    last_delivered: Option<u64>,
 }
 
 impl Entry {
@@ -63,7 +63,6 @@ impl Entry {
             established: false,
             epoch: None,
             resume: None,
-            last_delivered: None,
         }
     }
 
@@ -233,6 +232,22 @@ impl Table {
             return;
         };
         if !entry.requested {
+            // Unasked: the server renews a live subscription itself, e.g.
+            // after its stream restarted. A new epoch, or an admitted loss,
+            // is a break the application must hear about.
+            let restarted = msg.epoch.is_some() && msg.epoch != entry.epoch;
+            if entry.established && (restarted || msg.recovered == Some(false)) {
+                entry.resume = msg.offset;
+                entry.epoch = msg.epoch;
+                let item = SubscriptionEvent::Resubscribed { recovered: false };
+                entry
+                    .subscribers
+                    .retain(|(_, tx)| deliver(tx, item.clone(), &channel, fx));
+                fx.events.push(ConnectionEvent::Resubscribed {
+                    channel,
+                    recovered: false,
+                });
+            }
             return;
         }
         entry.requested = false;
@@ -242,7 +257,6 @@ impl Table {
             && msg.epoch == entry.epoch;
         if !recovered {
             // New epoch or lost history: offsets restart from the server's.
-            entry.last_delivered = None;
             entry.resume = msg.offset;
         }
         entry.epoch = msg.epoch;
@@ -338,8 +352,12 @@ impl Table {
         None
     }
 
-    /// An event: to the channel's subscribers (minus replayed duplicates),
-    /// or to the inboxes when it has no channel.
+    /// An event: to the channel's subscribers, or to the inboxes when it
+    /// has no channel. Every event is delivered; one that does not continue
+    /// the stream (offset not `resume + 1`) is preceded by a
+    /// [`SubscriptionEvent::Gap`]. Events carry no epoch, so an offset at or
+    /// below the last one is a restarted stream, never a duplicate: the
+    /// server sends each offset of an epoch once (the hub's floor).
     pub(crate) fn on_event(&mut self, envelope: EventEnvelope, fx: &mut Effects) {
         let Some(channel) = envelope.channel.clone() else {
             let message = Message::from(envelope);
@@ -363,17 +381,39 @@ impl Table {
             return;
         };
         if let Some(offset) = envelope.offset {
-            if entry.last_delivered.is_some_and(|last| offset <= last) {
-                tracing::debug!(%channel, offset, "dropping a replayed duplicate");
-                return;
+            if let Some(missed) = entry.resume.and_then(|last| discontinuity(last, offset)) {
+                tracing::warn!(%channel, offset, ?missed, "the channel's stream broke");
+                if missed.is_none() {
+                    // A new epoch nobody named yet: no `since` can resume it.
+                    entry.epoch = None;
+                }
+                let gap = SubscriptionEvent::Gap { missed };
+                entry
+                    .subscribers
+                    .retain(|(_, tx)| deliver(tx, gap.clone(), &channel, fx));
+                fx.events.push(ConnectionEvent::Gap {
+                    channel: channel.clone(),
+                    missed,
+                });
             }
-            entry.last_delivered = Some(offset);
             entry.resume = Some(offset);
         }
         let item = SubscriptionEvent::Event(Message::from(envelope));
         entry
             .subscribers
             .retain(|(_, tx)| deliver(tx, item.clone(), &channel, fx));
+    }
+}
+
+/// Whether an event at `offset` after one at `last` breaks the stream:
+/// `None` when it continues it (`last + 1`), `Some(Some(n))` when `n`
+/// offsets were skipped, `Some(None)` when offsets went back (the stream
+/// restarted in a new epoch).
+fn discontinuity(last: u64, offset: u64) -> Option<Option<u64>> {
+    match offset.checked_sub(last) {
+        Some(1) => None,
+        Some(0) | None => Some(None),
+        Some(step) => Some(Some(step - 1)),
     }
 }
 

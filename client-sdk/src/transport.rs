@@ -43,6 +43,11 @@ pub(crate) async fn open(options: &Options) -> Result<Socket, ConnectError> {
             .connect(request.uri())
             .await
             .map_err(|e| classify(tungstenite::Error::Io(e)))?;
+        // TCP_NODELAY: subscribes, pongs and publishes are small frames
+        // that must not wait for the server's delayed ACK (Nagle).
+        stream
+            .set_nodelay(true)
+            .map_err(|e| classify(tungstenite::Error::Io(e)))?;
         let (mut ws, _response) = handshake(request, stream, options)
             .await
             .map_err(classify)?;

@@ -24,6 +24,9 @@ impl CloseCode {
     pub const GOING_AWAY: CloseCode = CloseCode(1001);
     /// 1002: WebSocket protocol error. Do not reconnect (a client bug).
     pub const PROTOCOL_ERROR: CloseCode = CloseCode(1002);
+    /// 1007: a text frame (or close reason) was not valid UTF-8. Do not
+    /// reconnect (a client bug: the same frame would fail the same way).
+    pub const INVALID_PAYLOAD: CloseCode = CloseCode(1007);
     /// 1006: the connection dropped without a close frame (never sent). Reconnect.
     pub const ABNORMAL: CloseCode = CloseCode(1006);
     /// 1009: a frame exceeded the server's `max_message_size`. Reconnect; do not resend it.
@@ -64,6 +67,11 @@ impl CloseCode {
             Self::PROTOCOL_ERROR,
             "protocol_error",
             "WebSocket protocol error",
+        ),
+        (
+            Self::INVALID_PAYLOAD,
+            "invalid_payload",
+            "a text frame was not valid UTF-8",
         ),
         (
             Self::ABNORMAL,

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use brain_ws_protocol::http::AuthMode;
 
@@ -42,16 +43,26 @@ pub enum AuthError {
 
 /// The credentials of an `Authorization: Bearer <credentials>` header (the
 /// scheme is case-insensitive, RFC 9110 section 11.1), for WebSocket tokens
-/// and admin API keys alike.
+/// and admin API keys alike. Empty or whitespace-only credentials are no
+/// credentials (`None`).
 pub(crate) fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
     let value = headers
         .get(axum::http::header::AUTHORIZATION)?
         .to_str()
         .ok()?;
     let (scheme, credentials) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| credentials.trim())
+    let credentials = credentials.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !credentials.is_empty()).then_some(credentials)
+}
+
+/// How long a token that stops being accepted at `expires_at` (Unix
+/// seconds, `exp` plus the leeway) is still accepted at `now`: zero from
+/// that exact instant on. The one rule, on one clock (the system clock, at
+/// sub-second precision), for the upgrade check ([`resolve`], the JWT
+/// verifier) and the live connection (its 4002 timer is set to this).
+pub(crate) fn time_left(expires_at: u64, now: SystemTime) -> Duration {
+    let now = now.duration_since(UNIX_EPOCH).unwrap_or(Duration::ZERO);
+    Duration::from_secs(expires_at).saturating_sub(now)
 }
 
 impl Identity {
@@ -68,7 +79,7 @@ impl Identity {
 /// * `optional`: no token means anonymous; a token must verify.
 /// * `required`: a token must be present and verify.
 pub(crate) fn resolve(config: &Config, token: Option<&str>) -> Result<Identity, AuthError> {
-    let token = token.filter(|t| !t.is_empty());
+    let token = token.map(str::trim).filter(|t| !t.is_empty());
     let mode = config.effective_auth_mode();
     let (Some(auth), false) = (&config.authenticator, mode == AuthMode::None) else {
         return Ok(Identity::default());
@@ -78,6 +89,14 @@ pub(crate) fn resolve(config: &Config, token: Option<&str>) -> Result<Identity, 
         (_, None) => Ok(Identity::default()),
         (mode, Some(token)) => {
             let identity = auth.authenticate(Some(token))?;
+            // Whatever the authenticator, an identity whose time is up is
+            // refused here, by the rule that closes live connections.
+            if identity
+                .expires_at
+                .is_some_and(|at| time_left(at, SystemTime::now()).is_zero())
+            {
+                return Err(AuthError::Expired);
+            }
             if mode == AuthMode::Required && identity.user_id.is_none() {
                 return Err(AuthError::Invalid("the token names no user".into()));
             }

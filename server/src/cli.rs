@@ -59,6 +59,29 @@ where
         .transpose()
 }
 
+/// `ip:port`, or `host:port` resolved now (`localhost:8000`); IPv4 first,
+/// as `localhost` usually means 127.0.0.1 to the people who type it.
+fn bind_addr(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse() {
+        return Ok(addr);
+    }
+    let example =
+        "expected ip:port or host:port, e.g. 127.0.0.1:8000, [::1]:8000 or localhost:8000";
+    let addrs: Vec<SocketAddr> = std::net::ToSocketAddrs::to_socket_addrs(s)
+        .map_err(|e| format!("{s:?}: {e} ({example})"))?
+        .collect();
+    addrs
+        .iter()
+        .find(|a| a.is_ipv4())
+        .or(addrs.first())
+        .copied()
+        .ok_or_else(|| format!("{s:?} resolves to no address ({example})"))
+}
+
+fn toml_bind<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SocketAddr>, D::Error> {
+    parsed_with(d, bind_addr)
+}
+
 fn toml_duration<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
     parsed_with(d, duration)
 }
@@ -125,8 +148,10 @@ pub(crate) struct Settings {
     #[arg(long, env = "BRAIN_WS_CONFIG")]
     #[serde(skip)]
     pub(crate) config: Option<PathBuf>,
-    /// Address to listen on [default: 127.0.0.1:8000].
-    #[arg(long, env = "BRAIN_WS_BIND")]
+    /// Address to listen on, `ip:port` or `host:port` (a host name is
+    /// resolved at start, its first IPv4 address used) [default: 127.0.0.1:8000].
+    #[arg(long, env = "BRAIN_WS_BIND", value_parser = bind_addr)]
+    #[serde(deserialize_with = "toml_bind")]
     pub(crate) bind: Option<SocketAddr>,
     /// Time between server pings [default: 30s].
     #[arg(long, env = "BRAIN_WS_HEARTBEAT_INTERVAL", value_parser = duration)]
@@ -335,7 +360,65 @@ fn read_key_file(path: &Path) -> Result<Vec<String>, ConfigError> {
         .collect())
 }
 
+/// The message for a bad value that clap read from an environment variable
+/// (the flag is absent from `argv`), naming the variable; `None` for any
+/// other error.
+fn env_value_error(e: &clap::Error, argv: &[std::ffi::OsString]) -> Option<String> {
+    use clap::CommandFactory;
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(
+        e.kind(),
+        ErrorKind::InvalidValue | ErrorKind::ValueValidation
+    ) {
+        return None;
+    }
+    let Some(ContextValue::String(arg)) = e.get(ContextKind::InvalidArg) else {
+        return None;
+    };
+    let long = arg.strip_prefix("--")?.split([' ', '=']).next()?;
+    let command = Settings::command();
+    let flag = command
+        .get_arguments()
+        .find(|a| a.get_long() == Some(long))?;
+    let var = flag.get_env()?.to_str()?.to_owned();
+    let typed = argv.iter().skip(1).any(|a| {
+        a.to_str()
+            .is_some_and(|a| a == format!("--{long}") || a.starts_with(&format!("--{long}=")))
+    });
+    if typed || std::env::var_os(&var).is_none() {
+        return None;
+    }
+    let value = match e.get(ContextKind::InvalidValue) {
+        Some(ContextValue::String(v)) if !flag.is_hide_env_values_set() => format!(" {v:?}"),
+        _ => String::new(),
+    };
+    let reason = std::error::Error::source(e)
+        .map_or_else(|| "not accepted".to_owned(), |source| source.to_string());
+    Some(format!(
+        "invalid value{value} in environment variable {var} (the --{long} setting): {reason}"
+    ))
+}
+
 impl Settings {
+    /// Parses flags and environment like [`Parser::parse`] (exiting with
+    /// clap's message on `--help` or an error), except that a bad value
+    /// that came from an environment variable is reported under that
+    /// variable's name: clap names only the flag, which the user never
+    /// typed.
+    pub(crate) fn parse_or_exit() -> Self {
+        let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        match Self::try_parse_from(&argv) {
+            Ok(settings) => settings,
+            Err(e) => {
+                if let Some(message) = env_value_error(&e, &argv) {
+                    eprintln!("brain-ws-server: {message}");
+                    std::process::exit(2);
+                }
+                e.exit()
+            }
+        }
+    }
+
     /// The `--config` file's settings, or none without one.
     fn file(path: Option<&Path>) -> Result<Self, ConfigError> {
         let Some(path) = path else {
@@ -610,7 +693,10 @@ mod tests {
         assert_eq!(config.redis_prefix, "prod-eu");
         assert_eq!(config.cluster_refresh, Duration::from_millis(500));
         let err = parse(&["--broker", "kafka://x"]).expect_err("unknown broker");
-        assert!(err.contains("expected `memory` or a redis:// URL"), "{err}");
+        assert!(
+            err.contains("expected `memory` or a redis://, rediss:// or unix:// URL"),
+            "{err}"
+        );
         let err = parse(&["--broker", "redis://"]).expect_err("no host");
         assert!(err.contains("broker URL"), "{err}");
         let err = parse(&["--redis-prefix", "a b"]).expect_err("space");

@@ -133,11 +133,16 @@ impl std::str::FromStr for BrokerConfig {
             return Ok(Self::Memory);
         }
         if s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("unix://") {
-            redis::Client::open(s).map_err(|e| ConfigError(format!("broker URL {s:?}: {e}")))?;
+            redis::Client::open(s).map_err(|e| {
+                let shown = Self::Redis(s.to_owned()).redacted();
+                ConfigError(format!("broker URL {shown:?}: {e}"))
+            })?;
             return Ok(Self::Redis(s.to_owned()));
         }
+        // The value may hold a password: only its scheme is quoted.
+        let scheme = s.split_once("://").map_or("(none)", |(scheme, _)| scheme);
         Err(ConfigError(format!(
-            "broker {s:?}: expected `memory` or a redis:// URL"
+            "broker URL scheme {scheme:?}: expected `memory` or a redis://, rediss:// or unix:// URL"
         )))
     }
 }

@@ -109,7 +109,7 @@ pub(crate) async fn open(
     };
     match upgraded.downcast::<TokioIo<TcpStream>>() {
         Ok(parts) => Some((
-            Arc::new(parts.io.into_inner()),
+            Arc::new(no_delay(parts.io.into_inner())),
             DirectSocketParts {
                 read_buf: parts.read_buf.to_vec(),
                 config,
@@ -122,6 +122,17 @@ pub(crate) async fn open(
             None
         }
     }
+}
+
+/// Sets TCP_NODELAY on a socket the fan-out writes to directly, whatever
+/// accepted it: each event is one small write that must leave at once, not
+/// wait for the ACK of the previous one (Nagle's algorithm). Our accept
+/// loop sets it already; this keeps the direct path right on its own.
+fn no_delay(stream: TcpStream) -> TcpStream {
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "TCP_NODELAY not set");
+    }
+    stream
 }
 
 /// What remains to build the reader once the connection exists.

@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::PathRejection;
 use axum::extract::{ConnectInfo, FromRequest, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
@@ -38,6 +39,58 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         (self.status, Json(self.body)).into_response()
     }
+}
+
+/// A path segment that is not a string: bad percent-encoding or bytes that
+/// are not UTF-8 (`/api/ws/channels/%FF`). Answered with the code of the
+/// parameter's own invalid values.
+pub(crate) fn bad_path(rejection: &PathRejection, status: StatusCode, code: ErrorCode) -> ApiError {
+    ApiError::new(status, code, rejection.body_text())
+}
+
+/// The JSON error code for an error status that no handler chose a code
+/// for (a framework rejection).
+fn code_for(status: StatusCode) -> ErrorCode {
+    match status {
+        StatusCode::NOT_FOUND => ErrorCode::NOT_FOUND,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::METHOD_NOT_ALLOWED,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::MESSAGE_TOO_LARGE,
+        StatusCode::UNPROCESSABLE_ENTITY => ErrorCode::INVALID_BODY,
+        StatusCode::UNAUTHORIZED => ErrorCode::UNAUTHORIZED,
+        StatusCode::FORBIDDEN => ErrorCode::FORBIDDEN,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::UNAVAILABLE,
+        s if s.is_server_error() => ErrorCode::INTERNAL,
+        _ => ErrorCode::INVALID_MESSAGE,
+    }
+}
+
+/// The last word on every answer of the router: an error status whose body
+/// is not JSON (a rejection of axum's own extractors, a layer's refusal) is
+/// given the documented `ErrorBody`, with its text as the message and its
+/// headers (`Allow`, `Sec-WebSocket-Version`, ...) kept. Handlers choose
+/// their codes themselves; this is the net under the framework.
+pub(crate) async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // Framework texts are short; a longer body is cut, not buffered.
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let message = match text.trim() {
+        "" => status.canonical_reason().unwrap_or("error").to_owned(),
+        text => text.to_owned(),
+    };
+    let answer = ApiError::new(status, code_for(status), message).into_response();
+    let (answer_parts, body) = answer.into_parts();
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.extend(answer_parts.headers);
+    Response::from_parts(parts, body)
 }
 
 /// A JSON body with the status codes the API documents: 413 over the size
@@ -137,13 +190,23 @@ pub(crate) async fn broadcast_all(
     }))
 }
 
+/// The longest user id in a path, in bytes of UTF-8.
+pub(crate) const MAX_USER_ID_BYTES: usize = 256;
+
 /// `POST /api/ws/users/{user_id}/send`.
 pub(crate) async fn send_to_user(
     State(node): State<Node>,
-    Path(user_id): Path<String>,
+    user_id: Result<Path<String>, PathRejection>,
     JsonBody(req): JsonBody<SendToUserRequest>,
 ) -> Result<Json<SendToUserResponse>, ApiError> {
-    if user_id.is_empty() || user_id.len() > 256 {
+    let Path(user_id) = user_id.map_err(|e| {
+        bad_path(
+            &e,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::INVALID_BODY,
+        )
+    })?;
+    if user_id.is_empty() || user_id.len() > MAX_USER_ID_BYTES {
         return Err(ApiError::new(
             StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::INVALID_BODY,
@@ -169,8 +232,10 @@ pub(crate) async fn stats(State(node): State<Node>) -> Json<StatsResponse> {
 /// `GET /api/ws/channels/{channel}`.
 pub(crate) async fn channel(
     State(node): State<Node>,
-    Path(channel): Path<String>,
+    channel: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ChannelSubscribersResponse>, ApiError> {
+    let Path(channel) =
+        channel.map_err(|e| bad_path(&e, StatusCode::BAD_REQUEST, ErrorCode::INVALID_CHANNEL))?;
     let channel = ChannelName::new(&channel).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
@@ -314,6 +379,19 @@ pub(crate) async fn test_page() -> Html<&'static str> {
     Html(include_str!("../static/websocket_test.html"))
 }
 
+/// `GET /`: where to go from here, as JSON (the server has no home page).
+pub(crate) async fn root() -> Json<serde_json::Value> {
+    Json(serde_json::json!({
+        "name": "brain-ws-server",
+        "protocol": PROTOCOL_VERSION,
+        "test_page": "/static/websocket_test.html",
+        "info": "/api/ws/info",
+        "openapi": "/openapi.json",
+        "websocket": "/ws/connect",
+        "health": "/health",
+    }))
+}
+
 /// Unknown routes.
 pub(crate) async fn not_found() -> ApiError {
     ApiError::new(
@@ -358,7 +436,9 @@ pub(crate) async fn admin_guard(
             return ApiError::new(
                 StatusCode::FORBIDDEN,
                 ErrorCode::FORBIDDEN,
-                "the admin API is served to loopback peers only when no API key is configured",
+                "the admin API answers only loopback peers while no API key is configured: \
+                 start the server with --api-key <key> (or BRAIN_WS_API_KEYS, or api_keys in \
+                 the config file) and send Authorization: Bearer <key>",
             )
             .into_response();
         }

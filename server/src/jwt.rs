@@ -144,7 +144,11 @@ impl JwtAuthenticator {
     fn with_key(key: DecodingKey, algorithm: Algorithm) -> Self {
         let mut validation = Validation::new(algorithm);
         validation.set_required_spec_claims(&["exp", "sub"]);
-        validation.validate_exp = true;
+        // `exp` stays required, but is checked by `auth::time_left` at
+        // sub-second precision: jsonwebtoken compares whole seconds, which
+        // accepted a token up to a second after live connections holding it
+        // were closed.
+        validation.validate_exp = false;
         validation.validate_nbf = true;
         validation.leeway = Self::DEFAULT_LEEWAY.as_secs();
         Self { key, validation }
@@ -210,11 +214,15 @@ impl JwtAuthenticator {
             })
             .transpose()
             .map_err(|_| JwtError::InvalidClaim("channels"))?;
+        let expires_at = exp.saturating_add(self.validation.leeway);
+        if crate::auth::time_left(expires_at, std::time::SystemTime::now()).is_zero() {
+            return Err(JwtError::Expired);
+        }
         Ok(Identity {
             user_id: Some(Arc::from(sub)),
             roles: claims.roles.unwrap_or_default(),
             channels,
-            expires_at: Some(exp.saturating_add(self.validation.leeway)),
+            expires_at: Some(expires_at),
         })
     }
 }

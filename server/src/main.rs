@@ -3,16 +3,16 @@
 
 mod cli;
 
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use brain_ws_server::Server;
-use clap::Parser;
 use cli::{LogFormat, Settings};
 use tracing_subscriber::EnvFilter;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let (config, log_format) = match Settings::parse().into_config() {
+    let (config, log_format) = match Settings::parse_or_exit().into_config() {
         Ok(c) => c,
         Err(e) => {
             eprintln!("brain-ws-server: {e}");
@@ -20,7 +20,12 @@ async fn main() -> ExitCode {
         }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let subscriber = tracing_subscriber::fmt().with_env_filter(filter);
+    // Colour only for a person at a terminal: a file or a pipe gets plain
+    // text (and `NO_COLOR`, https://no-color.org, turns it off anyway).
+    let ansi = std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let subscriber = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(ansi);
     match log_format {
         LogFormat::Text => subscriber.init(),
         LogFormat::Json => subscriber.json().init(),

@@ -67,6 +67,8 @@ pub(crate) struct Metrics {
     pub(crate) slow_consumer_disconnects: AtomicU64,
     pub(crate) heartbeat_timeouts: AtomicU64,
     pub(crate) oversize_disconnects: AtomicU64,
+    /// Connections closed with 1002 or 1007 for breaking the WebSocket protocol.
+    pub(crate) protocol_error_disconnects: AtomicU64,
     /// Client frames dropped by the rate limit.
     pub(crate) rate_limited: AtomicU64,
     /// Subscribes and publishes refused by channel authorization.
@@ -189,6 +191,12 @@ impl Metrics {
             "counter",
             "Connections closed for sending a frame over the size limit.",
             get(&self.oversize_disconnects),
+        );
+        metric(
+            "brain_ws_protocol_error_disconnects_total",
+            "counter",
+            "Connections closed with 1002 or 1007 for breaking the WebSocket protocol.",
+            get(&self.protocol_error_disconnects),
         );
         metric(
             "brain_ws_rate_limited_total",

@@ -27,6 +27,11 @@ pub enum StartError {
     /// The TLS certificate or key could not be loaded.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The broker's configuration can never work (a Redis DB index out of
+    /// range, a refused password, a peer that is not Redis). An unreachable
+    /// broker is not this: it is retried in the background.
+    #[error("{0}")]
+    Broker(String),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -65,6 +70,11 @@ impl Server {
     /// Validates `config`, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         config.validate()?;
+        if let crate::config::BrokerConfig::Redis(url) = &config.broker {
+            crate::broker::redis::probe::check(url, &config.broker.redacted())
+                .await
+                .map_err(StartError::Broker)?;
+        }
         let addr = config.bind;
         let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
         let addr = listener
@@ -147,7 +157,13 @@ fn log_auth(config: &Config) {
 /// The whole HTTP surface as the binary serves it: [`router`] plus a JSON
 /// 404 for every other path.
 pub(crate) fn app(node: &Node) -> Router {
-    router(node).fallback(http_api::not_found)
+    let root = Router::new()
+        .route("/", get(http_api::root))
+        .with_state(node.clone());
+    router(node)
+        .merge(root)
+        .fallback(http_api::not_found)
+        .layer(axum::middleware::map_response(http_api::json_errors))
 }
 
 /// Every BRAiN endpoint, without a fallback (so it merges into an app that
@@ -205,5 +221,6 @@ fn finish(routes: Router<Node>, node: &Node) -> Router {
     routes
         .method_not_allowed_fallback(http_api::method_not_allowed)
         .layer(DefaultBodyLimit::max(node.config().max_message_size))
+        .layer(axum::middleware::map_response(http_api::json_errors))
         .with_state(node.clone())
 }

@@ -8,7 +8,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use brain_ws_protocol::{
@@ -190,6 +190,9 @@ fn count_close(node: &Node, code: CloseCode) {
         CloseCode::SLOW_CONSUMER => inc(&m.slow_consumer_disconnects),
         CloseCode::HEARTBEAT_TIMEOUT => inc(&m.heartbeat_timeouts),
         CloseCode::MESSAGE_TOO_BIG => inc(&m.oversize_disconnects),
+        CloseCode::PROTOCOL_ERROR | CloseCode::INVALID_PAYLOAD => {
+            inc(&m.protocol_error_disconnects);
+        }
         CloseCode::POLICY_VIOLATION => inc(&m.policy_violation_disconnects),
         CloseCode::TOKEN_EXPIRED => inc(&m.token_expired_disconnects),
         _ => {}
@@ -403,10 +406,7 @@ impl Session<'_> {
 /// seconds) ends its connection: now if that is already past, never if it
 /// is too far away to represent.
 fn expiry_instant(expires_at: u64) -> Option<tokio::time::Instant> {
-    let at = UNIX_EPOCH.checked_add(Duration::from_secs(expires_at))?;
-    let left = at
-        .duration_since(SystemTime::now())
-        .unwrap_or(Duration::ZERO);
+    let left = crate::auth::time_left(expires_at, SystemTime::now());
     tokio::time::Instant::now().checked_add(left)
 }
 
@@ -428,7 +428,7 @@ async fn write_batch(
 }
 
 /// The next message from the client. `Err` carries the close code a read
-/// error calls for: 1009 for an oversize frame, none for anything else.
+/// error calls for ([`read_error_close`]).
 async fn recv(socket: &mut Socket) -> Option<Result<Inbound, Option<CloseCode>>> {
     match socket {
         Socket::Axum(socket) => Some(match socket.recv().await? {
@@ -460,10 +460,23 @@ async fn flush(socket: &mut Socket) {
     };
 }
 
-/// A read error: an oversize frame gets 1009, anything else ends the session.
+/// The close code a read error calls for (RFC 6455 section 7.4.1): an
+/// oversize frame gets 1009, a text frame that is not UTF-8 1007, any other
+/// protocol violation (reserved bits or opcodes, a fragmented or oversize
+/// control frame, a continuation without a start, an unmasked frame) 1002.
+/// A connection that is already gone (reset, I/O error, closed) gets none:
+/// there is no one to send it to.
 fn read_error_close(error: Option<&tungstenite::Error>) -> Option<CloseCode> {
-    match error {
-        Some(tungstenite::Error::Capacity(_)) => Some(CloseCode::MESSAGE_TOO_BIG),
+    use tungstenite::error::ProtocolError;
+    match error? {
+        tungstenite::Error::Capacity(_) => Some(CloseCode::MESSAGE_TOO_BIG),
+        tungstenite::Error::Utf8(_) => Some(CloseCode::INVALID_PAYLOAD),
+        tungstenite::Error::Protocol(
+            ProtocolError::ResetWithoutClosingHandshake
+            | ProtocolError::ReceivedAfterClosing
+            | ProtocolError::SendAfterClosing,
+        ) => None,
+        tungstenite::Error::Protocol(_) => Some(CloseCode::PROTOCOL_ERROR),
         _ => None,
     }
 }

@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 
+use axum::extract::rejection::PathRejection;
 use axum::extract::ws::{WebSocketUpgrade, rejection::WebSocketUpgradeRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
@@ -13,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use brain_ws_protocol::{ChannelName, ErrorCode};
 
 use crate::direct::{self, Upgrade};
-use crate::http_api::ApiError;
+use crate::http_api::{ApiError, bad_path};
 use crate::metrics::Refusal;
 use crate::node::Node;
 use crate::session::{self, SessionStart, Transport};
@@ -47,7 +48,7 @@ pub(crate) async fn connect(
 /// `GET /ws/channel/{channel}`: connect and subscribe at once.
 pub(crate) async fn channel(
     State(node): State<Node>,
-    Path(channel): Path<String>,
+    channel: Result<Path<String>, PathRejection>,
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
     upgrade: Upgrade,
@@ -56,7 +57,16 @@ pub(crate) async fn channel(
     let upgrade = match websocket {
         Ok(upgrade) => upgrade,
         Err(rejection) => {
-            return not_a_websocket(&node, &query, &headers, Some(&channel), rejection);
+            let channel = channel.as_ref().ok().map(|Path(c)| c.as_str());
+            return not_a_websocket(&node, &query, &headers, channel, rejection);
+        }
+    };
+    let channel = match channel {
+        Ok(Path(channel)) => channel,
+        Err(e) => {
+            node.metrics().refused(Refusal::InvalidChannel);
+            return bad_path(&e, StatusCode::BAD_REQUEST, ErrorCode::INVALID_CHANNEL)
+                .into_response();
         }
     };
     match ChannelName::new(&channel) {
@@ -302,21 +312,29 @@ fn accept(
         })
 }
 
-/// The token from `?token=`, `Authorization: Bearer`, or a
-/// `Sec-WebSocket-Protocol` entry `token.<jwt>` (in that order of
-/// precedence). Tokens are never logged.
-fn token<'a>(query: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Option<&'a str> {
-    let bearer = auth::bearer(headers);
-    let protocol = headers
+/// The token of a WebSocket upgrade, by one rule (docs/security.md,
+/// "Token carriers"): the carriers are read in the order `?token=`,
+/// `Authorization: Bearer <jwt>`, `Sec-WebSocket-Protocol` entry
+/// `token.<jwt>`, and the first that holds a value wins. A carrier whose
+/// value is empty or only whitespace holds no token, so it never hides a
+/// token in a later carrier, and alone it is the same as no token. Values
+/// are trimmed. Tokens are never logged.
+pub(crate) fn token<'a>(
+    query: &'a HashMap<String, String>,
+    headers: &'a HeaderMap,
+) -> Option<&'a str> {
+    fn held(value: &str) -> Option<&str> {
+        Some(value.trim()).filter(|v| !v.is_empty())
+    }
+    let mut protocol = headers
         .get_all(header::SEC_WEBSOCKET_PROTOCOL)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .find_map(|p| p.strip_prefix("token."));
+        .filter_map(|p| p.trim().strip_prefix("token."));
     query
         .get("token")
-        .map(String::as_str)
-        .or(bearer)
-        .or(protocol)
+        .and_then(|t| held(t))
+        .or_else(|| auth::bearer(headers).and_then(held))
+        .or_else(|| protocol.find_map(held))
 }

@@ -221,3 +221,28 @@ async fn close_sends_1000_and_stops() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(stub.accepted(), 1);
 }
+
+/// The server's answers to protocol errors (1002, 1007: issue 14 item 9)
+/// stop the client: the same frames would fail the same way.
+#[tokio::test]
+async fn protocol_error_close_codes_stop_the_client() {
+    for code in [1002u16, 1007] {
+        let stub = Stub::start(move |_, tcp| async move {
+            let mut conn = StubConn::accept(tcp).await;
+            conn.welcome(30.0).await;
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            conn.close(code, "protocol_error").await;
+        })
+        .await;
+        let client = Client::builder(stub.url())
+            .backoff(fast_backoff())
+            .connect()
+            .await
+            .expect("connects");
+        let closed = within("closed()", client.closed()).await.expect("an error");
+        assert_eq!(closed.kind(), ConnectErrorKind::TerminalClose, "{code}");
+        assert_eq!(closed.close_code(), Some(CloseCode(code)));
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(stub.accepted(), 1, "no reconnect after {code}");
+    }
+}

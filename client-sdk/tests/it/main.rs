@@ -9,5 +9,6 @@ mod reconnect;
 mod recovery;
 mod restart;
 mod server;
+mod stream_restart;
 mod subscriptions;
 mod support;

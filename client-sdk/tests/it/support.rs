@@ -81,6 +81,9 @@ pub(crate) fn summary(item: &SubscriptionEvent) -> (String, String, Option<u64>)
             String::new(),
             None,
         ),
+        SubscriptionEvent::Gap { missed } => {
+            (format!("gap(missed={missed:?})"), String::new(), None)
+        }
     }
 }
 

@@ -16,6 +16,7 @@ mod broadcast;
 mod connect;
 mod delivery;
 mod errors;
+mod faults;
 mod heartbeat;
 mod history;
 mod http_api;
@@ -138,6 +139,7 @@ pub(crate) fn all() -> Vec<Scenario> {
     all.extend(stats::scenarios());
     all.extend(heartbeat::scenarios());
     all.extend(errors::scenarios());
+    all.extend(faults::scenarios());
     all.extend(limits::scenarios());
     all.extend(delivery::scenarios());
     all.extend(history::scenarios());

@@ -29,6 +29,7 @@ async fn failures_with(defects: Defects) -> Vec<String> {
 /// API key, cannot run.
 const SKIPPED_WITHOUT_FEATURES: &[&str] = &[
     "user.send",
+    "auth.empty_carrier",
     "history.recovery",
     "history.epoch_mismatch",
     "auth.invalid_token",
@@ -228,6 +229,7 @@ async fn auth_scenarios_run_when_the_server_verifies_tokens() {
             "connect.channel_invalid",
             "user.send",
             "user.send_unknown",
+            "auth.empty_carrier",
             "auth.invalid_token",
             "auth.user_id",
         ]

@@ -30,7 +30,7 @@ async fn list_names_every_scenario_and_exits_zero() {
         .map(|s| s.id)
         .collect();
     assert_eq!(ids, expected);
-    assert_eq!(expected.len(), 50);
+    assert_eq!(expected.len(), 54);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -50,7 +50,7 @@ async fn a_failure_exits_one_and_is_reported_in_junit() {
     assert!(xml.starts_with("<?xml"), "{xml}");
     assert!(
         xml.contains(
-            "<testsuites name=\"brain-ws-conformance\" tests=\"12\" failures=\"1\" skipped=\"0\""
+            "<testsuites name=\"brain-ws-conformance\" tests=\"14\" failures=\"1\" skipped=\"0\""
         ),
         "{xml}"
     );

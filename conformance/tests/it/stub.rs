@@ -12,7 +12,7 @@ use axum::Json;
 use axum::Router;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use brain_ws_protocol::http::{
@@ -146,11 +146,37 @@ fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, Response> {
     })
 }
 
-fn authenticate(hub: &Hub, params: &HashMap<String, String>) -> Result<Option<String>, Response> {
+/// The carrier rule of docs/security.md: `?token=`, then `Authorization:
+/// Bearer`, then a `token.<jwt>` subprotocol; the first non-blank wins.
+fn carried<'a>(params: &'a HashMap<String, String>, headers: &'a HeaderMap) -> Option<&'a str> {
+    let held = |v: &'a str| Some(v.trim()).filter(|v| !v.is_empty());
+    let header = |name| headers.get(name).and_then(|v| v.to_str().ok());
+    params
+        .get("token")
+        .and_then(|t| held(t))
+        .or_else(|| {
+            header(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .and_then(held)
+        })
+        .or_else(|| {
+            header(axum::http::header::SEC_WEBSOCKET_PROTOCOL).and_then(|v| {
+                v.split(',')
+                    .filter_map(|p| p.trim().strip_prefix("token."))
+                    .find_map(held)
+            })
+        })
+}
+
+fn authenticate(
+    hub: &Hub,
+    params: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<Option<String>, Response> {
     if !hub.options.auth {
         return Ok(None);
     }
-    match params.get("token") {
+    match carried(params, headers) {
         None => Ok(None),
         Some(token) => match token.strip_prefix("valid:") {
             Some(user) => Ok(Some(user.to_owned())),
@@ -167,9 +193,11 @@ async fn ws_connect(
     ws: WebSocketUpgrade,
     Query(params): Query<HashMap<String, String>>,
     State(hub): Shared,
+    headers: HeaderMap,
 ) -> Response {
-    match authenticate(&hub, &params) {
+    match authenticate(&hub, &params, &headers) {
         Ok(user) => ws
+            .protocols(["brain.v1"])
             .max_message_size(1 << 20)
             .on_upgrade(move |socket| session(socket, hub, None, user)),
         Err(refusal) => refusal,
@@ -181,6 +209,7 @@ async fn ws_channel(
     Path(channel): Path<String>,
     Query(params): Query<HashMap<String, String>>,
     State(hub): Shared,
+    headers: HeaderMap,
 ) -> Response {
     if let Err(e) = ChannelName::validate(&channel) {
         return error(
@@ -189,8 +218,9 @@ async fn ws_channel(
             &e.to_string(),
         );
     }
-    match authenticate(&hub, &params) {
+    match authenticate(&hub, &params, &headers) {
         Ok(user) => ws
+            .protocols(["brain.v1"])
             .max_message_size(1 << 20)
             .on_upgrade(move |socket| session(socket, hub, Some(channel), user)),
         Err(refusal) => refusal,
@@ -254,7 +284,17 @@ async fn session(
     while alive {
         tokio::select! {
             incoming = socket.recv() => {
-                let Some(Ok(message)) = incoming else { break };
+                let message = match incoming {
+                    Some(Ok(message)) => message,
+                    // RFC 6455 7.4.1: a protocol error gets a close frame.
+                    Some(Err(e)) => {
+                        if let Some(code) = protocol_error_close(&e) {
+                            let _ = socket.send(close(code, "protocol error")).await;
+                        }
+                        break;
+                    }
+                    None => break,
+                };
                 pinged_at = None;
                 let replies = handle(&hub, id, message);
                 let ended = replies.iter().any(|m| matches!(m, Message::Close(_)));
@@ -307,6 +347,20 @@ fn subscribe(hub: &Hub, id: Uuid, channel: &str) -> Option<Message> {
         offset: None,
         recovered: None,
     })))
+}
+
+/// The close code for a read error: 1007 for text that is not UTF-8, 1002
+/// for other protocol violations, none when the peer is gone.
+fn protocol_error_close(e: &axum::Error) -> Option<u16> {
+    use tokio_tungstenite::tungstenite::Error;
+    use tokio_tungstenite::tungstenite::error::ProtocolError;
+    let inner = std::error::Error::source(e)?.downcast_ref::<Error>()?;
+    match inner {
+        Error::Utf8(_) => Some(1007),
+        Error::Protocol(ProtocolError::ResetWithoutClosingHandshake) => None,
+        Error::Protocol(_) => Some(1002),
+        _ => None,
+    }
 }
 
 fn handle(hub: &Hub, id: Uuid, message: Message) -> Vec<Message> {
@@ -467,7 +521,17 @@ async fn stats(State(hub): Shared) -> Response {
     .into_response()
 }
 
-async fn channel_info(State(hub): Shared, Path(channel): Path<String>) -> Response {
+async fn channel_info(
+    State(hub): Shared,
+    channel: Result<Path<String>, axum::extract::rejection::PathRejection>,
+) -> Response {
+    let Ok(Path(channel)) = channel else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::INVALID_CHANNEL,
+            "the channel in the path is not UTF-8",
+        );
+    };
     let Ok(name) = ChannelName::new(&channel) else {
         return error(
             StatusCode::BAD_REQUEST,

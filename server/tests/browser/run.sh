@@ -47,11 +47,27 @@ done
 [ -n "$addr" ] || { cat "$log"; echo "the server did not report its address"; exit 1; }
 echo "server at http://$addr (pid $server_pid)"
 
+# A second server that requires a token, for the refused-token step.
+auth_log="$(mktemp /tmp/brain-ws-browser-auth.XXXXXX)"
+"$server_bin" --bind 127.0.0.1:0 --auth required \
+  --jwt-secret browser-test-secret-0123456789abcdef --log-format json >"$auth_log" 2>&1 &
+auth_pid=$!
+trap 'stop_server; kill -TERM "$auth_pid" 2>/dev/null || true' EXIT
+auth_addr=""
+for _ in $(seq 100); do
+  auth_addr="$(grep -o 'listening on 127\.0\.0\.1:[0-9]*' "$auth_log" | head -1 | sed 's/listening on //')" || true
+  [ -n "$auth_addr" ] && break
+  kill -0 "$auth_pid" 2>/dev/null || { cat "$auth_log"; echo "the auth server exited before listening"; exit 1; }
+  sleep 0.1
+done
+[ -n "$auth_addr" ] || { cat "$auth_log"; echo "the auth server did not report its address"; exit 1; }
+
 status=0
-(cd "$here" && BRAIN_WS_HTTP="http://$addr" CHROMIUM="$chromium_bin" \
+(cd "$here" && BRAIN_WS_HTTP="http://$addr" BRAIN_WS_HTTP_AUTH="http://$auth_addr" CHROMIUM="$chromium_bin" \
   SCREENSHOT="${SCREENSHOT:-$here/test-page.png}" node test_page.mjs) || status=$?
 
 # Graceful shutdown: SIGTERM must end the server with exit code 0.
+kill -TERM "$auth_pid" 2>/dev/null || true
 kill -TERM "$server_pid"
 server_status=0
 wait "$server_pid" || server_status=$?

@@ -297,6 +297,30 @@ try {
   await step('no JavaScript errors on the page', async () => {
     assertEq(pageErrors, [], 'page errors');
   });
+
+  // A second server with --auth required (run.sh): a refused token stops
+  // the page's reconnects and the page says why (issue 14, item 12). Its
+  // own tab: the refused fetch logs a console error there by design.
+  const authBase = process.env.BRAIN_WS_HTTP_AUTH;
+  if (authBase) {
+    await step('a refused token: no reconnect loop, the page says the server refused it', async () => {
+      const tab = await context.newPage();
+      await tab.goto(`${authBase}/static/websocket_test.html`);
+      await tab.fill('#token', 'not.a.jwt');
+      await tab.click('#connect');
+      await tab.waitForFunction(() => document.querySelector('#connect-msg').textContent.includes('Not reconnecting'),
+        null, { timeout: WAIT });
+      const message = await text(tab, '#connect-msg');
+      assert(message.includes('HTTP 401 unauthorized: invalid token'), `the reason is shown: ${message}`);
+      assertEq(await tab.getAttribute('#status', 'data-state'), 'disconnected', 'status');
+      assertEq(await text(tab, '#close-reconnect'), 'no: the server refused the token', 'reconnect shown');
+      // Three backoff periods later, still one attempt.
+      await tab.waitForTimeout(2000);
+      const attempts = (await logEntries(tab)).filter((e) => e.type === 'connecting').length;
+      assertEq(attempts, 1, 'connection attempts');
+      await tab.close();
+    });
+  }
 } catch {
   // A fatal step failed (reported by step()); fall through to the summary.
 } finally {

@@ -515,8 +515,14 @@ pub(crate) struct PrivateRedis {
 
 impl PrivateRedis {
     pub(crate) async fn start(port: u16) -> Self {
+        Self::start_with_args(port, &[]).await
+    }
+
+    /// With extra `redis-server` arguments (`--requirepass x`).
+    pub(crate) async fn start_with_args(port: u16, extra: &[&str]) -> Self {
         let child = tokio::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
+            .args(extra)
             .args(["--save", "", "--appendonly", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -999,6 +1005,9 @@ async fn the_client_sdk_behind_a_load_balancer_recovers_everything_when_its_node
                 got.push((raw.data["seq"].as_u64().unwrap(), msg.offset.unwrap()));
             }
             SubscriptionEvent::Resubscribed { recovered } => resubscribed.push(recovered),
+            SubscriptionEvent::Gap { missed } => {
+                panic!("a gap ({missed:?}) where nothing was lost")
+            }
         }
         if got.len() == (N / 3) as usize
             && let Some(a) = a.take()

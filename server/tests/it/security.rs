@@ -852,6 +852,13 @@ async fn without_keys_the_admin_api_serves_loopback_peers_only() {
     assert_eq!(remote.status().as_u16(), 403);
     let body: Value = remote.json().await.expect("JSON");
     assert_eq!(body["error"]["code"], "forbidden");
+    // It says what to configure.
+    assert_eq!(
+        body["error"]["message"],
+        "the admin API answers only loopback peers while no API key is configured: start the \
+         server with --api-key <key> (or BRAIN_WS_API_KEYS, or api_keys in the config file) and \
+         send Authorization: Bearer <key>"
+    );
     // Public endpoints stay public.
     let info = reqwest::get(format!("http://{ip}:{port}/api/ws/info"))
         .await
@@ -1203,6 +1210,10 @@ async fn a_well_behaved_subscriber_gets_everything_while_hundreds_of_clients_mis
     let server = start(|c| {
         c.max_connections = 2000;
         c.outbound_queue = 64;
+        // Setting up 300 abusive clients can take longer than one heartbeat
+        // interval on a loaded machine; a `ping` between a subscribe and its
+        // `subscribed` is not what this test is about.
+        c.heartbeat_interval = Duration::from_secs(3600);
     })
     .await;
     let rss_before = vm_rss_kib();
@@ -1568,5 +1579,307 @@ async fn a_plain_get_of_a_websocket_endpoint_answers_the_refusal_an_upgrade_woul
         metric_refused(&server, "unauthorized").await,
         0.0,
         "a probe is not a refused connection"
+    );
+}
+
+// ---------------------------------------------------------------- token carriers
+
+/// What one upgrade ends as: `user:<id>`, `anonymous`, or `<status> <code>:
+/// <message>` for a refusal.
+async fn carrier_outcome(
+    server: &Server,
+    query: Option<&str>,
+    headers: &[(&str, String)],
+) -> String {
+    let path = match query {
+        Some(q) => format!("/ws/connect?token={q}"),
+        None => "/ws/connect".to_owned(),
+    };
+    let mut request = ws_url(server, &path)
+        .into_client_request()
+        .expect("request");
+    for (name, value) in headers {
+        request.headers_mut().append(
+            axum::http::HeaderName::from_bytes(name.as_bytes()).expect("name"),
+            value.parse().expect("value"),
+        );
+    }
+    match tokio_tungstenite::connect_async(request).await {
+        Ok((mut ws, _)) => {
+            let welcome = next_json(&mut ws).await;
+            match welcome["user_id"].as_str() {
+                Some(user) => format!("user:{user}"),
+                None => "anonymous".to_owned(),
+            }
+        }
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body: Value =
+                serde_json::from_slice(response.body().as_deref().unwrap_or_default())
+                    .unwrap_or(Value::Null);
+            format!(
+                "{} {}: {}",
+                response.status().as_u16(),
+                body["error"]["code"].as_str().unwrap_or("?"),
+                body["error"]["message"].as_str().unwrap_or("?")
+            )
+        }
+        Err(e) => panic!("{path}: {e}"),
+    }
+}
+
+/// The carrier rule as a table (docs/security.md, "Token carriers"): query,
+/// then `Authorization: Bearer`, then `Sec-WebSocket-Protocol` `token.<jwt>`;
+/// the first carrier holding a non-blank value wins; an empty or blank
+/// carrier is no token and never hides a later one. In modes `required`
+/// and `optional`.
+#[tokio::test]
+async fn token_carriers_follow_one_precedence_rule_and_blank_values_are_no_token() {
+    let alice = hs(&claims("alice", 600));
+    let bob = hs(&claims("bob", 600));
+    let bad = "not.a.jwt".to_owned();
+    let h = |v: &str| ("authorization", format!("Bearer {v}"));
+    let p = |v: &str| ("sec-websocket-protocol", format!("brain.v1, token.{v}"));
+    let missing = "401 unauthorized: a token is required";
+    let invalid = "401 unauthorized: invalid token: the token is not a well-formed JWT with a supported algorithm";
+    // (case, query, headers, outcome in `required`, outcome in `optional`)
+    type Case<'a> = (
+        &'a str,
+        Option<String>,
+        Vec<(&'a str, String)>,
+        &'a str,
+        &'a str,
+    );
+    let cases: Vec<Case> = vec![
+        ("nothing", None, vec![], missing, "anonymous"),
+        (
+            "empty query",
+            Some(String::new()),
+            vec![],
+            missing,
+            "anonymous",
+        ),
+        (
+            "blank query",
+            Some("%20%09%20".into()),
+            vec![],
+            missing,
+            "anonymous",
+        ),
+        (
+            "empty bearer",
+            None,
+            vec![("authorization", "Bearer".into())],
+            missing,
+            "anonymous",
+        ),
+        (
+            "empty protocol token",
+            None,
+            vec![p("")],
+            missing,
+            "anonymous",
+        ),
+        (
+            "blank protocol token",
+            None,
+            vec![("sec-websocket-protocol", "brain.v1, token.  ,x".into())],
+            missing,
+            "anonymous",
+        ),
+        (
+            "all three empty",
+            Some(String::new()),
+            vec![("authorization", "Bearer ".into()), p("")],
+            missing,
+            "anonymous",
+        ),
+        (
+            "empty query, valid bearer",
+            Some(String::new()),
+            vec![h(&alice)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "blank query, valid bearer",
+            Some("%20".into()),
+            vec![h(&alice)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "empty query, valid protocol",
+            Some(String::new()),
+            vec![p(&alice)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "empty bearer, valid protocol",
+            None,
+            vec![("authorization", "Bearer".into()), p(&alice)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "empty query and bearer, valid protocol",
+            Some(String::new()),
+            vec![("authorization", "Bearer".into()), p(&alice)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "empty protocol entry before a valid one",
+            None,
+            vec![(
+                "sec-websocket-protocol",
+                format!("brain.v1, token., token.{alice}"),
+            )],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "query beats bearer",
+            Some(alice.clone()),
+            vec![h(&bob)],
+            "user:alice",
+            "user:alice",
+        ),
+        (
+            "bearer beats protocol",
+            None,
+            vec![h(&bob), p(&alice)],
+            "user:bob",
+            "user:bob",
+        ),
+        (
+            "query beats protocol",
+            Some(bob.clone()),
+            vec![p(&alice)],
+            "user:bob",
+            "user:bob",
+        ),
+        (
+            "bad query is not skipped",
+            Some(bad.clone()),
+            vec![h(&alice)],
+            invalid,
+            invalid,
+        ),
+        (
+            "bad bearer is not skipped",
+            None,
+            vec![h(&bad), p(&alice)],
+            invalid,
+            invalid,
+        ),
+        (
+            "padded query token",
+            Some(format!("%20{alice}%20")),
+            vec![],
+            "user:alice",
+            "user:alice",
+        ),
+    ];
+    for (mode, column) in [(AuthMode::Required, 0), (AuthMode::Optional, 1)] {
+        let server = start_hs(|c| c.auth_mode = mode).await;
+        let mut got = Vec::new();
+        let mut expected = Vec::new();
+        for (case, query, headers, required, optional) in &cases {
+            let outcome = carrier_outcome(&server, query.as_deref(), headers).await;
+            got.push((*case, outcome));
+            expected.push((*case, [required, optional][column].to_string()));
+        }
+        assert_eq!(got, expected, "auth mode {mode:?}");
+    }
+}
+
+// ---------------------------------------------------------------- expiry rule
+
+/// Sleeps until `at` (Unix seconds, fractional) on the system clock.
+async fn sleep_until_unix(at: f64) {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    if at > now {
+        tokio::time::sleep(Duration::from_secs_f64(at - now)).await;
+    }
+}
+
+/// One rule, one clock, sub-second precision (issue 14, item 7): with `exp`
+/// = T and a 1 s leeway, a token is accepted at the upgrade until T+1 and
+/// refused from T+1 on (not up to T+2 as whole-second rounding did), and a
+/// live connection holding it is closed with 4002 at T+1.
+#[tokio::test]
+async fn the_upgrade_and_the_live_connection_expire_a_token_at_the_same_instant() {
+    let auth = JwtAuthenticator::hs256(SECRET)
+        .expect("secret")
+        .with_leeway(Duration::from_secs(1));
+    let server = start(|c| c.authenticator = Some(Arc::new(auth))).await;
+    let t = now() + 2;
+    let token = hs(&json!({"sub": "edge", "exp": t}));
+    let path = format!("/ws/connect?token={token}");
+    let (mut live, welcome) = Client::connect_to(&server, &path).await;
+    assert_eq!(welcome["user_id"], "edge");
+
+    let cutoff = t as f64 + 1.0;
+    // 300 ms before the cutoff: still accepted.
+    sleep_until_unix(cutoff - 0.3).await;
+    let (mut late, welcome) = Client::connect_to(&server, &path).await;
+    assert_eq!(welcome["user_id"], "edge");
+    // 50 ms after it: refused at the upgrade, by the rule that closes `live`.
+    sleep_until_unix(cutoff + 0.05).await;
+    let (status, body) = upgrade(&server, &path, &[]).await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["code"].as_str(),
+            body["error"]["message"].as_str()
+        ),
+        (401, Some("unauthorized"), Some("the token has expired"))
+    );
+    for conn in [&mut live, &mut late] {
+        let close = conn.closed().await.expect("a close frame");
+        assert_eq!(u16::from(close.code), 4002);
+    }
+    let closed_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs_f64();
+    assert!(
+        closed_at >= cutoff,
+        "closed at {closed_at}, cutoff {cutoff}"
+    );
+}
+
+/// A plain request (no upgrade) on a WebSocket endpoint checks the token
+/// first, so a browser that saw only 1006 can learn why with `fetch`.
+#[tokio::test]
+async fn a_plain_request_on_a_websocket_endpoint_tells_a_refused_token() {
+    let server = start_hs(|c| c.auth_mode = AuthMode::Required).await;
+    let (status, body) = get(&server, "/ws/connect?token=not.a.jwt").await;
+    assert_eq!(
+        (
+            status,
+            body["error"]["code"].as_str(),
+            body["error"]["message"].as_str()
+        ),
+        (
+            401,
+            Some("unauthorized"),
+            Some("invalid token: the token is not a well-formed JWT with a supported algorithm")
+        )
+    );
+    let (status, body) = get(&server, "/ws/channel/missions").await;
+    assert_eq!(
+        (status, body["error"]["message"].as_str()),
+        (401, Some("a token is required"))
+    );
+    let valid = hs(&claims("alice", 600));
+    let (status, body) = get(&server, &format!("/ws/connect?token={valid}")).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_message"))
     );
 }

@@ -87,6 +87,7 @@ async fn next_mission(sub: &mut brain_ws_client::Subscription) -> String {
                 return started.mission_id;
             }
             SubscriptionEvent::Resubscribed { .. } => {}
+            gap @ SubscriptionEvent::Gap { .. } => panic!("no event may be missed: {gap:?}"),
         }
     }
 }

@@ -40,6 +40,7 @@
 //! came back one backoff step late.
 
 mod cluster;
+pub(crate) mod probe;
 mod scripts;
 mod subscriber;
 mod wire;
