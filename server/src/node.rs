@@ -17,7 +17,7 @@ use crate::clock::Clock;
 use crate::config::{BrokerConfig, Config};
 use crate::connection::Connection;
 use crate::hub::{Hub, HubMode, Target};
-use crate::metrics::{Gauges, Metrics};
+use crate::metrics::{HubGauges, Metrics};
 
 /// A handle on a running node: cheap to clone, safe to share.
 #[derive(Clone)]
@@ -30,6 +30,9 @@ pub(crate) struct NodeInner {
     pub(crate) hub: Arc<Hub>,
     pub(crate) broker: Arc<dyn Broker>,
     pub(crate) metrics: Arc<Metrics>,
+    /// Every metric of `GET /metrics`: the node's counters, the hub's
+    /// gauges and the broker's state.
+    registry: prometheus_client::registry::Registry,
     /// Cancelled when the node shuts down.
     pub(crate) shutdown: CancellationToken,
     /// Every WebSocket session, so shutdown can wait for them (axum's serve
@@ -111,12 +114,16 @@ impl Node {
                 (hub, Arc::new(broker))
             }
         };
+        let mut registry = prometheus_client::registry::Registry::default();
+        metrics.register(&mut registry, hub.clone());
+        broker.register_metrics(&mut registry);
         Ok(Self {
             inner: Arc::new(NodeInner {
                 config,
                 hub,
                 broker,
                 metrics,
+                registry,
                 shutdown: CancellationToken::new(),
                 sessions: TaskTracker::new(),
                 user_slots: Arc::default(),
@@ -293,19 +300,21 @@ impl Node {
 
     /// The Prometheus text of `GET /metrics`.
     pub fn render_metrics(&self) -> String {
-        let stats = self.stats();
-        let channels: Vec<(String, u64)> = stats.channels.into_iter().collect();
-        let mut text = self.inner.metrics.render(&Gauges {
-            connections: stats.total_connections,
-            users: stats.total_users,
-            channels: &channels,
-        });
-        text.push_str(&self.inner.broker.render_metrics());
-        text
+        crate::metrics::render(&self.inner.registry)
     }
 
     /// Whether the node is shutting down.
     pub fn is_shutting_down(&self) -> bool {
         self.inner.shutdown.is_cancelled()
+    }
+}
+
+impl HubGauges for Arc<Hub> {
+    fn connections_and_users(&self) -> (u64, u64) {
+        (self.connection_count() as u64, self.user_count() as u64)
+    }
+
+    fn subscribers_per_channel(&self) -> Vec<(String, u64)> {
+        self.channel_counts().into_iter().collect()
     }
 }

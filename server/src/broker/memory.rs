@@ -51,9 +51,8 @@ impl Broker for MemoryBroker {
         Box::pin(std::future::ready(None))
     }
 
-    fn render_metrics(&self) -> String {
-        String::new()
-    }
+    /// Nothing: the hub's metrics say it all.
+    fn register_metrics(&self, _registry: &mut prometheus_client::registry::Registry) {}
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
         Box::pin(std::future::ready(()))
