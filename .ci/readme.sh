@@ -46,7 +46,9 @@ start_server() { # the README's server command on a free port
 
 # Build first, so the waits below are for start-up only.
 cargo build -q --release -p brain-ws-server
-cargo build -q -p brain-ws-server -p brain-ws-conformance
+# One package a build, as `cargo run -p` builds it (the same features).
+cargo build -q -p brain-ws-server
+cargo build -q -p brain-ws-conformance
 cargo build -q -p brain-ws-client --examples
 
 addr=""
