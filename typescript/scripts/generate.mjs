@@ -2,7 +2,9 @@
 // (except asyncapi.json) with json-schema-to-typescript, plus
 // src/generated/constants.ts: the runtime constants the schemas carry
 // (reserved and control types, the event catalogue, the channel-name rule,
-// the protocol version from asyncapi.json), so they cannot drift either.
+// the protocol version from asyncapi.json), and src/generated/close-codes.ts
+// from schemas/close-codes.json (the close codes and the reconnect rule, data
+// rather than a schema), so they cannot drift either.
 //
 //   node scripts/generate.mjs          write src/generated/
 //   node scripts/generate.mjs --check  generate into a temp dir and fail if
@@ -28,6 +30,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 const schemasDir = resolve(here, "../../schemas");
 const generatedDir = resolve(here, "../src/generated");
 
+/** Files in ../schemas that are not JSON Schemas (each has its own generator). */
+const NOT_SCHEMAS = ["asyncapi.json", "close-codes.json"];
+
 const TYPING_KEYWORDS = ["type", "$ref", "oneOf", "anyOf", "allOf", "enum", "const", "properties", "items", "not", "tsType"];
 const SCHEMA_MAPS = ["$defs", "properties", "patternProperties"];
 const SCHEMA_LISTS = ["oneOf", "anyOf", "allOf", "prefixItems"];
@@ -36,7 +41,7 @@ const SCHEMA_SINGLES = ["items", "additionalProperties", "not"];
 function listSchemas(dir) {
   return readdirSync(dir, { withFileTypes: true })
     .flatMap((e) => (e.isDirectory() ? listSchemas(join(dir, e.name)) : [join(dir, e.name)]))
-    .filter((f) => f.endsWith(".json") && relative(schemasDir, f) !== "asyncapi.json")
+    .filter((f) => f.endsWith(".json") && !NOT_SCHEMAS.includes(relative(schemasDir, f)))
     .sort();
 }
 
@@ -92,6 +97,8 @@ async function generate(outDir) {
   }
   writeFileSync(join(outDir, "constants.ts"), constants());
   written.push("constants.ts");
+  writeFileSync(join(outDir, "close-codes.ts"), closeCodes());
+  written.push("close-codes.ts");
   return written;
 }
 
@@ -134,8 +141,56 @@ export const MAX_CHANNEL_LEN = ${channel.maxLength};
 /** What a valid channel name matches. */
 export const CHANNEL_NAME_PATTERN = new RegExp(${lit(channel.pattern)});
 
+/** Longest event type, in characters (all allowed characters are ASCII). */
+export const MAX_EVENT_TYPE_LEN = ${server.$defs.EventType.maxLength};
+
+/** What a valid event type matches (it must also not be one of \`RESERVED_TYPES\`). */
+export const EVENT_TYPE_PATTERN = new RegExp(${lit(server.$defs.EventType.pattern)});
+
 /** The event types of each standard channel. */
 export const EVENT_CATALOGUE = ${JSON.stringify(catalogue, null, 2)} as const;
+`;
+}
+
+function closeCodes() {
+  const data = readSchema("close-codes.json");
+  const lit = (v) => JSON.stringify(v);
+  const [lo, hi] = data.terminal_range;
+  const named = data.codes
+    .map((c) => `  /** ${c.code}: ${c.meaning}. ${c.reconnect ? "Reconnect with backoff." : "Terminal: do not reconnect."} */\n  ${c.name}: ${c.code},`)
+    .join("\n");
+  const table = data.codes
+    .map((c) => `  ${c.code}: { name: ${lit(c.name)}, meaning: ${lit(c.meaning)}, reconnect: ${c.reconnect} },`)
+    .join("\n");
+  return `/* Generated from schemas/close-codes.json by \`npm run generate\`. Do not edit. */
+
+/** The close codes of the protocol by name (docs/protocol.md, Close codes). */
+export const CLOSE_CODES = {
+${named}
+} as const;
+
+/** The name of a close code of the protocol. */
+export type CloseCodeName = keyof typeof CLOSE_CODES;
+
+/** Every close code of the protocol with its name, meaning and whether a client reconnects after it. */
+export const CLOSE_CODE_TABLE: { readonly [code: number]: { readonly name: CloseCodeName; readonly meaning: string; readonly reconnect: boolean } } = {
+${table}
+};
+
+/** Codes after which a client never reconnects (besides \`TERMINAL_CLOSE_RANGE\`). */
+export const TERMINAL_CLOSE_CODES: readonly number[] = ${lit(data.terminal_codes)};
+
+/** The inclusive range of terminal application codes: the same attempt would fail the same way. */
+export const TERMINAL_CLOSE_RANGE: readonly [number, number] = [${lo}, ${hi}];
+
+/**
+ * The protocol's reconnect rule, \`should_reconnect\` of protocol/src/close_code.rs:
+ * \`false\` after ${data.terminal_codes.join(", ")} and ${lo}–${hi}, \`true\` after
+ * any other code (with backoff), including 1006 and codes outside the table.
+ */
+export function shouldReconnect(code: number): boolean {
+  return !(TERMINAL_CLOSE_CODES.includes(code) || (code >= ${lo} && code <= ${hi}));
+}
 `;
 }
 

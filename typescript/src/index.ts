@@ -76,10 +76,20 @@ export {
   CLIENT_TYPES,
   CONTROL_TYPES,
   EVENT_CATALOGUE,
+  EVENT_TYPE_PATTERN,
   MAX_CHANNEL_LEN,
+  MAX_EVENT_TYPE_LEN,
   PROTOCOL_VERSION,
   RESERVED_TYPES,
 } from "./generated/constants.js";
+export {
+  CLOSE_CODE_TABLE,
+  CLOSE_CODES,
+  shouldReconnect,
+  TERMINAL_CLOSE_CODES,
+  TERMINAL_CLOSE_RANGE,
+  type CloseCodeName,
+} from "./generated/close-codes.js";
 
 /** One of the six standard channels. */
 export type StandardChannel = keyof typeof EVENT_CATALOGUE;

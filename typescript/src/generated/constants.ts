@@ -18,6 +18,12 @@ export const MAX_CHANNEL_LEN = 128;
 /** What a valid channel name matches. */
 export const CHANNEL_NAME_PATTERN = new RegExp("^[A-Za-z0-9_.:@-]{1,128}$");
 
+/** Longest event type, in characters (all allowed characters are ASCII). */
+export const MAX_EVENT_TYPE_LEN = 64;
+
+/** What a valid event type matches (it must also not be one of `RESERVED_TYPES`). */
+export const EVENT_TYPE_PATTERN = new RegExp("^[A-Za-z0-9_.:-]{1,64}$");
+
 /** The event types of each standard channel. */
 export const EVENT_CATALOGUE = {
   "agents": [

@@ -1,0 +1,53 @@
+// The one error type the client reports, so applications can switch on
+// `kind` (and `code`) instead of parsing messages.
+
+/**
+ * What went wrong:
+ * - `closed`: the server closed with a terminal close code (`code` is the
+ *   close code, e.g. 4500 or 4501; docs/protocol.md, Close codes); the client
+ *   does not reconnect.
+ * - `token_expired`: the server closed with 4002 and the client has no
+ *   `getToken` to ask for a fresh token; the client does not reconnect.
+ * - `token`: `getToken` threw or rejected; the attempt counts as failed and
+ *   the client retries with backoff.
+ * - `server`: the server answered an `error` message (`code` is the
+ *   protocol's error code, e.g. `forbidden`, `publish_not_allowed`;
+ *   `channel` when it named one).
+ * - `invalid`: bad input to the client itself (an invalid channel name or
+ *   event type, a URL that is not ws:// or wss://); thrown synchronously.
+ * - `overflow`: a bounded buffer filled up (an async iterator that is not
+ *   consumed, the publish queue while disconnected); nothing is dropped
+ *   silently.
+ * - `no_websocket`: no `WebSocket` constructor was passed and the runtime has
+ *   none (Node 20: pass the `ws` package's).
+ * - `closed_by_client`: the operation needs an open client, but `close()` was
+ *   called.
+ */
+export type BrainWsErrorKind =
+  | "closed"
+  | "token_expired"
+  | "token"
+  | "server"
+  | "invalid"
+  | "overflow"
+  | "no_websocket"
+  | "closed_by_client";
+
+/** An error of `@brain/ws-client`; `kind` says which (see {@link BrainWsErrorKind}). */
+export class BrainWsError extends Error {
+  override readonly name = "BrainWsError";
+  /** The close code (`closed`, `token_expired`) or the protocol error code (`server`). */
+  readonly code: number | string | undefined;
+  /** The channel the error is about, when there is one. */
+  readonly channel: string | undefined;
+
+  constructor(
+    readonly kind: BrainWsErrorKind,
+    message: string,
+    details: { code?: number | string; channel?: string; cause?: unknown } = {},
+  ) {
+    super(message, details.cause === undefined ? undefined : { cause: details.cause });
+    this.code = details.code;
+    this.channel = details.channel;
+  }
+}

@@ -1,0 +1,145 @@
+// The last `limit` events of a channel plus its subscription state, as an
+// immutable snapshot for UI bindings (React's useSyncExternalStore, Vue's
+// shallowRef). Snapshots are rebuilt at most once per animation frame: at
+// thousands of events per second a render per event would starve the main
+// thread, and the ring buffer keeps memory at `limit` events.
+
+import type { EventEnvelope } from "@brain/ws-protocol";
+import type { BrainWsClient } from "./client.js";
+import type { Off } from "./emitter.js";
+import type { BrainWsError } from "./errors.js";
+import type { Subscription } from "./subscription.js";
+import type { SubscribedInfo, SubscriptionStatus } from "./types.js";
+
+/** What `useChannel` returns. */
+export interface ChannelSnapshot {
+  /** The last `limit` events, oldest first, newest last. */
+  readonly events: readonly EventEnvelope[];
+  /** The subscription's status (`pending` while disconnected). */
+  readonly status: SubscriptionStatus;
+  /** The last `subscribed` answer (recovery, epoch change), once there was one. */
+  readonly subscribed: SubscribedInfo | undefined;
+  /** Why the server refused the subscription, while `status` is `failed`. */
+  readonly error: BrainWsError | undefined;
+  /** How many events arrived since the feed started (also those no longer in `events`). */
+  readonly received: number;
+}
+
+/** Options of {@link ChannelFeed} and `useChannel`. */
+export interface FeedOptions {
+  /** How many of the latest events to keep (default 100, at least 1). */
+  limit?: number;
+  /**
+   * The shortest time between two snapshots, in milliseconds (default 0:
+   * at most one per animation frame). The first change after a quiet period
+   * shows at the next frame; a busy channel re-renders at most every
+   * `minIntervalMs`.
+   */
+  minIntervalMs?: number;
+}
+
+type Scheduler = (flush: () => void) => void;
+
+const nextFrame: Scheduler = (flush) => {
+  const raf = (globalThis as { requestAnimationFrame?: (cb: () => void) => number }).requestAnimationFrame;
+  if (raf) raf(flush);
+  else setTimeout(flush, 16);
+};
+
+/** The store behind `useChannel`; framework-free. `start()`/`stop()` may alternate (React StrictMode). */
+export class ChannelFeed {
+  readonly limit: number;
+  private readonly ring: (EventEnvelope | undefined)[];
+  private head = 0; // index of the oldest event
+  private count = 0;
+  private received = 0;
+  private sub: Subscription | undefined;
+  private offs: Off[] = [];
+  private readonly watchers = new Set<() => void>();
+  private snapshot: ChannelSnapshot;
+  private scheduled = false;
+  private readonly minIntervalMs: number;
+  private lastFlush = -Infinity;
+
+  constructor(
+    private readonly client: BrainWsClient,
+    readonly channel: string,
+    options: FeedOptions = {},
+    private readonly schedule: Scheduler = nextFrame,
+  ) {
+    this.limit = Math.max(1, Math.floor(options.limit ?? 100));
+    this.minIntervalMs = Math.max(0, options.minIntervalMs ?? 0);
+    this.ring = new Array<EventEnvelope | undefined>(this.limit);
+    this.snapshot = this.build();
+  }
+
+  /** Subscribes (again); a no-op while started. */
+  start(): void {
+    if (this.sub) return;
+    const sub = this.client.subscribe(this.channel);
+    this.sub = sub;
+    this.offs = [
+      sub.on("event", (event) => this.push(event)),
+      sub.on("subscribed", () => this.changed()),
+      sub.on("error", () => this.changed()),
+      this.client.on("state", () => this.changed()),
+    ];
+    this.changed();
+  }
+
+  /** Releases the subscription; the events kept so far stay. */
+  stop(): void {
+    for (const off of this.offs) off();
+    this.offs = [];
+    this.sub?.unsubscribe();
+    this.sub = undefined;
+  }
+
+  /** Calls `watcher` after each new snapshot; returns what removes it. */
+  readonly watch = (watcher: () => void): Off => {
+    this.watchers.add(watcher);
+    return () => this.watchers.delete(watcher);
+  };
+
+  /** The current snapshot; the same object until something changed. */
+  readonly getSnapshot = (): ChannelSnapshot => this.snapshot;
+
+  private push(event: EventEnvelope): void {
+    this.received++;
+    if (this.count < this.limit) {
+      this.ring[(this.head + this.count) % this.limit] = event;
+      this.count++;
+    } else {
+      this.ring[this.head] = event;
+      this.head = (this.head + 1) % this.limit;
+    }
+    this.changed();
+  }
+
+  private changed(): void {
+    if (this.scheduled) return;
+    this.scheduled = true;
+    const flush = () => {
+      this.scheduled = false;
+      this.lastFlush = Date.now();
+      this.snapshot = this.build();
+      for (const w of [...this.watchers]) w();
+    };
+    const wait = this.lastFlush + this.minIntervalMs - Date.now();
+    if (wait > 0) setTimeout(() => this.schedule(flush), wait);
+    else this.schedule(flush);
+  }
+
+  private build(): ChannelSnapshot {
+    const events: EventEnvelope[] = new Array(this.count);
+    for (let i = 0; i < this.count; i++) events[i] = this.ring[(this.head + i) % this.limit]!;
+    const sub = this.sub;
+    return {
+      events,
+      status: sub ? sub.status : "pending",
+      subscribed: sub?.lastSubscribed,
+      error: sub?.error,
+      received: this.received,
+    };
+  }
+}

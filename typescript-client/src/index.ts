@@ -1,0 +1,25 @@
+// @brain/ws-client: the browser and Node client of the BRAiN WebSocket
+// protocol. React bindings: "@brain/ws-client/react"; Vue 3: "@brain/ws-client/vue".
+
+export { createClient, BrainWsClient, DEFAULTS } from "./client.js";
+export type {
+  ClientOptions,
+  ConnectionState,
+  Logger,
+  StateChange,
+  WebSocketConstructor,
+  WebSocketLike,
+} from "./client.js";
+export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
+export { BrainWsError, type BrainWsErrorKind } from "./errors.js";
+export type { Off } from "./emitter.js";
+export { Subscription } from "./subscription.js";
+export { ChannelFeed, type ChannelSnapshot, type FeedOptions } from "./feed.js";
+export type {
+  CatalogueType,
+  ChannelEventType,
+  Position,
+  SubscribedInfo,
+  SubscriptionStatus,
+  TypedEvent,
+} from "./types.js";

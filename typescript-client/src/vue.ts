@@ -1,0 +1,53 @@
+// Vue 3 composables with the meaning of the React hooks: install the client
+// with `app.use(brainWs(client))` (or pass it to each composable), then
+// `useConnectionState()` and `useChannel(channel, { limit })` in `setup`.
+// Subscriptions end with the component's (or effect scope's) disposal.
+
+import { inject, onScopeDispose, shallowRef, type App, type InjectionKey, type ShallowRef } from "vue";
+import type { BrainWsClient, ConnectionState } from "./client.js";
+import { ChannelFeed, type ChannelSnapshot, type FeedOptions } from "./feed.js";
+
+/** The injection key of the client. */
+export const BRAIN_WS_CLIENT: InjectionKey<BrainWsClient> = Symbol("brain-ws-client");
+
+/** A Vue plugin that provides `client` to every component: `app.use(brainWs(client))`. */
+export function brainWs(client: BrainWsClient): { install(app: App): void } {
+  return { install: (app) => void app.provide(BRAIN_WS_CLIENT, client) };
+}
+
+function useClient(client?: BrainWsClient): BrainWsClient {
+  const found = client ?? inject(BRAIN_WS_CLIENT, null);
+  if (!found) throw new Error("@brain/ws-client/vue: no client: app.use(brainWs(client)) or pass one");
+  return found;
+}
+
+/** The connection's state as a ref, updated on each change. */
+export function useConnectionState(client?: BrainWsClient): Readonly<ShallowRef<ConnectionState>> {
+  const c = useClient(client);
+  const state = shallowRef(c.state);
+  const off = c.on("state", (s) => (state.value = s));
+  onScopeDispose(off);
+  return state;
+}
+
+/**
+ * The last `limit` events of `channel` (default 100, newest last) and its
+ * subscription's state, as a ref to a snapshot (`ch.value.events`; in a
+ * template `ch.events`). Updated at most once per animation frame.
+ */
+export function useChannel(
+  channel: string,
+  options: FeedOptions & { client?: BrainWsClient } = {},
+): Readonly<ShallowRef<ChannelSnapshot>> {
+  const feed = new ChannelFeed(useClient(options.client), channel, options);
+  const snapshot = shallowRef(feed.getSnapshot());
+  const off = feed.watch(() => (snapshot.value = feed.getSnapshot()));
+  feed.start();
+  onScopeDispose(() => {
+    off();
+    feed.stop();
+  });
+  return snapshot;
+}
+
+export type { ChannelSnapshot, FeedOptions } from "./feed.js";

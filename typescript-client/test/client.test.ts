@@ -1,0 +1,464 @@
+// @brain/ws-client against the real brain-ws-server binary (and, for what
+// the real server never does, a stub server): heartbeats, backoff, close
+// codes, tokens, resubscribe, recovery, epochs, publish, send-to-user.
+
+import { afterEach, describe, expect, test } from "vitest";
+import WebSocket, { WebSocketServer } from "ws";
+import { backoffCeiling, backoffDelay, BrainWsError, createClient, type BrainWsClient, type ClientOptions, type ConnectionState, type StateChange, type SubscribedInfo } from "../src/index.js";
+import { broadcast, freePort, mintToken, post, privateRedis, sleep, startServer, stopAllServers, waitFor, type PrivateRedis } from "./harness.js";
+
+const clients: BrainWsClient[] = [];
+const cleanups: (() => Promise<void> | void)[] = [];
+
+afterEach(async () => {
+  for (const c of clients.splice(0)) c.close();
+  for (const f of cleanups.splice(0).reverse()) await f();
+  await stopAllServers();
+});
+
+/** The frames a client sent, recorded by a WebSocket subclass. */
+function recordingWebSocket(sent: string[]) {
+  return class extends WebSocket {
+    override send(data: string): void {
+      sent.push(data);
+      super.send(data);
+    }
+  };
+}
+
+function client(options: Partial<ClientOptions> & { url: string }): BrainWsClient & { states: StateChange[] } {
+  const c = createClient({ WebSocket, ...options }) as BrainWsClient & { states: StateChange[] };
+  c.states = [];
+  c.on("state", (_s, change) => c.states.push(change));
+  clients.push(c);
+  return c;
+}
+
+const connected = (c: BrainWsClient, ms = 10_000) => waitFor(() => c.state === "connected", ms, "connected");
+const stateNames = (c: { states: StateChange[] }): ConnectionState[] => c.states.map((s) => s.state);
+
+/** A stub server that sends `connected` and then does whatever `onConnection` does. */
+async function stub(onConnection: (socket: WebSocket) => void, welcome = true): Promise<{ url: string; connections: () => number }> {
+  const port = await freePort();
+  const wss = new WebSocketServer({ host: "127.0.0.1", port });
+  let count = 0;
+  wss.on("connection", (socket) => {
+    count++;
+    if (welcome) socket.send(
+      JSON.stringify({
+        type: "connected",
+        connection_id: "7c9e6679-7425-40de-944b-e07fc1f90ae7",
+        timestamp: Date.now() / 1000,
+        heartbeat_interval: 0.2,
+        protocol: "brain.v1",
+      }),
+    );
+    onConnection(socket);
+  });
+  await new Promise((r) => wss.once("listening", r));
+  cleanups.push(() => new Promise<void>((r) => {
+    for (const s of wss.clients) s.terminate();
+    wss.close(() => r());
+  }));
+  return { url: `ws://127.0.0.1:${port}`, connections: () => count };
+}
+
+describe("heartbeat", () => {
+  test("answers server pings: connected through 4 heartbeats of 1 s that close a silent socket", async () => {
+    const server = await startServer(["--heartbeat-interval", "1s", "--heartbeat-timeout", "1s"]);
+    // Control: a bare socket that never answers is closed with 4000 by this server.
+    const bare = new WebSocket(`${server.ws}/ws/connect`);
+    const bareClose = new Promise<number>((r) => bare.on("close", (code) => r(code)));
+    const sent: string[] = [];
+    const c = client({ url: server.ws, WebSocket: recordingWebSocket(sent) });
+    await connected(c);
+    expect(c.welcome?.heartbeat_interval).toBe(1);
+    expect(await bareClose).toBe(4000);
+    await sleep(4_000);
+    expect(stateNames(c)).toEqual(["connected"]);
+    expect(sent.filter((f) => f === '{"type":"pong"}').length).toBeGreaterThanOrEqual(3);
+  });
+
+  test("a server silent for heartbeat interval + grace is dropped and reconnected (code 4000)", async () => {
+    const server = await stub(() => {}); // says `connected` (heartbeat 0.2 s), then nothing
+    const c = client({ url: server.url, heartbeatGraceMs: 300, backoff: { initialMs: 50 } });
+    await connected(c);
+    const at = Date.now();
+    await waitFor(() => c.states.some((s) => s.state === "reconnecting"), 5_000, "reconnecting");
+    const took = Date.now() - at;
+    expect(took).toBeGreaterThanOrEqual(450);
+    expect(took).toBeLessThan(2_000);
+    expect(c.states.find((s) => s.state === "reconnecting")?.code).toBe(4000);
+    await waitFor(() => server.connections() >= 2, 5_000, "a second connection");
+  });
+  test("no `connected` within connectTimeoutMs: dropped and retried (code 4004), reported to the logger only", async () => {
+    const server = await stub(() => {}, false); // accepts the WebSocket, never says `connected`
+    const logged: string[] = [];
+    const logger = { info: (m: string) => logged.push(m), warn: (m: string) => logged.push(m) };
+    const c = client({ url: server.url, connectTimeoutMs: 300, backoff: { initialMs: 50 }, logger });
+    await waitFor(() => server.connections() >= 2, 5_000, "a second attempt");
+    expect(c.states[0]).toMatchObject({ state: "reconnecting", attempt: 1, code: 4004 });
+    expect(logged[0]).toBe("[brain-ws] connection closed with 4004 (handshake_timeout): no connected message within connectTimeoutMs");
+  });
+});
+
+describe("backoff", () => {
+  test("the Rust SDK's ceilings: 0.5, 1, 2, 4, 8, 16, 30, 30 s", () => {
+    expect([1, 2, 3, 4, 5, 6, 7, 8].map((n) => backoffCeiling(n))).toEqual([500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+    expect(backoffCeiling(1000)).toBe(30000);
+    expect(backoffDelay(3, { jitter: false })).toBe(2000);
+    expect(backoffDelay(3, { random: () => 0 })).toBe(0);
+    expect(backoffDelay(3, { random: () => 0.999999 })).toBe(2000);
+    const delays = Array.from({ length: 2000 }, () => backoffDelay(2));
+    expect(Math.min(...delays)).toBeGreaterThanOrEqual(0);
+    expect(Math.max(...delays)).toBeLessThanOrEqual(1000);
+    expect(Math.max(...delays)).toBeGreaterThan(900); // full jitter uses the whole window
+    expect(Math.min(...delays)).toBeLessThan(100);
+  });
+
+  test("a refused server is retried with full-jitter delays within their ceilings", async () => {
+    const port = await freePort(); // nothing listens there
+    const c = client({ url: `ws://127.0.0.1:${port}`, backoff: { initialMs: 100, maxMs: 400 } });
+    const seen: { at: number; change: StateChange }[] = [];
+    c.on("state", (_s, change) => seen.push({ at: Date.now(), change }));
+    await waitFor(() => seen.length >= 6, 10_000, "6 retries");
+    c.close();
+    const retries = seen.filter((s) => s.change.state === "reconnecting").slice(0, 6);
+    expect(retries.map((r) => r.change.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(retries.map((r) => r.change.code)).toEqual([1006, 1006, 1006, 1006, 1006, 1006]);
+    const ceilings = [100, 200, 400, 400, 400, 400];
+    retries.forEach((r, i) => {
+      expect(r.change.delayMs).toBeGreaterThanOrEqual(0);
+      expect(r.change.delayMs).toBeLessThanOrEqual(ceilings[i]!);
+    });
+    for (let i = 1; i < retries.length; i++) {
+      expect(retries[i]!.at - retries[i - 1]!.at).toBeGreaterThanOrEqual(retries[i - 1]!.change.delayMs! - 5);
+    }
+  });
+});
+
+describe("close codes", () => {
+  test("4501 from the real server (sustained rate-limit abuse) stops the client with a typed error", async () => {
+    const server = await startServer(["--rate-limit", "1", "--rate-burst", "1", "--rate-limit-violations", "3"]);
+    const c = client({ url: server.ws, backoff: { initialMs: 10 } });
+    await connected(c);
+    for (let i = 0; i < 10; i++) c.publish("chat:1", "flood", i);
+    await waitFor(() => c.state === "closed", 5_000, "closed");
+    await sleep(500);
+    expect(stateNames(c)).toEqual(["connected", "closed"]);
+    expect(c.error).toBeInstanceOf(BrainWsError);
+    expect(c.error?.kind).toBe("closed");
+    expect(c.error?.code).toBe(4501);
+    expect(c.states.at(-1)?.code).toBe(4501);
+  });
+
+  test.each([4500, 1000, 1008])("close code %i from a server is terminal: no reconnect", async (code) => {
+    const server = await stub((socket) => setTimeout(() => socket.close(code, "bye"), 50));
+    const c = client({ url: server.url, backoff: { initialMs: 10 } });
+    await waitFor(() => c.state === "closed", 5_000, "closed");
+    await sleep(300);
+    expect(server.connections()).toBe(1);
+    expect(c.error?.kind).toBe("closed");
+    expect(c.error?.code).toBe(code);
+    expect(stateNames(c)).toEqual(["connected", "closed"]);
+  });
+
+  test.each([1001, 1011, 4001, 4499])("close code %i is transient: the client reconnects", async (code) => {
+    const server = await stub((socket) => setTimeout(() => socket.close(code), 50));
+    const c = client({ url: server.url, backoff: { initialMs: 10 } });
+    await waitFor(() => server.connections() >= 3, 5_000, "3 connections");
+    expect(c.states.find((s) => s.state === "reconnecting")?.code).toBe(code);
+  });
+});
+
+describe("tokens", () => {
+  const secret = "ws-client-test-secret-0123456789abcdef";
+
+  test("4002 asks getToken for a fresh token and reconnects", async () => {
+    const server = await startServer(["--auth", "required", "--jwt-secret", secret, "--jwt-leeway", "0s"]);
+    let calls = 0;
+    const c = client({
+      url: server.ws,
+      getToken: async () => mintToken(secret, "u1", ++calls === 1 ? 2 : 3600), // 2: expires 1-2 s after minting (JWT exp is in whole seconds)
+    });
+    const users: (string | null | undefined)[] = [];
+    c.on("connected", (w) => users.push(w.user_id));
+    await waitFor(() => users.length === 2, 10_000, "the second connection");
+    expect(calls).toBe(2);
+    expect(users).toEqual(["u1", "u1"]);
+    const retry = c.states.find((s) => s.state === "reconnecting");
+    expect(retry?.code).toBe(4002);
+    expect(stateNames(c)).toEqual(["connected", "reconnecting", "connected"]);
+  });
+
+  test("a getToken that throws fails that attempt only: a `token` error, then a retry with backoff", async () => {
+    const server = await startServer(["--auth", "required", "--jwt-secret", secret]);
+    let calls = 0;
+    const c = client({
+      url: server.ws,
+      backoff: { initialMs: 50 },
+      getToken: async () => {
+        if (++calls === 1) throw new Error("identity provider down");
+        return mintToken(secret, "u7", 3600);
+      },
+    });
+    const errors: BrainWsError[] = [];
+    c.on("error", (e) => errors.push(e));
+    await connected(c);
+    expect(calls).toBe(2);
+    expect(errors.map((e) => [e.kind, (e.cause as Error).message])).toEqual([["token", "identity provider down"]]);
+    expect(stateNames(c)).toEqual(["reconnecting", "connected"]);
+    expect(c.welcome?.user_id).toBe("u7");
+  });
+
+  test("4002 without getToken ends the client with a token_expired error", async () => {
+    const server = await startServer(["--auth", "required", "--jwt-secret", secret, "--jwt-leeway", "0s"]);
+    const c = client({ url: server.ws, token: mintToken(secret, "u1", 2) });
+    await waitFor(() => c.state === "closed", 10_000, "closed");
+    expect(c.error?.kind).toBe("token_expired");
+    expect(c.error?.code).toBe(4002);
+    expect(stateNames(c)).toEqual(["connected", "closed"]);
+  });
+
+  test("send-to-user and broadcast-to-all events reach client.on('event')", async () => {
+    const server = await startServer(["--jwt-secret", secret]);
+    const c = client({ url: server.ws, token: mintToken(secret, "user-42", 3600) });
+    const events: unknown[] = [];
+    c.on("event", (e) => events.push({ type: e.type, data: e.data, channel: e.channel }));
+    await connected(c);
+    expect(c.welcome?.user_id).toBe("user-42");
+    expect((await post(server.http, "/api/ws/users/user-42/send", { type: "notification", data: { text: "ready" } })).body).toEqual({
+      status: "sent",
+      user_id: "user-42",
+      connections: 1,
+    });
+    await post(server.http, "/api/ws/broadcast/all", { type: "system_announcement", data: { message: "maintenance" } });
+    await waitFor(() => events.length === 2, 5_000, "2 events");
+    expect(events).toEqual([
+      { type: "notification", data: { text: "ready" }, channel: undefined },
+      { type: "system_announcement", data: { message: "maintenance" }, channel: undefined },
+    ]);
+  });
+});
+
+describe("subscriptions", () => {
+  test("subscribe before the socket is open; handles on one channel share one wire subscription", async () => {
+    const server = await startServer();
+    const sent: string[] = [];
+    const c = client({ url: server.ws, WebSocket: recordingWebSocket(sent) });
+    const a = c.subscribe("missions");
+    const b = c.subscribe("missions");
+    expect(a.status).toBe("pending");
+    const got: string[] = [];
+    a.on("mission_completed", (e) => got.push(`a:${e.data.mission_id}`));
+    b.on("event", (e) => got.push(`b:${e.type}`));
+    await waitFor(() => a.status === "subscribed", 5_000, "subscribed");
+    await broadcast(server.http, "missions", "mission_completed", { mission_id: "m1" });
+    await waitFor(() => got.length === 2, 5_000, "2 deliveries");
+    expect(got).toEqual(["a:m1", "b:mission_completed"]);
+    const subscribes = () => sent.filter((f) => JSON.parse(f).type === "subscribe");
+    const unsubscribes = () => sent.filter((f) => JSON.parse(f).type === "unsubscribe");
+    expect(subscribes()).toEqual(['{"type":"subscribe","channel":"missions"}']);
+    // A release and a re-subscribe within one task (StrictMode's remount) send nothing.
+    a.unsubscribe();
+    b.unsubscribe();
+    const again = c.subscribe("missions");
+    await sleep(100);
+    expect(subscribes().length).toBe(1);
+    expect(unsubscribes().length).toBe(0);
+    again.unsubscribe();
+    await waitFor(() => unsubscribes().length === 1, 2_000, "the unsubscribe");
+    expect(unsubscribes()).toEqual(['{"type":"unsubscribe","channel":"missions"}']);
+    await sleep(100);
+    expect((await (await fetch(`${server.http}/api/ws/channels/missions`)).json())).toMatchObject({ subscribers: 0 });
+  });
+
+  test("bad input gets a typed error at once", () => {
+    const c = client({ url: "ws://127.0.0.1:9" });
+    const err = (f: () => unknown) => {
+      try {
+        f();
+      } catch (e) {
+        return e instanceof BrainWsError ? `${e.kind}` : `other: ${e}`;
+      }
+      return "no error";
+    };
+    expect(err(() => c.subscribe("has space"))).toBe("invalid");
+    expect(err(() => c.subscribe(""))).toBe("invalid");
+    expect(err(() => c.subscribe("x".repeat(129)))).toBe("invalid");
+    expect(err(() => c.publish("chat:1", "subscribed", {}))).toBe("invalid");
+    expect(err(() => c.publish("chat:1", "bad type", {}))).toBe("invalid");
+    expect(err(() => createClient({ url: "http://127.0.0.1:1", WebSocket }))).toBe("invalid");
+    expect(err(() => createClient({ url: "ws://127.0.0.1:1" }))).toBe(typeof globalThis.WebSocket === "function" ? "no error" : "no_websocket");
+    c.close();
+    expect(err(() => c.subscribe("missions"))).toBe("closed_by_client");
+  });
+
+  test("a refused subscription reports failed with the server's code; the connection stays usable", async () => {
+    const server = await startServer(["--max-subscriptions", "1"]);
+    const c = client({ url: server.ws });
+    const ok = c.subscribe("missions");
+    const refused = c.subscribe("agents");
+    const errors: BrainWsError[] = [];
+    refused.on("error", (e) => errors.push(e));
+    await waitFor(() => refused.status === "failed" && ok.status === "subscribed", 5_000, "answers");
+    expect(errors.map((e) => [e.kind, e.code, e.channel])).toEqual([["server", "subscription_limit", "agents"]]);
+    expect(refused.error?.code).toBe("subscription_limit");
+    expect(c.state).toBe("connected");
+  });
+
+  test("async iteration yields events in order; an unread iterator overflows with a typed error", async () => {
+    const server = await startServer();
+    const c = client({ url: server.ws, iteratorBufferSize: 3 });
+    const sub = c.subscribe("tasks");
+    await waitFor(() => sub.status === "subscribed", 5_000, "subscribed");
+    const it = sub[Symbol.asyncIterator]();
+    for (let i = 1; i <= 3; i++) await broadcast(server.http, "tasks", "task_completed", { task_id: `t${i}` });
+    const firstThree = [];
+    for (let i = 0; i < 3; i++) firstThree.push(((await it.next()).value as { data: unknown }).data);
+    expect(firstThree).toEqual([{ task_id: "t1" }, { task_id: "t2" }, { task_id: "t3" }]);
+    for (let i = 4; i <= 7; i++) await broadcast(server.http, "tasks", "task_completed", { task_id: `t${i}` });
+    await sleep(300);
+    const rest: unknown[] = [];
+    let error: unknown;
+    try {
+      for (;;) {
+        const r = await it.next();
+        if (r.done) break;
+        rest.push(r.value.data);
+      }
+    } catch (e) {
+      error = e;
+    }
+    expect(rest).toEqual([{ task_id: "t4" }, { task_id: "t5" }, { task_id: "t6" }]);
+    expect((error as BrainWsError).kind).toBe("overflow");
+    // Unsubscribing ends a `for await` loop.
+    const loop = (async () => {
+      const seen = [];
+      for await (const e of sub) seen.push(e.data);
+      return seen;
+    })();
+    await sleep(50);
+    await broadcast(server.http, "tasks", "task_completed", { task_id: "t8" });
+    await sleep(200);
+    sub.unsubscribe();
+    expect(await loop).toEqual([{ task_id: "t8" }]);
+  });
+});
+
+describe("reconnect and recovery", () => {
+  test("a server killed and restarted on the same port: resubscribed; a new epoch is reported, not deduplicated", async () => {
+    let server = await startServer();
+    const c = client({ url: server.ws, backoff: { initialMs: 50, maxMs: 200 } });
+    const missions = c.subscribe("missions");
+    const chat = c.subscribe("chat:lobby");
+    const infos: SubscribedInfo[] = [];
+    const chatInfos: SubscribedInfo[] = [];
+    const got: unknown[] = [];
+    missions.on("subscribed", (i) => infos.push(i));
+    chat.on("subscribed", (i) => chatInfos.push(i));
+    missions.on("event", (e) => got.push([e.data, e.offset]));
+    await waitFor(() => infos.length === 1 && chatInfos.length === 1, 5_000, "subscribed");
+    for (let i = 1; i <= 3; i++) await broadcast(server.http, "missions", "mission_started", { mission_id: `m${i}` });
+    await waitFor(() => got.length === 3, 5_000, "3 events");
+    const firstEpoch = infos[0]!.epoch!;
+    const port = server.port;
+    await server.kill();
+    await waitFor(() => c.state === "reconnecting", 5_000, "reconnecting");
+    server = await startServer([], port);
+    await waitFor(() => infos.length === 2 && chatInfos.length === 2, 10_000, "renewed");
+    expect(infos[0]).toEqual({ channel: "missions", epoch: firstEpoch, offset: 0, recovered: null, renewed: false, epochChanged: false, previousEpoch: undefined });
+    expect(infos[1]).toMatchObject({ channel: "missions", offset: 0, recovered: false, renewed: true, epochChanged: true, previousEpoch: firstEpoch });
+    expect(infos[1]!.epoch).not.toBe(firstEpoch);
+    expect(chatInfos.map((i) => [i.recovered, i.renewed, i.epoch])).toEqual([[null, false, undefined], [null, true, undefined]]);
+    // Offsets start over in the new epoch: 1 again, delivered (not taken for a duplicate).
+    await broadcast(server.http, "missions", "mission_started", { mission_id: "m4" });
+    await waitFor(() => got.length === 4, 5_000, "the event after the restart");
+    expect(got).toEqual([[{ mission_id: "m1" }, 1], [{ mission_id: "m2" }, 2], [{ mission_id: "m3" }, 3], [{ mission_id: "m4" }, 1]]);
+    expect(await (await fetch(`${server.http}/api/ws/channels/missions`)).json()).toMatchObject({ subscribers: 1 });
+  });
+
+  test("through a Redis-backed server: events published while it was down arrive once, in order (recovered: true)", async () => {
+    const prefix = `brain-ws-client-test-${process.pid}-${Date.now()}`;
+    const redisArgs = ["--broker", "redis://127.0.0.1:6379/0", "--redis-prefix", prefix];
+    let a = await startServer(redisArgs);
+    const b = await startServer(redisArgs); // publishes while a is down
+    const c = client({ url: a.ws, backoff: { initialMs: 50, maxMs: 200 } });
+    const sub = c.subscribe("missions");
+    const infos: SubscribedInfo[] = [];
+    const seq: number[] = [];
+    sub.on("subscribed", (i) => infos.push(i));
+    sub.on("mission_started", (e) => seq.push(Number(e.data.mission_id)));
+    await waitFor(() => infos.length === 1, 5_000, "subscribed");
+    for (let i = 1; i <= 3; i++) await broadcast(a.http, "missions", "mission_started", { mission_id: String(i) });
+    await waitFor(() => seq.length === 3, 5_000, "3 events");
+    const port = a.port;
+    await a.kill();
+    for (let i = 4; i <= 8; i++) await broadcast(b.http, "missions", "mission_started", { mission_id: String(i) });
+    a = await startServer(redisArgs, port);
+    await waitFor(() => infos.length === 2, 10_000, "renewed");
+    for (let i = 9; i <= 10; i++) await broadcast(b.http, "missions", "mission_started", { mission_id: String(i) });
+    await waitFor(() => seq.length >= 10, 5_000, "10 events");
+    await sleep(200);
+    expect(seq).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    expect(infos[1]).toMatchObject({ recovered: true, renewed: true, epochChanged: false, epoch: infos[0]!.epoch });
+  });
+
+  test("Redis restarted empty under a live server: the offset reset is reported as a new epoch and nothing is dropped", async () => {
+    const redis: PrivateRedis = await privateRedis();
+    cleanups.push(() => redis.stop());
+    const server = await startServer(["--broker", redis.url, "--redis-prefix", "t"]);
+    const c = client({ url: server.ws });
+    const sub = c.subscribe("missions");
+    const infos: SubscribedInfo[] = [];
+    const got: [string, number | null | undefined][] = [];
+    sub.on("subscribed", (i) => infos.push(i));
+    sub.on("mission_started", (e) => got.push([e.data.mission_id, e.offset]));
+    await waitFor(() => infos.length === 1, 5_000, "subscribed");
+    for (const id of ["a", "b", "c"]) await broadcast(server.http, "missions", "mission_started", { mission_id: id });
+    await waitFor(() => got.length === 3, 5_000, "3 events");
+    await redis.stop();
+    // Let the server see the outage first, or its first publish could race the reconnect.
+    await waitFor(async () => (await fetch(`${server.http}/ready`)).status === 503, 20_000, "the server to see Redis gone");
+    await redis.start();
+    await waitFor(async () => (await fetch(`${server.http}/ready`)).status === 200, 20_000, "the server's Redis to come back");
+    const stuck = (what: string) => (e: Error) => {
+      throw new Error(`${e.message} (${what}): got ${JSON.stringify(got)}, infos ${JSON.stringify(infos)}\n${server.log().split("\n").filter((l) => /redis|broker/i.test(l)).slice(-8).join("\n")}`);
+    };
+    await broadcast(server.http, "missions", "mission_started", { mission_id: "d" });
+    await waitFor(() => got.length === 4 && infos.length === 2, 5_000, "d and the new epoch").catch(stuck("d"));
+    await broadcast(server.http, "missions", "mission_started", { mission_id: "e" });
+    await waitFor(() => got.length === 5, 5_000, "e").catch(stuck("e"));
+    expect(got).toEqual([["a", 1], ["b", 2], ["c", 3], ["d", 1], ["e", 2]]);
+    expect(infos[1]).toMatchObject({ renewed: true, recovered: null, epochChanged: true, previousEpoch: infos[0]!.epoch, offset: 1 });
+    expect(infos[1]!.epoch).not.toBe(infos[0]!.epoch);
+    expect(c.state).toBe("connected");
+  });
+});
+
+describe("client publish", () => {
+  test("publish where the server allows it; publish_not_allowed elsewhere, as a typed error", async () => {
+    const server = await startServer(["--client-publish", "chat:*"]);
+    const reader = client({ url: server.ws });
+    const writer = client({ url: server.ws });
+    const room = reader.subscribe("chat:1");
+    const got: unknown[] = [];
+    room.on("event", (e) => got.push({ type: e.type, channel: e.channel, data: e.data }));
+    const errors: BrainWsError[] = [];
+    writer.on("error", (e) => errors.push(e));
+    writer.publish("chat:1", "chat_message", { text: "queued before connect" });
+    await waitFor(() => room.status === "subscribed" && writer.state === "connected", 5_000, "ready");
+    writer.publish("chat:1", "chat_message", { text: "hi" });
+    writer.publish("missions", "mission_created", { mission_id: "x" });
+    const hi = { type: "chat_message", channel: "chat:1", data: { text: "hi" } };
+    const queued = { type: "chat_message", channel: "chat:1", data: { text: "queued before connect" } };
+    await waitFor(() => JSON.stringify(got).includes('"hi"') && errors.length === 1, 5_000, "delivery and error");
+    await sleep(200);
+    // "hi" arrives once. The queued publish is sent at connect and may reach the
+    // server before `reader` subscribed; if it arrives, it arrives once.
+    expect(got.filter((g) => JSON.stringify(g) === JSON.stringify(hi))).toEqual([hi]);
+    expect(got.filter((g) => JSON.stringify(g) === JSON.stringify(queued)).length).toBeLessThanOrEqual(1);
+    expect(got.length).toBe(got.filter((g) => [hi, queued].some((x) => JSON.stringify(x) === JSON.stringify(g))).length);
+    expect(errors.map((e) => [e.kind, e.code, e.channel])).toEqual([["server", "publish_not_allowed", "missions"]]);
+  });
+});
