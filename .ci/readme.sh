@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every command the README shows, against a real server, so the README
 # cannot drift from the build: each command is taken from README.md itself
-# (``` sh blocks and `inline` spans starting with cargo, curl, bench/*.sh or
+# (``` sh blocks and `inline` spans starting with cargo, curl, npm, bench/*.sh or
 # UPDATE_SCHEMAS=) and must be one this script knows how to check; an unknown
 # command fails the step. The only change to a command is the address: the
 # server listens on a free port instead of 127.0.0.1:8000.
@@ -30,7 +30,7 @@ fail() { echo "readme: $*" >&2; exit 1; }
   awk '/^```sh/{f=1;next} /^```/{f=0} f' README.md
   grep -oE '`[^`]+`' README.md | tr -d '`'
 } | sed -E 's/[[:space:]]+#.*$//; s/[[:space:]]+$//' \
-  | grep -E '^(cargo |curl |bench/[^ ]+\.sh|UPDATE_SCHEMAS=)' | sort -u >"$tmp/commands"
+  | grep -E '^(cargo |curl |npm |bench/[^ ]+\.sh|UPDATE_SCHEMAS=)' | sort -u >"$tmp/commands"
 
 start_server() { # the README's server command on a free port
   cargo run -q --release -p brain-ws-server -- --bind 127.0.0.1:0 >"$tmp/server.log" 2>&1 &
@@ -67,6 +67,8 @@ while read -r command <&3; do
       ;;
     "cargo test --workspace")
       echo "   run by .ci/run's tests step" ;;
+    "npm ci && npm run build && cargo build -p brain-ws-server" | "npm test -w @brain/ws-client" | "npm ci")
+      echo "   run by .ci/run's typescript step" ;;
     "bench/run.sh")
       echo "   not run in CI (about 15 minutes); bench/smoke.sh runs the same program" ;;
     "curl http://127.0.0.1:8000/api/ws/info")
