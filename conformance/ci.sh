@@ -6,6 +6,11 @@
 #
 #   bash conformance/ci.sh            # from the repository root
 #   bash conformance/ci.sh --broker redis://127.0.0.1:6379/0   # extra server flags
+#   bash conformance/ci.sh --tls      # over wss:// and https:// (first argument)
+#
+# With --tls, a throwaway CA and a certificate for 127.0.0.1 are made by
+# `cargo run -p brain-ws-server --example test_certs`, the server gets
+# --tls-cert/--tls-key and the suite --ca-file, so every scenario runs over TLS.
 #
 # The server verifies HS256 tokens with a throwaway secret, and the suite gets
 # a token for it, so the authentication and send-to-user scenarios run too.
@@ -13,6 +18,19 @@
 # Writes the JUnit report to $CONFORMANCE_JUNIT when that is set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+scheme=ws
+tls_server=()
+tls_suite=()
+certs=""
+if [ "${1:-}" = "--tls" ]; then
+  shift
+  scheme=wss
+  certs="$(mktemp -d)"
+  cargo run -q -p brain-ws-server --example test_certs -- "$certs" >/dev/null
+  tls_server=(--tls-cert "$certs/server.pem" --tls-key "$certs/server-key.pem")
+  tls_suite=(--ca-file "$certs/ca.pem")
+fi
 
 cargo build -p brain-ws-server -p brain-ws-conformance
 bin="${CARGO_TARGET_DIR:-target}/debug"
@@ -35,12 +53,14 @@ NO_COLOR=1 RUST_LOG=info "$bin/brain-ws-server" \
   --heartbeat-interval 1s --heartbeat-timeout 1s \
   --api-key "$key" \
   --auth optional --jwt-secret "$secret" \
-  --client-publish 'chat:*' "$@" >"$log" 2>&1 &
+  --client-publish 'chat:*' "${tls_server[@]}" "$@" >"$log" 2>&1 &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true
   wait "$server" 2>/dev/null || true
   rm -f "$log"
+  [ -n "$certs" ] && rm -rf "$certs"
+  return 0
 }
 trap cleanup EXIT
 
@@ -63,6 +83,6 @@ if [ -z "$addr" ]; then
 fi
 
 if [ -n "${CONFORMANCE_JUNIT:-}" ]; then
-  "$bin/brain-ws-conformance" --url "ws://$addr" --api-key "$key" --token "$token" --format junit >"$CONFORMANCE_JUNIT" || true
+  "$bin/brain-ws-conformance" --url "$scheme://$addr" "${tls_suite[@]}" --api-key "$key" --token "$token" --format junit >"$CONFORMANCE_JUNIT" || true
 fi
-"$bin/brain-ws-conformance" --url "ws://$addr" --api-key "$key" --token "$token"
+"$bin/brain-ws-conformance" --url "$scheme://$addr" "${tls_suite[@]}" --api-key "$key" --token "$token"

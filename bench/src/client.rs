@@ -1,10 +1,9 @@
 //! The bench's WebSocket clients: a hand-rolled handshake and frame reader on a
-//! plain tokio `TcpStream`, one small task per connection with a buffer that
+//! tokio `TcpStream` (or a TLS session over one, `stream.rs`), one small task per connection with a buffer that
 //! starts at 512 bytes, so ten thousand of them cost the client side less
 //! than the server it measures. Every delivery is time-stamped once per read
 //! and recorded in the shared [`Probe`].
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Instant;
@@ -12,11 +11,11 @@ use std::time::Instant;
 use base64::Engine as _;
 use bytes::{Buf as _, BytesMut};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 use tokio::sync::{Notify, OwnedSemaphorePermit};
 
 use crate::envelope::{Inbound, classify};
 use crate::stats::Histogram;
+use crate::stream::{Connector, Stream};
 use crate::wire::{self, WireError};
 
 /// Initial read buffer per connection; it grows only for larger frames.
@@ -220,8 +219,8 @@ impl Probe {
 /// Where and how a client connects.
 #[derive(Debug, Clone)]
 pub struct Dial {
-    /// The server's socket address (loopback).
-    pub addr: SocketAddr,
+    /// Opens the connection to the server (loopback), plain or TLS.
+    pub connector: Connector,
     /// The request path, e.g. `/ws/channel/bench`.
     pub path: String,
     /// Wait for a `subscribed` frame before counting the connection ready.
@@ -267,16 +266,16 @@ pub async fn run_client(
     }
 }
 
-async fn handshake(id: usize, dial: &Dial) -> Result<(TcpStream, BytesMut), ClientError> {
-    let mut stream = TcpStream::connect(dial.addr).await?;
-    stream.set_nodelay(true)?;
+async fn handshake(id: usize, dial: &Dial) -> Result<(Stream, BytesMut), ClientError> {
+    let mut stream = dial.connector.connect().await?;
     let mut nonce = [0u8; 16];
     nonce[..8].copy_from_slice(&(id as u64).to_le_bytes());
     nonce[8..].copy_from_slice(b"brainbch");
     let key = base64::engine::general_purpose::STANDARD.encode(nonce);
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n",
-        dial.path, dial.addr
+        dial.path,
+        dial.connector.addr()
     );
     stream.write_all(request.as_bytes()).await?;
     let mut buf = BytesMut::with_capacity(READ_BUF);
@@ -316,7 +315,7 @@ async fn handshake(id: usize, dial: &Dial) -> Result<(TcpStream, BytesMut), Clie
 
 struct Conn {
     id: usize,
-    stream: TcpStream,
+    stream: Stream,
     buf: BytesMut,
     /// A fragmented message being reassembled (rare: no server here fragments).
     fragment: Vec<u8>,

@@ -2,11 +2,9 @@
 //! request, one write, so the time taken just before it is the time the
 //! server could first see the request.
 
-use std::net::SocketAddr;
-
+use crate::stream::{Connector, Stream};
 use bytes::{Buf as _, BytesMut};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::TcpStream;
 
 /// Why an HTTP exchange failed.
 #[derive(Debug, thiserror::Error)]
@@ -34,16 +32,16 @@ pub struct Response {
 /// One keep-alive connection to the server's HTTP API, reconnecting when the
 /// server closes it.
 pub struct HttpClient {
-    addr: SocketAddr,
-    stream: Option<TcpStream>,
+    connector: Connector,
+    stream: Option<Stream>,
     buf: BytesMut,
 }
 
 impl HttpClient {
-    /// A client for the server at `addr`; connects lazily.
-    pub fn new(addr: SocketAddr) -> Self {
+    /// A client for the server `connector` reaches; connects lazily.
+    pub fn new(connector: Connector) -> Self {
         Self {
-            addr,
+            connector,
             stream: None,
             buf: BytesMut::with_capacity(1024),
         }
@@ -53,9 +51,7 @@ impl HttpClient {
     /// for the TCP handshake.
     pub async fn connect(&mut self) -> Result<(), HttpError> {
         if self.stream.is_none() {
-            let stream = TcpStream::connect(self.addr).await?;
-            stream.set_nodelay(true)?;
-            self.stream = Some(stream);
+            self.stream = Some(self.connector.connect().await?);
             self.buf.clear();
         }
         Ok(())
@@ -66,7 +62,7 @@ impl HttpClient {
     pub async fn post_json(&mut self, path: &str, body: &[u8]) -> Result<Response, HttpError> {
         let mut request = format!(
             "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
-            self.addr,
+            self.connector.addr(),
             body.len()
         )
         .into_bytes();

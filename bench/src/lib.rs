@@ -23,4 +23,5 @@ pub mod procfs;
 pub mod report;
 pub mod run;
 pub mod stats;
+pub mod stream;
 pub mod wire;

@@ -11,12 +11,19 @@ use clap::Parser;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "brain-ws-bench", version)]
 pub struct Options {
-    /// WebSocket base URL of the server; must be on loopback.
+    /// WebSocket base URL of the server; must be on loopback. `wss://`
+    /// connects with TLS (see --ca-file).
     #[arg(long, default_value = "ws://127.0.0.1:8000")]
     pub url: String,
     /// HTTP base URL for `POST /api/ws/broadcast` (default: the same host and port as --url).
     #[arg(long)]
     pub http: Option<String>,
+    /// CA certificate (PEM) that signs the server's certificate, for `wss://` / `https://`.
+    #[arg(long)]
+    pub ca_file: Option<PathBuf>,
+    /// TEST SET-UPS ONLY: accept any server certificate on `wss://` / `https://`.
+    #[arg(long)]
+    pub dangerous_accept_invalid_certificates: bool,
     /// Client connections to open.
     #[arg(short = 'n', long, default_value_t = 1000)]
     pub connections: usize,

@@ -21,6 +21,7 @@ use crate::report::{
     ThroughputStep,
 };
 use crate::stats::{median, percentile};
+use crate::stream::Connector;
 
 const BROADCAST_PATH: &str = "/api/ws/broadcast";
 
@@ -52,6 +53,27 @@ pub fn loopback_addr(url: &str) -> Result<SocketAddr, BenchError> {
         return Err(bad("only loopback addresses are allowed"));
     }
     Ok(addr)
+}
+
+/// The connector for `url`: TLS when the scheme is `wss` or `https`, with
+/// the server name taken from the URL (`localhost` or the IP address).
+pub fn connector_for(url: &str, opts: &Options) -> Result<Connector, BenchError> {
+    let addr = loopback_addr(url)?;
+    let (scheme, rest) = url.split_once("://").unwrap_or(("ws", url));
+    if !matches!(scheme, "wss" | "https") {
+        return Ok(Connector::plain(addr));
+    }
+    let host = rest.split(['/', ':']).next().unwrap_or("localhost");
+    let mut tls = brain_ws_client::Tls::default();
+    if let Some(ca) = &opts.ca_file {
+        tls = tls
+            .with_ca_file(ca)
+            .map_err(|e| BenchError::Url(url.to_owned(), e.to_string()))?;
+    }
+    if opts.dangerous_accept_invalid_certificates {
+        tls = tls.dangerous_accept_invalid_certificates();
+    }
+    Connector::tls(addr, host, tls.client_config()).map_err(|e| BenchError::Url(url.to_owned(), e))
 }
 
 /// Server-side readings, absent when the server's process is unknown.
@@ -100,8 +122,14 @@ fn cpu_between(before: Option<CpuTime>, after: Option<CpuTime>) -> Option<u64> {
 
 /// Runs the bench as `opts` says and returns what it measured.
 pub async fn run(opts: &Options) -> Result<Report, BenchError> {
-    let ws_addr = loopback_addr(&opts.url)?;
-    let http_addr = loopback_addr(opts.http.as_deref().unwrap_or(&opts.url))?;
+    let ws = connector_for(&opts.url, opts)?;
+    let ws_addr = ws.addr();
+    let http_url = opts.http.clone().unwrap_or_else(|| {
+        opts.url
+            .replacen("wss://", "https://", 1)
+            .replacen("ws://", "http://", 1)
+    });
+    let http_connector = connector_for(&http_url, opts)?;
     let server = ServerProc {
         pid: opts
             .server_pid
@@ -132,7 +160,7 @@ pub async fn run(opts: &Options) -> Result<Report, BenchError> {
         .iter()
         .map(|c| {
             Arc::new(Dial {
-                addr: ws_addr,
+                connector: ws.clone(),
                 path: format!("/ws/channel/{c}"),
                 wait_subscribed: !opts.no_wait_subscribed,
             })
@@ -185,10 +213,10 @@ pub async fn run(opts: &Options) -> Result<Report, BenchError> {
             .map(|(b, i)| (i as f64 - b as f64) / ready),
     };
 
-    let mut http = HttpClient::new(http_addr);
+    let mut http = HttpClient::new(http_connector.clone());
     http.connect().await?;
     if throughput {
-        let t = throughput_ramp(opts, &probe, &server, http_addr, &channels).await?;
+        let t = throughput_ramp(opts, &probe, &server, &http_connector, &channels).await?;
         report.missing += t.steps.iter().map(|s| s.missing).sum::<u64>();
         report.throughput = Some(t);
     } else if let Some(hold_for) = opts.hold {
@@ -334,7 +362,7 @@ async fn throughput_ramp(
     opts: &Options,
     probe: &Arc<Probe>,
     server: &ServerProc,
-    http_addr: SocketAddr,
+    http_connector: &Connector,
     channels: &[String],
 ) -> Result<ThroughputReport, BenchError> {
     let n = opts.connections;
@@ -351,7 +379,7 @@ async fn throughput_ramp(
     };
     let mut publishers: Vec<HttpClient> = Vec::new();
     for _ in 0..report.publishers {
-        let mut c = HttpClient::new(http_addr);
+        let mut c = HttpClient::new(http_connector.clone());
         c.connect().await?;
         publishers.push(c);
     }

@@ -179,8 +179,15 @@ impl<K: fmt::Display + fmt::Debug> fmt::Debug for Error<K> {
 pub enum ConnectErrorKind {
     /// The URL is not a `ws://` or `wss://` URL.
     InvalidUrl,
-    /// The TCP connection or the TLS session failed (refused, reset, DNS).
+    /// The TCP connection or the TLS session failed (refused, reset, DNS,
+    /// a proxy that refused the tunnel).
     Io,
+    /// The server's TLS certificate was refused (unknown issuer, expired,
+    /// another host's): a trust problem, not a network one. A private CA is
+    /// trusted with [`Tls::with_ca_file`](crate::Tls::with_ca_file). Fails
+    /// the first connect; later reconnects keep retrying (a server in the
+    /// middle of a certificate rotation).
+    Certificate,
     /// The upgrade was refused with HTTP 401: the token is missing or invalid. Terminal.
     Unauthorized,
     /// The upgrade was refused with HTTP 403. Terminal.
@@ -205,6 +212,7 @@ impl ConnectErrorKind {
         match self {
             Self::InvalidUrl => "invalid url",
             Self::Io => "i/o error",
+            Self::Certificate => "TLS certificate problem",
             Self::Unauthorized => "unauthorized",
             Self::Forbidden => "forbidden",
             Self::Rejected => "upgrade rejected",
@@ -337,6 +345,9 @@ pub enum PublishErrorKind {
     Server,
     /// The request did not complete (connection refused, timeout, reset).
     Transport,
+    /// The server's TLS certificate was refused (unknown issuer, expired,
+    /// another host's); a private CA is trusted with [`Publisher::tls`](crate::Publisher::tls).
+    Certificate,
     /// A success answer whose body is not the documented JSON.
     Decode,
 }
@@ -368,6 +379,7 @@ impl PublishErrorKind {
             Self::Unavailable => "unavailable",
             Self::Server => "server error",
             Self::Transport => "transport error",
+            Self::Certificate => "TLS certificate problem",
             Self::Decode => "undecodable answer",
         }
     }
@@ -418,9 +430,12 @@ impl ConnectError {
             ConnectErrorKind::Rejected => self
                 .status
                 .is_some_and(|s| (400..500).contains(&s) && s != 408 && s != 429),
-            ConnectErrorKind::Io | ConnectErrorKind::Handshake | ConnectErrorKind::TimedOut => {
-                false
-            }
+            // A refused certificate is retried: the usual cause on a
+            // reconnect is a server mid-rotation, which fixes itself.
+            ConnectErrorKind::Io
+            | ConnectErrorKind::Certificate
+            | ConnectErrorKind::Handshake
+            | ConnectErrorKind::TimedOut => false,
         }
     }
 }

@@ -75,10 +75,13 @@ mod endpoint;
 mod error;
 mod message;
 mod options;
+mod proxy;
 mod publisher;
 mod state;
 mod subscription;
 mod table;
+#[cfg(feature = "tls")]
+mod tls;
 mod transport;
 
 pub use backoff::Backoff;
@@ -89,6 +92,17 @@ pub use error::{
 };
 pub use message::Message;
 pub use options::ClientBuilder;
+pub use proxy::Proxy;
 pub use publisher::Publisher;
 pub use state::{ConnectionEvent, ConnectionEvents, ConnectionState};
 pub use subscription::{Events, Subscription, SubscriptionEvent};
+#[cfg(feature = "tls")]
+pub use tls::{Tls, TlsError};
+
+/// Without the `tls` feature no certificate is ever checked.
+#[cfg(not(feature = "tls"))]
+mod tls {
+    pub(crate) fn certificate_problem(_: &(dyn std::error::Error + 'static)) -> Option<String> {
+        None
+    }
+}

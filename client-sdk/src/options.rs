@@ -7,8 +7,10 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+#[cfg(feature = "tls")]
+use crate::Tls;
 use crate::error::{ConnectError, ConnectErrorKind};
-use crate::{Backoff, Client, endpoint, transport};
+use crate::{Backoff, Client, Proxy, endpoint, transport};
 
 type TokenFuture = Pin<Box<dyn Future<Output = Option<String>> + Send>>;
 
@@ -28,6 +30,9 @@ pub(crate) struct Options {
     pub(crate) connect_timeout: Duration,
     pub(crate) subscription_capacity: usize,
     pub(crate) event_capacity: usize,
+    #[cfg(feature = "tls")]
+    pub(crate) tls: Tls,
+    pub(crate) proxy: Proxy,
 }
 
 impl Options {
@@ -72,6 +77,7 @@ impl fmt::Debug for ClientBuilder {
             .field("backoff", &self.options.backoff)
             .field("heartbeat_grace", &self.options.heartbeat_grace)
             .field("connect_timeout", &self.options.connect_timeout)
+            .field("proxy", &self.options.proxy)
             .finish_non_exhaustive()
     }
 }
@@ -87,6 +93,9 @@ impl ClientBuilder {
                 connect_timeout: Duration::from_secs(10),
                 subscription_capacity: 4096,
                 event_capacity: 256,
+                #[cfg(feature = "tls")]
+                tls: Tls::default(),
+                proxy: Proxy::default(),
             },
             retry_initial_connect: false,
         }
@@ -199,6 +208,42 @@ impl ClientBuilder {
     /// ```
     pub fn subscription_capacity(mut self, capacity: usize) -> Self {
         self.options.subscription_capacity = capacity.max(1);
+        self
+    }
+
+    /// Who to trust on `wss://`: by default the public roots of
+    /// `webpki-roots`; add a private CA with [`Tls::with_ca_file`].
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// let tls = brain_ws_client::Tls::default().with_ca_file("ca.pem")?;
+    /// let client = brain_ws_client::Client::builder("wss://brain.internal")
+    ///     .tls(tls)
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.options.tls = tls;
+        self
+    }
+
+    /// The HTTP proxy to go through: by default the environment's
+    /// (`HTTPS_PROXY` for `wss://`, `HTTP_PROXY` for `ws://`, `NO_PROXY`),
+    /// as curl reads them. A proxy is used as a `CONNECT` tunnel.
+    ///
+    /// ```no_run
+    /// # async fn demo() -> Result<(), brain_ws_client::ConnectError> {
+    /// use brain_ws_client::{Client, Proxy};
+    /// let client = Client::builder("wss://brain.example")
+    ///     .proxy(Proxy::Url("http://proxy.corp:3128".into()))
+    ///     .connect()
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn proxy(mut self, proxy: Proxy) -> Self {
+        self.options.proxy = proxy;
         self
     }
 

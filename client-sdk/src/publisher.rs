@@ -13,6 +13,9 @@ use brain_ws_protocol::{ChannelName, ErrorCode, EventType};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::Proxy;
+#[cfg(feature = "tls")]
+use crate::Tls;
 use crate::endpoint::percent_encode;
 use crate::error::{PublishError, PublishErrorKind};
 
@@ -21,8 +24,10 @@ use crate::error::{PublishError, PublishErrorKind};
 /// Cheap to clone (one shared connection pool). Every call returns the
 /// documented response body, or a [`PublishError`] whose kind follows the
 /// HTTP status and whose [`code`](crate::Error::code) is the server's error
-/// code. Plain `http://` works out of the box; `https://` needs a TLS feature
-/// of `reqwest` enabled in the application.
+/// code. `http://` and `https://` work out of the box (rustls, the public
+/// roots of `webpki-roots`; a private CA with [`Publisher::tls`]), through
+/// the environment's `HTTPS_PROXY` / `NO_PROXY` unless [`Publisher::proxy`]
+/// says otherwise.
 ///
 /// ```no_run
 /// use brain_ws_client::Publisher;
@@ -41,7 +46,13 @@ pub struct Publisher {
     http: reqwest::Client,
     base_url: String,
     api_key: Option<String>,
+    #[cfg(feature = "tls")]
+    tls: Option<Tls>,
+    proxy: Proxy,
 }
+
+/// How long one HTTP API call may take, connecting included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 impl Publisher {
     /// A publisher for the server at `base_url` (`http://host:port`, no path).
@@ -51,14 +62,68 @@ impl Publisher {
     /// ```
     pub fn new(base_url: impl Into<String>) -> Self {
         let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
+            .timeout(REQUEST_TIMEOUT)
             .build()
             .unwrap_or_default();
         Self {
             http,
             base_url: base_url.into().trim_end_matches('/').to_owned(),
             api_key: None,
+            #[cfg(feature = "tls")]
+            tls: None,
+            proxy: Proxy::default(),
         }
+    }
+
+    /// Who to trust on `https://` (by default the public roots of
+    /// `webpki-roots`). Replaces a client set with [`Publisher::http_client`].
+    /// Fails with [`PublishErrorKind::Transport`] only if the HTTP client
+    /// cannot be built.
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), Box<dyn std::error::Error>> {
+    /// use brain_ws_client::{Publisher, Tls};
+    /// let tls = Tls::default().with_ca_file("ca.pem")?;
+    /// let publisher = Publisher::new("https://brain.internal").tls(&tls)?;
+    /// # Ok(()) }
+    /// ```
+    #[cfg(feature = "tls")]
+    pub fn tls(mut self, tls: &Tls) -> Result<Self, PublishError> {
+        self.tls = Some(tls.clone());
+        self.rebuild()?;
+        Ok(self)
+    }
+
+    /// The HTTP proxy to go through (by default the environment's
+    /// `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`). Replaces a client set
+    /// with [`Publisher::http_client`].
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), brain_ws_client::PublishError> {
+    /// use brain_ws_client::{Proxy, Publisher};
+    /// let publisher = Publisher::new("https://brain.example").proxy(Proxy::Direct)?;
+    /// # Ok(()) }
+    /// ```
+    pub fn proxy(mut self, proxy: Proxy) -> Result<Self, PublishError> {
+        self.proxy = proxy;
+        self.rebuild()?;
+        Ok(self)
+    }
+
+    /// Builds the reqwest client from the TLS and proxy settings.
+    fn rebuild(&mut self) -> Result<(), PublishError> {
+        let build_error =
+            |e: reqwest::Error| PublishError::new(PublishErrorKind::Transport, e.to_string());
+        let mut builder = reqwest::Client::builder().timeout(REQUEST_TIMEOUT);
+        #[cfg(feature = "tls")]
+        if let Some(tls) = &self.tls {
+            builder = builder.use_preconfigured_tls((*tls.client_config()).clone());
+        }
+        builder = self.proxy.apply_to(builder).map_err(|e| {
+            PublishError::new(PublishErrorKind::InvalidUrl, format!("proxy: {e}")).with_source(e)
+        })?;
+        self.http = builder.build().map_err(build_error)?;
+        Ok(())
     }
 
     /// The key sent as `Authorization: Bearer <key>`, needed when the
@@ -253,8 +318,11 @@ impl Publisher {
             Some(key) => request.bearer_auth(key),
             None => request,
         };
-        let transport = |e: reqwest::Error| {
-            PublishError::new(PublishErrorKind::Transport, e.to_string()).with_source(e)
+        let transport = |e: reqwest::Error| match crate::tls::certificate_problem(&e) {
+            Some(problem) => {
+                PublishError::new(PublishErrorKind::Certificate, problem).with_source(e)
+            }
+            None => PublishError::new(PublishErrorKind::Transport, e.to_string()).with_source(e),
         };
         let response = request.send().await.map_err(transport)?;
         let status = response.status().as_u16();

@@ -7,6 +7,9 @@ use brain_ws_protocol::http::ErrorBody;
 use brain_ws_protocol::{CloseCode, Connected, ServerMessage, should_reconnect};
 use futures_util::StreamExt;
 use tokio::net::TcpStream;
+#[cfg(feature = "tls")]
+use tokio_tungstenite::Connector;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::{self, Message as Frame};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
@@ -34,7 +37,13 @@ impl Socket {
 pub(crate) async fn open(options: &Options) -> Result<Socket, ConnectError> {
     let url = options.attempt_url().await?;
     let attempt = async {
-        let (mut ws, _response) = tokio_tungstenite::connect_async(url.as_str())
+        let request = url.as_str().into_client_request().map_err(classify)?;
+        let stream = options
+            .proxy
+            .connect(request.uri())
+            .await
+            .map_err(|e| classify(tungstenite::Error::Io(e)))?;
+        let (mut ws, _response) = handshake(request, stream, options)
             .await
             .map_err(classify)?;
         let welcome = read_welcome(&mut ws).await?;
@@ -48,6 +57,32 @@ pub(crate) async fn open(options: &Options) -> Result<Socket, ConnectError> {
                 format!("no welcome within {:?}", options.connect_timeout),
             ))
         })
+}
+
+/// The WebSocket upgrade over `stream`, TLS first for `wss://`.
+#[cfg(feature = "tls")]
+async fn handshake(
+    request: tungstenite::handshake::client::Request,
+    stream: TcpStream,
+    options: &Options,
+) -> Result<(Ws, tungstenite::handshake::client::Response), tungstenite::Error> {
+    let connector = Connector::Rustls(options.tls.client_config());
+    tokio_tungstenite::client_async_tls_with_config(request, stream, None, Some(connector)).await
+}
+
+/// The WebSocket upgrade over `stream`; `wss://` needs the `tls` feature.
+#[cfg(not(feature = "tls"))]
+async fn handshake(
+    request: tungstenite::handshake::client::Request,
+    stream: TcpStream,
+    _options: &Options,
+) -> Result<(Ws, tungstenite::handshake::client::Response), tungstenite::Error> {
+    if request.uri().scheme_str() == Some("wss") {
+        return Err(tungstenite::Error::Url(
+            tungstenite::error::UrlError::TlsFeatureNotEnabled,
+        ));
+    }
+    tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await
 }
 
 /// Sorts a failed upgrade into the kinds a caller and the reconnect loop act on.
@@ -74,12 +109,21 @@ fn classify(err: tungstenite::Error) -> ConnectError {
                 None => err,
             }
         }
+        tungstenite::Error::Url(tungstenite::error::UrlError::TlsFeatureNotEnabled) => {
+            ConnectError::new(
+                ConnectErrorKind::InvalidUrl,
+                "wss:// needs the `tls` feature of brain-ws-client (on by default)",
+            )
+        }
         tungstenite::Error::Url(e) => {
             ConnectError::new(ConnectErrorKind::InvalidUrl, e.to_string()).with_source(e)
         }
-        tungstenite::Error::Io(e) => {
-            ConnectError::new(ConnectErrorKind::Io, e.to_string()).with_source(e)
-        }
+        tungstenite::Error::Io(e) => match crate::tls::certificate_problem(&e) {
+            Some(problem) => {
+                ConnectError::new(ConnectErrorKind::Certificate, problem).with_source(e)
+            }
+            None => ConnectError::new(ConnectErrorKind::Io, e.to_string()).with_source(e),
+        },
         other => {
             ConnectError::new(ConnectErrorKind::Handshake, other.to_string()).with_source(other)
         }

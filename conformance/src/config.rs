@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use brain_ws_client::{Proxy, Tls};
 use serde::Serialize;
 
 /// An optional part of the protocol. A server announces the ones it
@@ -70,6 +71,12 @@ pub struct Config {
     /// interval is longer than this, so a default-configured deployment does
     /// not make the suite take minutes.
     pub max_heartbeat: Duration,
+    /// Who to trust on `wss://` and `https://`: the public roots by
+    /// default, plus a private CA (`--ca-file`).
+    pub tls: Tls,
+    /// The HTTP proxy for both WebSocket and HTTP (by default the
+    /// environment's `HTTPS_PROXY` / `HTTP_PROXY` / `NO_PROXY`).
+    pub proxy: Proxy,
 }
 
 impl Config {
@@ -87,6 +94,8 @@ impl Config {
             scenario_timeout: Duration::from_secs(60),
             concurrency: 16,
             max_heartbeat: Duration::from_secs(5),
+            tls: Tls::default(),
+            proxy: Proxy::default(),
         }
     }
 

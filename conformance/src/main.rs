@@ -1,9 +1,11 @@
 //! `brain-ws-conformance`: checks a BRAiN WebSocket server against the
 //! protocol and exits 0 only when every selected scenario passes.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use brain_ws_client::Proxy;
 use brain_ws_conformance::{Config, Feature, catalogue, matches_filter, run};
 use clap::{Parser, ValueEnum};
 
@@ -42,6 +44,18 @@ struct Cli {
     /// How many independent scenarios run at once.
     #[arg(long, default_value_t = 16)]
     concurrency: usize,
+    /// CA certificate (PEM) that signs the server's certificate, trusted on
+    /// top of the public roots (a private CA, a test CA).
+    #[arg(long, env = "BRAIN_WS_CONFORMANCE_CA_FILE")]
+    ca_file: Option<PathBuf>,
+    /// TEST SET-UPS ONLY: accept any server certificate (expired,
+    /// self-signed, another host's). The connection is then not authenticated.
+    #[arg(long)]
+    dangerous_accept_invalid_certificates: bool,
+    /// HTTP proxy for WebSocket and HTTP, `http://host:port`, or `none`
+    /// [default: HTTPS_PROXY / HTTP_PROXY / NO_PROXY from the environment].
+    #[arg(long)]
+    proxy: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -86,6 +100,26 @@ async fn main() -> ExitCode {
     config.force = cli.force;
     config.step_timeout = step_timeout;
     config.concurrency = cli.concurrency;
+    if let Some(path) = &cli.ca_file {
+        match config.tls.clone().with_ca_file(path) {
+            Ok(tls) => config.tls = tls,
+            Err(e) => {
+                eprintln!("error: --ca-file: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if cli.dangerous_accept_invalid_certificates {
+        eprintln!(
+            "warning: --dangerous-accept-invalid-certificates: the server's certificate is NOT checked"
+        );
+        config.tls = config.tls.dangerous_accept_invalid_certificates();
+    }
+    config.proxy = match cli.proxy.as_deref() {
+        None => Proxy::FromEnv,
+        Some("none") => Proxy::Direct,
+        Some(url) => Proxy::Url(url.to_owned()),
+    };
 
     let report = run(config).await;
     if report.results.is_empty() {

@@ -31,11 +31,15 @@ pub async fn run(config: Config) -> Report {
     let setup = Schemas::compile()
         .map_err(|e| e.to_string())
         .and_then(|schemas| {
-            reqwest::Client::builder()
-                .timeout(config.step_timeout)
-                .build()
-                .map(|http| (schemas, http))
-                .map_err(|e| format!("cannot build the HTTP client: {e}"))
+            brain_ws_client::Proxy::apply_to(
+                &config.proxy,
+                reqwest::Client::builder()
+                    .timeout(config.step_timeout)
+                    .use_preconfigured_tls((*config.tls.client_config()).clone()),
+            )
+            .and_then(reqwest::ClientBuilder::build)
+            .map(|http| (schemas, http))
+            .map_err(|e| format!("cannot build the HTTP client: {e}"))
         });
     let (schemas, http) = match setup {
         Ok(parts) => parts,

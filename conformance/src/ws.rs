@@ -12,8 +12,9 @@ use brain_ws_protocol::{
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
 use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
 
 use crate::context::Ctx;
 use crate::outcome::{Outcome, ensure, fail};
@@ -86,8 +87,19 @@ impl Ctx {
         };
         self.transcript
             .record(label, Direction::Note, &format!("open {shown}"));
-        let attempt =
-            tokio::time::timeout(self.step(), tokio_tungstenite::connect_async(url.as_str())).await;
+        let config = self.config();
+        let open = async {
+            let request = url.as_str().into_client_request()?;
+            let stream = config
+                .proxy
+                .connect(request.uri())
+                .await
+                .map_err(tungstenite::Error::Io)?;
+            let connector = Connector::Rustls(config.tls.client_config());
+            tokio_tungstenite::client_async_tls_with_config(request, stream, None, Some(connector))
+                .await
+        };
+        let attempt = tokio::time::timeout(self.step(), open).await;
         match attempt {
             Err(_) => {
                 let text = format!("upgrade of {shown} not answered within {:?}", self.step());

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use brain_ws_server::{
     AuthMode, ChannelPattern, ChannelRole, Config, ConfigError, JwtAuthenticator, RateLimit,
+    RedisTls, TlsFiles,
 };
 use clap::{ArgAction, Parser, ValueEnum};
 use serde::{Deserialize, Deserializer};
@@ -208,6 +209,24 @@ pub(crate) struct Settings {
     #[arg(long, env = "BRAIN_WS_CLUSTER_REFRESH", value_parser = duration)]
     #[serde(deserialize_with = "toml_duration")]
     pub(crate) cluster_refresh: Option<Duration>,
+    // TLS (docs/operations.md#tls): on the listener, and to a rediss:// broker.
+    /// TLS certificate chain (PEM, leaf first): serve HTTPS and WSS on
+    /// --bind; re-read with the key on SIGHUP. Needs --tls-key [default: plain TCP].
+    #[arg(long, env = "BRAIN_WS_TLS_CERT")]
+    pub(crate) tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert (PEM: PKCS#8, PKCS#1 or SEC1).
+    #[arg(long, env = "BRAIN_WS_TLS_KEY")]
+    pub(crate) tls_key: Option<PathBuf>,
+    /// CA certificate (PEM) that signs a rediss:// broker's certificate
+    /// [default: the public roots of webpki-roots].
+    #[arg(long, env = "BRAIN_WS_REDIS_TLS_CA")]
+    pub(crate) redis_tls_ca: Option<PathBuf>,
+    /// Client certificate (PEM) for a rediss:// broker that asks for one.
+    #[arg(long, env = "BRAIN_WS_REDIS_TLS_CERT")]
+    pub(crate) redis_tls_cert: Option<PathBuf>,
+    /// Key (PEM) of --redis-tls-cert.
+    #[arg(long, env = "BRAIN_WS_REDIS_TLS_KEY")]
+    pub(crate) redis_tls_key: Option<PathBuf>,
     /// Log format [default: text]. Filter with RUST_LOG (default info).
     #[arg(long, env = "BRAIN_WS_LOG_FORMAT", value_enum)]
     pub(crate) log_format: Option<LogFormat>,
@@ -392,6 +411,20 @@ impl Settings {
             broker: s.broker.map(|b| b.parse()).transpose()?.unwrap_or(d.broker),
             redis_prefix: s.redis_prefix.unwrap_or(d.redis_prefix),
             cluster_refresh: s.cluster_refresh.unwrap_or(d.cluster_refresh),
+            tls: match (s.tls_cert, s.tls_key) {
+                (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+                (None, None) => None,
+                _ => {
+                    return Err(ConfigError(
+                        "TLS needs both a certificate and a key (--tls-cert, --tls-key)".into(),
+                    ));
+                }
+            },
+            redis_tls: RedisTls {
+                ca: s.redis_tls_ca,
+                client_cert: s.redis_tls_cert,
+                client_key: s.redis_tls_key,
+            },
         };
         config.validate()?;
         Ok((config, s.log_format.unwrap_or_default()))
@@ -712,5 +745,47 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn tls_settings_come_from_flags_and_file_and_half_a_pair_is_refused() {
+        let (config, _) = parse(&["--tls-cert", "c.pem", "--tls-key", "k.pem"]).expect("parses");
+        assert_eq!(
+            config.tls,
+            Some(TlsFiles {
+                cert: "c.pem".into(),
+                key: "k.pem".into()
+            })
+        );
+        let err = parse(&["--tls-cert", "c.pem"]).expect_err("no key");
+        assert!(err.contains("both a certificate and a key"), "{err}");
+        let dir = std::env::temp_dir().join(format!("brain-ws-cli-tls-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("tmp dir");
+        let path = dir.join("server.toml");
+        let file = path.to_str().expect("utf-8");
+        // A pair split between the file and a flag is one pair.
+        std::fs::write(&path, "tls_key = \"k.pem\"\n").expect("write");
+        let (config, _) = parse(&["--config", file, "--tls-cert", "c.pem"]).expect("parses");
+        assert_eq!(config.tls.map(|t| t.key), Some("k.pem".into()));
+        std::fs::write(
+            &path,
+            "broker = \"rediss://r:6380/0\"\nredis_tls_ca = \"ca.pem\"\nredis_tls_cert = \"n.pem\"\nredis_tls_key = \"n-key.pem\"\n",
+        )
+        .expect("write");
+        let (config, _) = parse(&["--config", file]).expect("parses");
+        assert_eq!(
+            config.redis_tls,
+            RedisTls {
+                ca: Some("ca.pem".into()),
+                client_cert: Some("n.pem".into()),
+                client_key: Some("n-key.pem".into()),
+            }
+        );
+        let err = parse(&["--redis-tls-ca", "ca.pem"]).expect_err("not rediss");
+        assert!(err.contains("need a rediss:// broker URL"), "{err}");
+        let err = parse(&["--broker", "rediss://r:6380", "--redis-tls-cert", "n.pem"])
+            .expect_err("cert without key");
+        assert!(err.contains("needs its key"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

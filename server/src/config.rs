@@ -4,6 +4,7 @@
 //! one from flags, environment and a TOML file.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ use crate::access::ChannelRole;
 use crate::auth::Authenticator;
 use crate::pattern::ChannelPattern;
 use crate::rate_limit::RateLimit;
+use crate::tls::TlsFiles;
 
 /// Everything a [`crate::Server`] needs to run. Fields are public so tests and
 /// embedding applications can start from [`Config::default`] and change what
@@ -83,6 +85,33 @@ pub struct Config {
     /// How often a node reports its counts to the cluster registry (Redis
     /// broker); a node that stops reporting drops out after three intervals.
     pub cluster_refresh: Duration,
+    /// TLS on the listener (`--tls-cert`, `--tls-key`): HTTPS and WSS on
+    /// the same port, the certificate re-read on SIGHUP. `None`: plain TCP
+    /// (TLS ends at a proxy in front, docs/operations.md#tls).
+    pub tls: Option<TlsFiles>,
+    /// Trust settings of a `rediss://` broker: a private CA and a client
+    /// certificate (docs/operations.md#redis-tls).
+    pub redis_tls: RedisTls,
+}
+
+/// TLS settings of the connection to Redis (`rediss://` URLs). Every path
+/// is a PEM file; without `ca` the public roots of `webpki-roots` are trusted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RedisTls {
+    /// CA certificate(s) that sign Redis's certificate (`--redis-tls-ca`);
+    /// replaces the public roots.
+    pub ca: Option<PathBuf>,
+    /// Client certificate, for a Redis that asks for one (`tls-auth-clients`).
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's key.
+    pub client_key: Option<PathBuf>,
+}
+
+impl RedisTls {
+    /// Whether anything is set (otherwise the URL alone decides).
+    pub fn is_set(&self) -> bool {
+        self.ca.is_some() || self.client_cert.is_some() || self.client_key.is_some()
+    }
 }
 
 /// The broker a node uses (`--broker`).
@@ -144,6 +173,8 @@ impl Default for Config {
             broker: BrokerConfig::Memory,
             redis_prefix: "brain-ws".to_owned(),
             cluster_refresh: Duration::from_secs(2),
+            tls: None,
+            redis_tls: RedisTls::default(),
         }
     }
 }
@@ -175,6 +206,8 @@ impl std::fmt::Debug for Config {
             .field("broker", &self.broker.redacted())
             .field("redis_prefix", &self.redis_prefix)
             .field("cluster_refresh", &self.cluster_refresh)
+            .field("tls", &self.tls)
+            .field("redis_tls", &self.redis_tls)
             .finish()
     }
 }
@@ -245,6 +278,14 @@ impl Config {
         }
         if self.cluster_refresh < Duration::from_millis(50) {
             return bad("cluster refresh must be at least 50ms");
+        }
+        if self.redis_tls.client_cert.is_some() != self.redis_tls.client_key.is_some() {
+            return bad("a Redis client certificate needs its key, and a key its certificate");
+        }
+        if self.redis_tls.is_set()
+            && !matches!(&self.broker, BrokerConfig::Redis(url) if url.starts_with("rediss://"))
+        {
+            return bad("Redis TLS settings need a rediss:// broker URL");
         }
         Ok(())
     }

@@ -46,6 +46,7 @@ mod rate_limit;
 mod serve;
 mod server;
 mod session;
+mod tls;
 mod user_limit;
 mod ws;
 
@@ -53,13 +54,14 @@ pub use access::{ChannelRole, InvalidChannelRole};
 pub use auth::{AuthError, Authenticator, Identity, StaticTokens};
 pub use brain_ws_protocol::http::AuthMode;
 pub use broker::BrokerError;
-pub use config::{BrokerConfig, Config, ConfigError};
+pub use config::{BrokerConfig, Config, ConfigError, RedisTls};
 pub use events::EmitResult;
 pub use jwt::{JwtAuthenticator, JwtError, JwtKeyError};
 pub use node::{Node, PublishError};
 pub use pattern::ChannelPattern;
 pub use rate_limit::{RateLimit, VIOLATION_WINDOW};
 pub use server::{Server, StartError};
+pub use tls::{TlsError, TlsFiles};
 
 /// The router of a node, for applications that mount the BRAiN endpoints in
 /// their own axum app. Serve it with `into_make_service_with_connect_info::<SocketAddr>()`.

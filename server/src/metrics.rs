@@ -34,10 +34,13 @@ pub(crate) enum Refusal {
     Origin,
     /// The HTTP request head did not arrive within `handshake_timeout`.
     HandshakeTimeout,
+    /// The TLS handshake failed (a client that does not trust the
+    /// certificate, or that spoke plain HTTP to the TLS port).
+    TlsHandshake,
 }
 
 impl Refusal {
-    const ALL: [Refusal; 7] = [
+    const ALL: [Refusal; 8] = [
         Refusal::ConnectionLimit,
         Refusal::UserConnectionLimit,
         Refusal::Unauthorized,
@@ -45,6 +48,7 @@ impl Refusal {
         Refusal::InvalidChannel,
         Refusal::Origin,
         Refusal::HandshakeTimeout,
+        Refusal::TlsHandshake,
     ];
 
     fn label(self) -> &'static str {
@@ -56,6 +60,7 @@ impl Refusal {
             Refusal::InvalidChannel => "invalid_channel",
             Refusal::Origin => "origin",
             Refusal::HandshakeTimeout => "handshake_timeout",
+            Refusal::TlsHandshake => "tls_handshake",
         }
     }
 }

@@ -20,7 +20,11 @@ use hyper::server::conn::http1;
 use hyper::service::Service as _;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::service::TowerToHyperService;
+use std::net::SocketAddr;
+
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use crate::metrics::Refusal;
@@ -28,7 +32,14 @@ use crate::node::Node;
 
 /// Serves `app` on `listener` until the node shuts down, then lets requests
 /// in flight finish (WebSocket sessions are tracked and closed by the node).
-pub(crate) async fn run(listener: TcpListener, app: Router, node: Node) {
+/// With `tls`, every connection is a TLS session first (HTTPS and WSS on
+/// the same port).
+pub(crate) async fn run(
+    listener: TcpListener,
+    app: Router,
+    node: Node,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+) {
     let shutdown = node.inner.shutdown.clone();
     let mut builder = http1::Builder::new();
     builder
@@ -46,40 +57,32 @@ pub(crate) async fn run(listener: TcpListener, app: Router, node: Node) {
                 }
             },
         };
-        let served = Arc::new(AtomicBool::new(false));
-        let service = {
-            let served = served.clone();
-            let app = TowerToHyperService::new(app.clone());
-            hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                served.store(true, Ordering::Relaxed);
-                req.extensions_mut().insert(ConnectInfo(peer));
-                req.extensions_mut().insert(crate::direct::DirectCapable);
-                app.call(req.map(Body::new))
-            })
-        };
         let builder = builder.clone();
         let node = node.clone();
         let shutdown = shutdown.clone();
+        let app = app.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                () = shutdown.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(e) = result {
-                // An idle kept-alive connection timing out is normal; one
-                // that never completed a request is a refused handshake.
-                if e.is_timeout() && !served.load(Ordering::Relaxed) {
-                    node.inner.metrics.refused(Refusal::HandshakeTimeout);
-                    tracing::debug!(%peer, "no complete request within the handshake timeout");
-                } else {
-                    tracing::trace!(%peer, error = %e, "connection ended with an error");
+            match tls {
+                None => serve_connection(stream, peer, true, app, builder, node, shutdown).await,
+                Some(acceptor) => {
+                    let timeout = node.config().handshake_timeout;
+                    match tokio::time::timeout(timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(stream)) => {
+                            // Direct writes need the plain socket; over TLS
+                            // the session writes through axum's WebSocket.
+                            serve_connection(stream, peer, false, app, builder, node, shutdown)
+                                .await;
+                        }
+                        Ok(Err(e)) => {
+                            node.inner.metrics.refused(Refusal::TlsHandshake);
+                            tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        }
+                        Err(_) => {
+                            node.inner.metrics.refused(Refusal::HandshakeTimeout);
+                            tracing::debug!(%peer, "no TLS handshake within the handshake timeout");
+                        }
+                    }
                 }
             }
         });
@@ -88,10 +91,60 @@ pub(crate) async fn run(listener: TcpListener, app: Router, node: Node) {
     connections.wait().await;
 }
 
+/// Serves HTTP/1 (with upgrades) on one accepted connection until it ends
+/// or the node shuts down. `direct` marks requests as able to take the raw
+/// socket back (`direct.rs`): only for a plain `TcpStream`.
+async fn serve_connection<I>(
+    io: I,
+    peer: SocketAddr,
+    direct: bool,
+    app: Router,
+    builder: http1::Builder,
+    node: Node,
+    shutdown: CancellationToken,
+) where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let served = Arc::new(AtomicBool::new(false));
+    let service = {
+        let served = served.clone();
+        let app = TowerToHyperService::new(app);
+        hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            served.store(true, Ordering::Relaxed);
+            req.extensions_mut().insert(ConnectInfo(peer));
+            if direct {
+                req.extensions_mut().insert(crate::direct::DirectCapable);
+            }
+            app.call(req.map(Body::new))
+        })
+    };
+    let conn = builder
+        .serve_connection(TokioIo::new(io), service)
+        .with_upgrades();
+    tokio::pin!(conn);
+    let result = tokio::select! {
+        result = conn.as_mut() => result,
+        () = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            conn.await
+        }
+    };
+    if let Err(e) = result {
+        // An idle kept-alive connection timing out is normal; one
+        // that never completed a request is a refused handshake.
+        if e.is_timeout() && !served.load(Ordering::Relaxed) {
+            node.inner.metrics.refused(Refusal::HandshakeTimeout);
+            tracing::debug!(%peer, "no complete request within the handshake timeout");
+        } else {
+            tracing::trace!(%peer, error = %e, "connection ended with an error");
+        }
+    }
+}
+
 /// Per-connection accept errors (the peer reset before we accepted) are
 /// skipped; others (out of file descriptors) pause accepting for a moment,
 /// as hyper and axum do, instead of spinning.
-async fn accept_error(e: &std::io::Error, shutdown: &tokio_util::sync::CancellationToken) {
+async fn accept_error(e: &std::io::Error, shutdown: &CancellationToken) {
     use std::io::ErrorKind::*;
     if matches!(
         e.kind(),

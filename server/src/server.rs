@@ -3,6 +3,7 @@
 //! connections axum's `serve` does not track.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -14,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError};
 use crate::http_api;
 use crate::node::Node;
+use crate::tls::Reloadable;
 use crate::ws;
 
 /// Why a server could not start.
@@ -22,6 +24,9 @@ pub enum StartError {
     /// The configuration is invalid.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The TLS certificate or key could not be loaded.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -37,6 +42,7 @@ pub struct Server {
     node: Node,
     addr: SocketAddr,
     serve: JoinHandle<()>,
+    tls: Option<Arc<Reloadable>>,
 }
 
 /// Pending connections the kernel queues before `accept`. The default of
@@ -59,6 +65,11 @@ impl Server {
     /// Validates `config`, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         config.validate()?;
+        let tls = config.tls.as_ref().map(Reloadable::load).transpose()?;
+        let acceptor = tls
+            .as_ref()
+            .map(|t| t.server_config().map(tokio_rustls::TlsAcceptor::from))
+            .transpose()?;
         let addr = config.bind;
         let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
         let addr = listener
@@ -66,14 +77,38 @@ impl Server {
             .map_err(|source| StartError::Bind { addr, source })?;
         let node = Node::start(config)?;
         let app = router(node.clone());
-        let serve = tokio::spawn(crate::serve::run(listener, app, node.clone()));
-        tracing::info!(%addr, node_id = %node.config().node_id, "listening on {addr}");
+        let serve = tokio::spawn(crate::serve::run(listener, app, node.clone(), acceptor));
+        if let Some(tls) = &tls {
+            tracing::info!(%addr, node_id = %node.config().node_id, cert = %tls.cert_path().display(), "listening on {addr} with TLS (https://, wss://)");
+            #[cfg(unix)]
+            tokio::spawn(crate::tls::reload_on_sighup(
+                tls.clone(),
+                node.inner.shutdown.clone(),
+            ));
+        } else {
+            tracing::info!(%addr, node_id = %node.config().node_id, "listening on {addr}");
+        }
         if node.config().api_keys.is_empty() {
             tracing::info!("no API key configured: the admin HTTP API answers loopback peers only");
         }
         log_auth(node.config());
         let _ = node.emit_system_startup("started").await;
-        Ok(Self { node, addr, serve })
+        Ok(Self {
+            node,
+            addr,
+            serve,
+            tls,
+        })
+    }
+
+    /// Re-reads the TLS certificate and key files (what SIGHUP does): new
+    /// connections get the new certificate, open ones keep their session.
+    /// On error the previous certificate stays in use. A no-op without TLS.
+    pub fn reload_tls(&self) -> Result<(), crate::tls::TlsError> {
+        match &self.tls {
+            Some(tls) => tls.reload(),
+            None => Ok(()),
+        }
     }
 
     /// The bound address (useful with port 0).

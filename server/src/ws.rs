@@ -40,7 +40,7 @@ pub(crate) async fn connect(
 ) -> Response {
     match upgrade {
         Ok(upgrade) => accept(node, &query, &headers, (upgrade, direct), None),
-        Err(rejection) => not_a_websocket(rejection),
+        Err(rejection) => not_a_websocket(&node, &query, &headers, None, rejection),
     }
 }
 
@@ -55,7 +55,9 @@ pub(crate) async fn channel(
 ) -> Response {
     let upgrade = match upgrade {
         Ok(upgrade) => upgrade,
-        Err(rejection) => return not_a_websocket(rejection),
+        Err(rejection) => {
+            return not_a_websocket(&node, &query, &headers, Some(&channel), rejection);
+        }
     };
     match ChannelName::new(&channel) {
         Ok(channel) => accept(node, &query, &headers, (upgrade, direct), Some(channel)),
@@ -71,20 +73,91 @@ pub(crate) async fn channel(
     }
 }
 
-/// A plain HTTP request (or a broken handshake) on a WebSocket endpoint: the
-/// same JSON error body as every other refusal, with axum's status (400, 405
-/// or 426).
-fn not_a_websocket(rejection: WebSocketUpgradeRejection) -> Response {
-    ApiError::new(
-        rejection.status(),
-        ErrorCode::INVALID_MESSAGE,
-        format!(
-            "this endpoint only accepts WebSocket upgrades: {}",
-            rejection.body_text()
-        ),
-    )
-    .into_response()
+/// A plain HTTP request (or a broken handshake) on a WebSocket endpoint.
+///
+/// It answers what the upgrade would have been refused with, checked the
+/// same way (shutdown 503, origin 403, token 401, and for
+/// `/ws/channel/{c}` the channel's name 400 and authorization 403), and
+/// otherwise axum's rejection as `invalid_message` (400, 405 or 426). A
+/// browser sees a refused upgrade only as close 1006, so this is how a
+/// client learns why: it fetches the same URL without upgrade headers
+/// (docs/protocol.md, Errors). The answer is readable from any origin
+/// (`Access-Control-Allow-Origin: *`): it carries no more than the error,
+/// and sets no state (no connection slot, no refusal metric).
+fn not_a_websocket(
+    node: &Node,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    channel: Option<&str>,
+    rejection: WebSocketUpgradeRejection,
+) -> Response {
+    let error = refusal(node, query, headers, channel).unwrap_or_else(|| {
+        ApiError::new(
+            rejection.status(),
+            ErrorCode::INVALID_MESSAGE,
+            format!(
+                "this endpoint only accepts WebSocket upgrades: {}",
+                rejection.body_text()
+            ),
+        )
+    });
+    let mut response = error.into_response();
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    response
 }
+
+/// The refusal an upgrade of this request would get from the checks that
+/// need no reservation (see [`not_a_websocket`]), if any.
+fn refusal(
+    node: &Node,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    channel: Option<&str>,
+) -> Option<ApiError> {
+    if node.is_shutting_down() {
+        return Some(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            ErrorCode::UNAVAILABLE,
+            "the server is shutting down",
+        ));
+    }
+    let config = node.config();
+    if !origin::allows(&config.allowed_origins, headers.get(header::ORIGIN)) {
+        return Some(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::FORBIDDEN,
+            ORIGIN_REFUSED,
+        ));
+    }
+    let identity = match auth::resolve(config, token(query, headers)) {
+        Ok(identity) => identity,
+        Err(e) => {
+            return Some(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                ErrorCode::UNAUTHORIZED,
+                e.to_string(),
+            ));
+        }
+    };
+    let channel = match channel.map(ChannelName::new)? {
+        Ok(channel) => channel,
+        Err(e) => {
+            return Some(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                ErrorCode::INVALID_CHANNEL,
+                e.to_string(),
+            ));
+        }
+    };
+    access::check(config, &identity, &channel)
+        .err()
+        .map(|reason| ApiError::new(StatusCode::FORBIDDEN, ErrorCode::FORBIDDEN, reason))
+}
+
+const ORIGIN_REFUSED: &str = "this origin is not allowed to open WebSocket connections";
 
 fn refuse(
     node: &Node,
@@ -122,7 +195,7 @@ fn accept(
             Refusal::Origin,
             StatusCode::FORBIDDEN,
             ErrorCode::FORBIDDEN,
-            "this origin is not allowed to open WebSocket connections".into(),
+            ORIGIN_REFUSED.into(),
         );
     }
     let Some(slot) = node.inner.hub.reserve_slot() else {

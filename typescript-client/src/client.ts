@@ -109,6 +109,24 @@ export interface ClientOptions {
   publishQueueSize?: number;
   /** Diagnostics; nothing is logged without one. */
   logger?: Logger;
+  /**
+   * The `fetch` used to learn why an attempt failed before the socket opened
+   * (defaults to `globalThis.fetch`; without one the client cannot tell a
+   * refused upgrade from an unreachable server and keeps retrying). See
+   * {@link BrainWsClient}.
+   */
+  fetch?: (url: string, init?: { signal?: AbortSignal; cache?: "no-store" }) => Promise<FetchResponseLike>;
+}
+
+/** The part of a `fetch` `Response` the client reads. */
+export interface FetchResponseLike {
+  readonly status: number;
+  json(): Promise<unknown>;
+}
+
+/** The server's JSON error body (docs/protocol.md, Errors). */
+interface ErrorBody {
+  error?: { code?: unknown; message?: unknown };
 }
 
 /** The client's defaults, those of the Rust SDK (client-sdk/src/options.rs). */
@@ -150,7 +168,7 @@ function validChannel(channel: unknown): asserts channel is string {
   if (typeof channel !== "string" || !CHANNEL_NAME_PATTERN.test(channel)) {
     throw new BrainWsError(
       "invalid",
-      `invalid channel name ${JSON.stringify(channel)}: 1 to 128 ASCII letters, digits and _ . : @ - (docs/protocol.md, Channel names)`,
+      `invalid channel name ${typeof channel === "string" ? JSON.stringify(channel) : `(${channel === null ? "null" : `a value of type ${typeof channel}`})`}: 1 to 128 ASCII letters, digits and _ . : @ - (docs/protocol.md, Channel names)`,
       { channel: typeof channel === "string" ? channel : undefined },
     );
   }
@@ -181,6 +199,15 @@ function connectUrl(base: string, token: string | null | undefined): string {
  * with a `BrainWsError` of kind `closed` in `client.error`. After every
  * reconnect each live subscription is renewed, with `since` where the
  * channel has history, so missed events arrive once, in order.
+ *
+ * A refused upgrade (HTTP 401 or 403: bad token, origin not allowed) looks
+ * like close 1006 to a browser, the same as an unreachable server. So when
+ * a socket fails before it opened, the client fetches the same URL without
+ * upgrade headers; the server answers that with the refusal the upgrade got
+ * (docs/protocol.md, Errors). On 401/403 the client asks `getToken` once for
+ * a fresh token and tries again; refused again, or without `getToken`, it
+ * stops with a `BrainWsError` of kind `refused` carrying the server's error
+ * code (`unauthorized`, `forbidden`), HTTP status and message.
  */
 export class BrainWsClient {
   private readonly listeners = new Listeners();
@@ -203,6 +230,10 @@ export class BrainWsClient {
   private heartbeatTimer: ReturnType<typeof setTimeout> | undefined;
   private connectTimer: ReturnType<typeof setTimeout> | undefined;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The last attempt was refused with 401/403 and `getToken` was asked again (reset by `connected`). */
+  private refusedOnce = false;
+  /** Aborts the diagnosis fetch in flight (see `diagnose`) when the client closes. */
+  private diagnosis: AbortController | undefined;
 
   /** Prefer {@link createClient}. Throws `invalid` for a bad URL, `no_websocket` without a WebSocket. */
   constructor(private readonly options: ClientOptions) {
@@ -345,8 +376,10 @@ export class BrainWsClient {
       if (generation !== this.generation || this.isClosed()) return;
     }
     let ws: WebSocketLike;
+    let url: string;
     try {
-      ws = new this.WS!(connectUrl(this.options.url, token));
+      url = connectUrl(this.options.url, token);
+      ws = new this.WS!(url);
     } catch (cause) {
       this.log("warn", "could not open a WebSocket", cause);
       this.retry(1006, String(cause));
@@ -356,16 +389,71 @@ export class BrainWsClient {
     ws.onmessage = (event: { data: unknown }) => {
       if (generation === this.generation) this.onFrame(event.data);
     };
+    let opened = false;
     ws.onclose = (event: { code: number; reason: string }) => {
-      if (generation === this.generation) this.onClosed(event.code, event.reason);
+      if (generation !== this.generation) return;
+      if (!opened && event.code === 1006) void this.diagnose(generation, url, event.reason);
+      else this.onClosed(event.code, event.reason);
     };
     // Without an error listener the `ws` package throws on a refused
     // connection; the close event that follows is what the client acts on.
     ws.onerror = (event: unknown) => this.log("debug", "WebSocket error", event);
-    ws.onopen = null;
+    ws.onopen = () => {
+      opened = true;
+    };
     this.connectTimer = setTimeout(
       () => this.abandon(CLOSE_CODES.handshake_timeout, "no connected message within connectTimeoutMs"),
       this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs,
+    );
+  }
+
+  /**
+   * A socket that failed before it opened: asks the server why with a plain
+   * GET of the same URL (see the class comment), then stops on 401/403
+   * unless `getToken` may still help, and otherwise retries as for any 1006.
+   * Never rejects: a failed fetch means the server is unreachable.
+   */
+  private async diagnose(generation: number, url: string, reason: string): Promise<void> {
+    this.clearTimers();
+    this.ws = null;
+    const fetchFn = this.options.fetch ?? (globalThis as { fetch?: ClientOptions["fetch"] }).fetch;
+    let refusal: { status: number; code: string; message: string } | undefined;
+    if (fetchFn) {
+      try {
+        const httpUrl = url.replace(/^ws/, "http");
+        const controller = (this.diagnosis = new AbortController());
+        const timer = setTimeout(() => controller.abort(), this.options.connectTimeoutMs ?? DEFAULTS.connectTimeoutMs);
+        const res = await fetchFn(httpUrl, { signal: controller.signal, cache: "no-store" }).finally(() => {
+          clearTimeout(timer);
+          if (this.diagnosis === controller) this.diagnosis = undefined;
+        });
+        if (res.status === 401 || res.status === 403) {
+          const body = (await res.json().catch(() => null)) as ErrorBody | null;
+          refusal = {
+            status: res.status,
+            code: typeof body?.error?.code === "string" ? body.error.code : res.status === 401 ? "unauthorized" : "forbidden",
+            message: typeof body?.error?.message === "string" ? body.error.message : `HTTP ${res.status}`,
+          };
+        }
+      } catch (cause) {
+        this.log("debug", "the server did not answer a plain GET either", cause);
+      }
+    }
+    if (generation !== this.generation || this.isClosed()) return;
+    if (!refusal) {
+      this.onClosed(1006, reason);
+      return;
+    }
+    const text = `the server refused the connection with HTTP ${refusal.status} (${refusal.code}: ${refusal.message})`;
+    if (this.options.getToken && !this.refusedOnce) {
+      this.refusedOnce = true;
+      this.log("warn", `${text}; asking getToken for a fresh token`);
+      this.onClosed(1006, reason);
+      return;
+    }
+    this.shutdown(
+      new BrainWsError("refused", `${text}; not reconnecting`, { code: refusal.code, status: refusal.status }),
+      { code: 1006, ...(reason ? { reason } : {}) },
     );
   }
 
@@ -437,6 +525,8 @@ export class BrainWsClient {
   private shutdown(error: BrainWsError | undefined, change: Omit<StateChange, "state" | "error">): void {
     const ws = this.ws;
     this.generation++;
+    this.diagnosis?.abort();
+    this.diagnosis = undefined;
     this.clearTimers();
     this.ws = null;
     if (ws) this.dropSocket(ws, 1000);
@@ -517,6 +607,7 @@ export class BrainWsClient {
     clearTimeout(this.connectTimer);
     this.connectTimer = undefined;
     this.welcome_ = msg;
+    this.refusedOnce = false;
     this.connectedAt = Date.now();
     this.heartbeatLimitMs = msg.heartbeat_interval * 1000 + (this.options.heartbeatGraceMs ?? DEFAULTS.heartbeatGraceMs);
     this.armHeartbeat();

@@ -8,6 +8,12 @@
  *   does not reconnect.
  * - `token_expired`: the server closed with 4002 and the client has no
  *   `getToken` to ask for a fresh token; the client does not reconnect.
+ * - `refused`: the server refused the WebSocket upgrade with HTTP 401 or 403
+ *   (a missing, invalid or expired token; an origin not in its
+ *   `allowed_origins`), and `getToken`, if given, was asked for a fresh
+ *   token once and refused again; `code` is the server's error code
+ *   (`unauthorized`, `forbidden`), `status` the HTTP status, the message
+ *   includes the server's. The client does not reconnect.
  * - `token`: `getToken` threw or rejected; the attempt counts as failed and
  *   the client retries with backoff.
  * - `server`: the server answered an `error` message (`code` is the
@@ -26,6 +32,7 @@
 export type BrainWsErrorKind =
   | "closed"
   | "token_expired"
+  | "refused"
   | "token"
   | "server"
   | "invalid"
@@ -36,18 +43,21 @@ export type BrainWsErrorKind =
 /** An error of `@brain/ws-client`; `kind` says which (see {@link BrainWsErrorKind}). */
 export class BrainWsError extends Error {
   override readonly name = "BrainWsError";
-  /** The close code (`closed`, `token_expired`) or the protocol error code (`server`). */
+  /** The close code (`closed`, `token_expired`) or the protocol error code (`server`, `refused`). */
   readonly code: number | string | undefined;
+  /** `refused`: the HTTP status of the refusal (401 or 403). */
+  readonly status: number | undefined;
   /** The channel the error is about, when there is one. */
   readonly channel: string | undefined;
 
   constructor(
     readonly kind: BrainWsErrorKind,
     message: string,
-    details: { code?: number | string; channel?: string; cause?: unknown } = {},
+    details: { code?: number | string; channel?: string; status?: number; cause?: unknown } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });
     this.code = details.code;
     this.channel = details.channel;
+    this.status = details.status;
   }
 }

@@ -4,6 +4,7 @@
 export { createClient, BrainWsClient, DEFAULTS } from "./client.js";
 export type {
   ClientOptions,
+  FetchResponseLike,
   ConnectionState,
   Logger,
   StateChange,

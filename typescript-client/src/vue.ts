@@ -3,7 +3,17 @@
 // `useConnectionState()` and `useChannel(channel, { limit })` in `setup`.
 // Subscriptions end with the component's (or effect scope's) disposal.
 
-import { inject, onScopeDispose, shallowRef, type App, type InjectionKey, type ShallowRef } from "vue";
+import {
+  inject,
+  onScopeDispose,
+  shallowRef,
+  toValue,
+  watch,
+  type App,
+  type InjectionKey,
+  type MaybeRefOrGetter,
+  type ShallowRef,
+} from "vue";
 import type { BrainWsClient, ConnectionState } from "./client.js";
 import { ChannelFeed, type ChannelSnapshot, type FeedOptions } from "./feed.js";
 
@@ -34,18 +44,36 @@ export function useConnectionState(client?: BrainWsClient): Readonly<ShallowRef<
  * The last `limit` events of `channel` (default 100, newest last) and its
  * subscription's state, as a ref to a snapshot (`ch.value.events`; in a
  * template `ch.events`). Updated at most once per animation frame.
+ *
+ * `channel` may be a string, a ref or a getter (`() => props.channel`): when
+ * its value changes the old channel is released and the new one subscribed,
+ * and the snapshot starts over (empty, `pending`) for the new channel. An
+ * invalid name throws (`BrainWsError` `invalid`) like `client.subscribe`.
  */
 export function useChannel(
-  channel: string,
+  channel: MaybeRefOrGetter<string>,
   options: FeedOptions & { client?: BrainWsClient } = {},
 ): Readonly<ShallowRef<ChannelSnapshot>> {
-  const feed = new ChannelFeed(useClient(options.client), channel, options);
-  const snapshot = shallowRef(feed.getSnapshot());
-  const off = feed.watch(() => (snapshot.value = feed.getSnapshot()));
-  feed.start();
+  const client = useClient(options.client);
+  const snapshot = shallowRef<ChannelSnapshot>(undefined as unknown as ChannelSnapshot);
+  let stop = (): void => {};
+  const follow = (name: string): void => {
+    stop();
+    const feed = new ChannelFeed(client, name, options);
+    snapshot.value = feed.getSnapshot();
+    const off = feed.watch(() => (snapshot.value = feed.getSnapshot()));
+    feed.start();
+    stop = () => {
+      off();
+      feed.stop();
+    };
+  };
+  follow(toValue(channel));
+  // `flush: "sync"`: the switch happens with the change, not a tick later.
+  const unwatch = watch(() => toValue(channel), follow, { flush: "sync" });
   onScopeDispose(() => {
-    off();
-    feed.stop();
+    unwatch();
+    stop();
   });
   return snapshot;
 }

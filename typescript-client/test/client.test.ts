@@ -211,6 +211,63 @@ describe("tokens", () => {
     expect(c.welcome?.user_id).toBe("u7");
   });
 
+  test("a refused upgrade (401, bad token) without getToken stops at once with a typed `refused` error", async () => {
+    const server = await startServer(["--auth", "required", "--jwt-secret", secret]);
+    const c = client({ url: server.ws, token: "not-a-jwt", backoff: { initialMs: 50 } });
+    await waitFor(() => c.state === "closed", 10_000, "closed");
+    expect(c.error).toBeInstanceOf(BrainWsError);
+    expect([c.error?.kind, c.error?.code, c.error?.status]).toEqual(["refused", "unauthorized", 401]);
+    expect(c.error?.message).toBe(
+      "the server refused the connection with HTTP 401 (unauthorized: invalid token: the token is not a well-formed JWT with a supported algorithm); not reconnecting",
+    );
+    expect(stateNames(c)).toEqual(["closed"]);
+    expect(c.states[0]).toMatchObject({ state: "closed", code: 1006, error: c.error });
+  });
+
+  test("a refused upgrade asks getToken once: a good token connects, a second refusal stops", async () => {
+    const server = await startServer(["--auth", "required", "--jwt-secret", secret]);
+    let calls = 0;
+    const good = client({ url: server.ws, backoff: { initialMs: 50 }, getToken: () => (++calls === 1 ? "stale" : mintToken(secret, "u9", 3600)) });
+    await connected(good);
+    expect(calls).toBe(2);
+    expect(good.welcome?.user_id).toBe("u9");
+    expect(stateNames(good)).toEqual(["reconnecting", "connected"]);
+
+    let asked = 0;
+    const bad = client({ url: server.ws, backoff: { initialMs: 50 }, getToken: () => (++asked, undefined) });
+    await waitFor(() => bad.state === "closed", 10_000, "closed");
+    expect(asked).toBe(2);
+    expect([bad.error?.kind, bad.error?.code, bad.error?.status]).toEqual(["refused", "unauthorized", 401]);
+    expect(bad.error?.message).toContain("(unauthorized: a token is required)");
+    expect(stateNames(bad)).toEqual(["reconnecting", "closed"]);
+  });
+
+  test("an origin the server does not allow: refused with 403 forbidden", async () => {
+    const server = await startServer(["--allowed-origins", "https://app.example.com"]);
+    const Evil = class extends WebSocket {
+      constructor(url: string) {
+        super(url, { origin: "https://evil.example.com" });
+      }
+    };
+    const seen: string[] = [];
+    const fetch = async (url: string) => {
+      seen.push(url);
+      return globalThis.fetch(url, { headers: { origin: "https://evil.example.com" } });
+    };
+    const c = client({ url: server.ws, WebSocket: Evil, fetch });
+    await waitFor(() => c.state === "closed", 10_000, "closed");
+    expect([c.error?.kind, c.error?.code, c.error?.status]).toEqual(["refused", "forbidden", 403]);
+    expect(seen).toEqual([`${server.http}/ws/connect`]);
+  });
+
+  test("an unreachable server is not a refusal: retried", async () => {
+    const port = await freePort();
+    const c = client({ url: `ws://127.0.0.1:${port}`, backoff: { initialMs: 20, maxMs: 40 } });
+    await waitFor(() => c.states.length >= 3, 10_000, "3 retries");
+    expect(stateNames(c).slice(0, 3)).toEqual(["reconnecting", "reconnecting", "reconnecting"]);
+    expect(c.error).toBeUndefined();
+  });
+
   test("4002 without getToken ends the client with a token_expired error", async () => {
     const server = await startServer(["--auth", "required", "--jwt-secret", secret, "--jwt-leeway", "0s"]);
     const c = client({ url: server.ws, token: mintToken(secret, "u1", 2) });
@@ -286,6 +343,11 @@ describe("subscriptions", () => {
     expect(err(() => c.subscribe("has space"))).toBe("invalid");
     expect(err(() => c.subscribe(""))).toBe("invalid");
     expect(err(() => c.subscribe("x".repeat(129)))).toBe("invalid");
+    // Not a string (e.g. a Vue ref passed where a name was expected, which is circular): still a typed error.
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    expect(err(() => c.subscribe(circular as unknown as string))).toBe("invalid");
+    expect(() => c.subscribe(circular as unknown as string)).toThrow("invalid channel name (a value of type object): 1 to 128");
     expect(err(() => c.publish("chat:1", "subscribed", {}))).toBe("invalid");
     expect(err(() => c.publish("chat:1", "bad type", {}))).toBe("invalid");
     expect(err(() => createClient({ url: "http://127.0.0.1:1", WebSocket }))).toBe("invalid");
@@ -460,5 +522,60 @@ describe("client publish", () => {
     expect(got.filter((g) => JSON.stringify(g) === JSON.stringify(queued)).length).toBeLessThanOrEqual(1);
     expect(got.length).toBe(got.filter((g) => [hi, queued].some((x) => JSON.stringify(x) === JSON.stringify(g))).length);
     expect(errors.map((e) => [e.kind, e.code, e.channel])).toEqual([["server", "publish_not_allowed", "missions"]]);
+  });
+});
+
+describe("a closed client leaves nothing behind", () => {
+  // A child Node process with the built package: it must exit by itself
+  // (no timer, socket or fetch left running) right after close(), with no
+  // unhandled rejection, whatever the client was doing.
+  const script = (url: string, http: string) => `
+import WebSocket from "ws";
+import { createClient } from "../dist/index.js";
+process.on("unhandledRejection", (e) => { console.log("unhandled", String(e)); process.exit(3); });
+const wait = (pred) => new Promise((r) => { const t = setInterval(() => { if (pred()) { clearInterval(t); r(); } }, 10); });
+const out = [];
+// 1. connected, subscribed, an event received, closed (twice: idempotent).
+const a = createClient({ url: ${JSON.stringify(url)}, WebSocket });
+const sub = a.subscribe("missions");
+const got = [];
+sub.on("event", (e) => got.push(e.data.n));
+await wait(() => sub.status === "subscribed");
+await fetch(${JSON.stringify(http)} + "/api/ws/broadcast", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ channel: "missions", message: { n: 1 } }) });
+await wait(() => got.length === 1);
+a.close(); a.close();
+out.push([a.state, sub.status, got]);
+// 2. closed while waiting to reconnect to a port nobody listens on.
+const b = createClient({ url: "ws://127.0.0.1:1", WebSocket, backoff: { initialMs: 60_000 } });
+await wait(() => b.state === "reconnecting");
+b.close();
+// 3. closed while connecting, before the first attempt even started.
+const c = createClient({ url: ${JSON.stringify(url)}, WebSocket, getToken: () => new Promise((r) => setTimeout(() => r("late"), 50)) });
+c.close();
+// 4. closed while the async iterator waits.
+const d = createClient({ url: ${JSON.stringify(url)}, WebSocket });
+const it = d.subscribe("missions")[Symbol.asyncIterator]();
+const pending = it.next();
+d.close();
+out.push([b.state, c.state, await pending]);
+console.log(JSON.stringify(out));
+`;
+
+  test("Node exits by itself after close(), from every state; close() is idempotent", async () => {
+    const server = await startServer();
+    const { execFile } = await import("node:child_process");
+    const { writeFileSync, rmSync } = await import("node:fs");
+    const file = new URL(`./exit-${process.pid}.mjs`, import.meta.url);
+    writeFileSync(file, script(server.ws, server.http));
+    cleanups.push(() => rmSync(file, { force: true }));
+    const started = Date.now();
+    const stdout = await new Promise<string>((resolve, reject) => {
+      execFile("node", [file.pathname], { timeout: 15_000 }, (error, out, err) => (error ? reject(new Error(`${error.message}\n${out}\n${err}`)) : resolve(out)));
+    });
+    expect(JSON.parse(stdout)).toEqual([
+      ["closed", "unsubscribed", [1]],
+      ["closed", "closed", { done: true }],
+    ]);
+    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });

@@ -1,6 +1,7 @@
 //! Integration tests of the server: a real server on port 0, real WebSocket
 //! and HTTP clients. One test binary, one module per topic.
 
+mod certs;
 mod support;
 
 /// The binary's settings (flags, environment, TOML file), compiled into the
@@ -21,4 +22,5 @@ mod lifecycle;
 mod multinode;
 mod security;
 mod settings;
+mod tls;
 mod wire;

@@ -1470,3 +1470,103 @@ async fn security_flags_build_the_configuration_the_server_enforces() {
     assert_eq!(from_file.handshake_timeout, Duration::from_secs(3));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// ------------------------------------------- plain GET of a WebSocket endpoint
+
+/// A plain GET of a WebSocket endpoint with extra headers: status, the
+/// `access-control-allow-origin` header, and the JSON body.
+async fn plain_get(
+    server: &Server,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (u16, Option<String>, Value) {
+    let mut request = reqwest::Client::new().get(http_url(server, path));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let response = request.send().await.expect("GET");
+    let status = response.status().as_u16();
+    let cors = response
+        .headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().expect("ascii").to_owned());
+    (status, cors, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Path, request headers, expected status, error code and message.
+type PlainGetCase<'a> = (String, &'a [(&'a str, &'a str)], u16, &'a str, &'a str);
+
+/// A browser sees a refused upgrade only as close 1006: a plain GET of the
+/// same URL tells it why (what @brain/ws-client does), readable from any
+/// origin, and otherwise says the endpoint wants an upgrade.
+#[tokio::test]
+async fn a_plain_get_of_a_websocket_endpoint_answers_the_refusal_an_upgrade_would_get() {
+    let server = start_hs(|c| {
+        c.auth_mode = AuthMode::Required;
+        c.allowed_origins = vec!["https://app.example.com".into()];
+    })
+    .await;
+    let good = hs(&claims("bob", 600));
+    let app = [("origin", "https://app.example.com")];
+    let cases: [PlainGetCase; 6] = [
+        (
+            "/ws/connect".into(),
+            &app,
+            401,
+            "unauthorized",
+            "a token is required",
+        ),
+        (
+            "/ws/connect?token=bad".into(),
+            &app,
+            401,
+            "unauthorized",
+            "invalid token: the token is not a well-formed JWT with a supported algorithm",
+        ),
+        (
+            format!("/ws/connect?token={good}"),
+            &[("origin", "https://evil.example.com")],
+            403,
+            "forbidden",
+            "this origin is not allowed to open WebSocket connections",
+        ),
+        (
+            format!("/ws/channel/bad%20name?token={good}"),
+            &app,
+            400,
+            "invalid_channel",
+            "channel name contains ' '; allowed are ASCII letters, digits and _ . : @ -",
+        ),
+        (
+            format!("/ws/connect?token={good}"),
+            &app,
+            400,
+            "invalid_message",
+            "this endpoint only accepts WebSocket upgrades: Connection header did not include 'upgrade'",
+        ),
+        (
+            format!("/ws/channel/missions?token={good}"),
+            &app,
+            400,
+            "invalid_message",
+            "this endpoint only accepts WebSocket upgrades: Connection header did not include 'upgrade'",
+        ),
+    ];
+    for (path, headers, status, code, message) in cases {
+        let got = plain_get(&server, &path, headers).await;
+        assert_eq!(
+            got,
+            (
+                status,
+                Some("*".to_owned()),
+                json!({"error": {"code": code, "message": message}})
+            ),
+            "{path}"
+        );
+    }
+    assert_eq!(
+        metric_refused(&server, "unauthorized").await,
+        0.0,
+        "a probe is not a refused connection"
+    );
+}

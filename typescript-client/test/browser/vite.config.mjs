@@ -1,4 +1,4 @@
-// Builds the React and Vue test pages and the benchmark page (test/browser/pages) into
+// Builds the React and Vue test pages, the changing-channel page and the benchmark page (test/browser/pages) into
 // test/browser/dist with Vite; the browser test serves that directory.
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -24,6 +24,7 @@ export default defineConfig({
         react: resolve(here, "pages/react/index.html"),
         vue: resolve(here, "pages/vue/index.html"),
         bench: resolve(here, "pages/bench/index.html"),
+        switch: resolve(here, "pages/switch/index.html"),
       },
     },
   },

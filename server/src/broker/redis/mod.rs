@@ -50,7 +50,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::{Broker, BrokerError, BrokerHealth, ClusterView, Publication};
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, RedisTls};
 use crate::connection::{Connection, Frame};
 use crate::frames;
 use crate::history::new_epoch;
@@ -169,8 +169,7 @@ impl RedisBroker {
         interest: mpsc::UnboundedSender<Interest>,
         interest_rx: mpsc::UnboundedReceiver<Interest>,
     ) -> Result<Self, ConfigError> {
-        let client =
-            redis::Client::open(url).map_err(|e| ConfigError(format!("broker URL: {e}")))?;
+        let client = client(url, &config.redis_tls)?;
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT))
@@ -204,6 +203,39 @@ impl RedisBroker {
         shared.tasks.close();
         Ok(Self { shared })
     }
+}
+
+/// The Redis client for `url`; a `rediss://` URL with [`RedisTls`]
+/// settings trusts their CA (instead of the public roots) and presents
+/// their client certificate.
+fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, ConfigError> {
+    if !tls.is_set() {
+        return redis::Client::open(url).map_err(|e| ConfigError(format!("broker URL: {e}")));
+    }
+    let read = |what: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| {
+            ConfigError(format!(
+                "cannot read Redis TLS {what} {}: {e}",
+                path.display()
+            ))
+        })
+    };
+    let client_tls = match (&tls.client_cert, &tls.client_key) {
+        (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
+            client_cert: read("client certificate", cert)?,
+            client_key: read("client key", key)?,
+        }),
+        _ => None,
+    };
+    let root_cert = tls.ca.as_deref().map(|ca| read("CA", ca)).transpose()?;
+    redis::Client::build_with_tls(
+        url,
+        redis::TlsCertificates {
+            client_tls,
+            root_cert,
+        },
+    )
+    .map_err(|e| ConfigError(format!("broker TLS: {e}")))
 }
 
 impl Shared {

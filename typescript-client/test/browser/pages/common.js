@@ -18,6 +18,7 @@ export function testClient() {
     backoff: { initialMs: 100, maxMs: 1000 },
   });
   window.__sent = sent;
+  window.__client = client;
   window.__states = [client.state];
   client.on("state", (s) => window.__states.push(s));
   return client;
