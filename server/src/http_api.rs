@@ -363,7 +363,10 @@ pub(crate) async fn ready(State(node): State<Node>) -> Response {
 /// `GET /metrics`.
 pub(crate) async fn metrics(State(node): State<Node>) -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        [(
+            header::CONTENT_TYPE,
+            prometheus_client::encoding::prometheus_text::CONTENT_TYPE,
+        )],
         node.render_metrics(),
     )
         .into_response()

@@ -21,7 +21,7 @@ use crate::config::{BrokerConfig, Config};
 use crate::connection::Connection;
 use crate::frames::Frame;
 use crate::hub::{Hub, Slot, Target};
-use crate::metrics::{Gauges, Metrics};
+use crate::metrics::{HubGauges, Metrics};
 
 /// A handle on a running node: cheap to clone, safe to share.
 #[derive(Clone)]
@@ -34,6 +34,9 @@ struct NodeInner {
     hub: Arc<Hub>,
     broker: Arc<dyn Broker>,
     metrics: Arc<Metrics>,
+    /// Every metric of `GET /metrics`: the node's counters, the hub's
+    /// gauges and the broker's state.
+    registry: prometheus_client::registry::Registry,
     /// Cancelled when the node shuts down.
     shutdown: CancellationToken,
     /// Every WebSocket session, so shutdown can wait for them (axum's serve
@@ -174,12 +177,16 @@ impl Node {
                 (hub, Arc::new(broker))
             }
         };
+        let mut registry = prometheus_client::registry::Registry::default();
+        metrics.register(&mut registry, hub.clone());
+        broker.register_metrics(&mut registry);
         Ok(Self {
             inner: Arc::new(NodeInner {
                 config,
                 hub,
                 broker,
                 metrics,
+                registry,
                 shutdown: CancellationToken::new(),
                 sessions: TaskTracker::new(),
                 user_slots: Arc::default(),
@@ -455,19 +462,21 @@ impl Node {
 
     /// The Prometheus text of `GET /metrics`.
     pub fn render_metrics(&self) -> String {
-        let stats = self.stats();
-        let channels: Vec<(String, u64)> = stats.channels.into_iter().collect();
-        let mut text = self.inner.metrics.render(&Gauges {
-            connections: stats.total_connections,
-            users: stats.total_users,
-            channels: &channels,
-        });
-        text.push_str(&self.inner.broker.render_metrics());
-        text
+        crate::metrics::render(&self.inner.registry)
     }
 
     /// Whether the node is shutting down.
     pub fn is_shutting_down(&self) -> bool {
         self.inner.shutdown.is_cancelled()
+    }
+}
+
+impl HubGauges for Arc<Hub> {
+    fn connections_and_users(&self) -> (u64, u64) {
+        (self.connection_count() as u64, self.user_count() as u64)
+    }
+
+    fn subscribers_per_channel(&self) -> Vec<(String, u64)> {
+        self.channel_counts().into_iter().collect()
     }
 }

@@ -173,9 +173,8 @@ impl Broker for MemoryBroker {
         Box::pin(std::future::ready(None))
     }
 
-    fn render_metrics(&self) -> String {
-        String::new()
-    }
+    /// Nothing: the hub's metrics say it all.
+    fn register_metrics(&self, _registry: &mut prometheus_client::registry::Registry) {}
 
     /// Drops expired events, and rings that hold nothing and serve no
     /// subscriber (a later subscriber gets a new epoch, as after a restart).

@@ -120,8 +120,8 @@ pub(crate) trait Broker: Send + Sync + 'static {
     /// in-memory broker, which has no cluster.
     fn cluster(&self) -> BoxFuture<'_, Option<ClusterView>>;
 
-    /// Prometheus lines describing the broker, appended to `/metrics`.
-    fn render_metrics(&self) -> String;
+    /// Registers the broker's metrics (read when `/metrics` is scraped).
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry);
 
     /// Periodic housekeeping (every heartbeat interval): expire history and
     /// idempotency keys kept in memory.

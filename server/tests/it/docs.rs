@@ -194,12 +194,7 @@ async fn every_http_api_example_is_what_the_server_answers() {
                 assert!(body["checks"].is_object(), "{body}");
             }
             ("GET", []) if heading.starts_with("GET /metrics") => {
-                let text = reqwest::get(http_url(&server, "/metrics"))
-                    .await
-                    .expect("GET")
-                    .text()
-                    .await
-                    .expect("text");
+                let text = metrics_text(&server).await;
                 assert!(text.contains("# TYPE brain_ws_connections gauge"), "{text}");
                 let (got, body) = request(&server, "GET", "/openapi.json", None).await;
                 assert_eq!(got, 200);
@@ -452,4 +447,64 @@ async fn next_not_ping(client: &mut Client) -> Value {
             return frame;
         }
     }
+}
+
+/// `name kind` of every `# TYPE` line of a server's `/metrics`.
+async fn exported_metrics(server: &Server) -> BTreeSet<(String, String)> {
+    metrics_text(server)
+        .await
+        .lines()
+        .filter_map(|l| l.strip_prefix("# TYPE "))
+        .map(|l| {
+            let (name, kind) = l.split_once(' ').expect("name kind");
+            (name.to_owned(), kind.to_owned())
+        })
+        .collect()
+}
+
+/// docs/operations.md's metric table is exactly what the two brokers export.
+#[tokio::test]
+async fn the_metrics_table_lists_every_metric_a_node_exports() {
+    let operations = include_str!("../../../docs/operations.md");
+    let documented: BTreeSet<(String, String)> = operations
+        .lines()
+        .filter(|l| l.starts_with("| `brain_ws_"))
+        .map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split(" | ").map(str::trim).collect();
+            let name = cells[0].trim_matches('`');
+            let name = name.split('{').next().expect("name");
+            (name.to_owned(), cells[1].to_owned())
+        })
+        .collect();
+    let memory = default_server().await;
+    let mut exported = exported_metrics(&memory).await;
+    let redis_only: BTreeSet<(String, String)> = documented
+        .iter()
+        .filter(|(name, _)| {
+            operations
+                .lines()
+                .any(|l| l.starts_with(&format!("| `{name}`")) && l.contains("Redis broker only"))
+        })
+        .cloned()
+        .collect();
+    assert!(exported.is_disjoint(&redis_only), "{exported:?}");
+    let Some(url) = crate::multinode::shared_redis("docs::metrics").await else {
+        assert_eq!(exported, &documented - &redis_only);
+        return;
+    };
+    let prefix = crate::multinode::unique_prefix();
+    let redis = start(|c| {
+        c.broker = brain_ws_server::BrokerConfig::Redis(url);
+        c.redis_prefix = prefix;
+    })
+    .await;
+    let with_redis = exported_metrics(&redis).await;
+    assert_eq!(
+        &with_redis - &exported,
+        redis_only,
+        "the Redis broker's metrics"
+    );
+    exported.extend(with_redis);
+    assert_eq!(exported, documented, "docs/operations.md's metric table");
+    redis.shutdown().await;
 }

@@ -28,7 +28,7 @@ pub(crate) const WAIT: Duration = Duration::from_secs(10);
 const SHARED_REDIS: &str = "127.0.0.1:6379";
 
 /// The shared Redis URL, or `None` (test skipped) when it is not running.
-async fn shared_redis(test: &str) -> Option<String> {
+pub(crate) async fn shared_redis(test: &str) -> Option<String> {
     if TcpStream::connect(SHARED_REDIS).await.is_ok() {
         return Some(format!("redis://{SHARED_REDIS}/0"));
     }

@@ -40,6 +40,7 @@
 //! came back one backoff step late.
 
 mod cluster;
+mod metrics;
 pub(crate) mod probe;
 mod scripts;
 mod subscriber;
@@ -550,35 +551,8 @@ impl Broker for RedisBroker {
         })
     }
 
-    fn render_metrics(&self) -> String {
-        let s = &self.shared.state;
-        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
-        let nodes = self.shared.others().len() + 1;
-        format!(
-            "# HELP brain_ws_broker_up Whether Redis is reachable (1) or not (0: events reach this node's subscribers only).\n\
-             # TYPE brain_ws_broker_up gauge\n\
-             brain_ws_broker_up {}\n\
-             # HELP brain_ws_broker_errors_total Failed Redis operations and lost connections.\n\
-             # TYPE brain_ws_broker_errors_total counter\n\
-             brain_ws_broker_errors_total {}\n\
-             # HELP brain_ws_broker_connects_total Times the Redis subscription was (re)established.\n\
-             # TYPE brain_ws_broker_connects_total counter\n\
-             brain_ws_broker_connects_total {}\n\
-             # HELP brain_ws_broker_unavailable_publications_total Publications refused (HTTP 503, delivered nowhere) because Redis was unreachable.\n\
-             # TYPE brain_ws_broker_unavailable_publications_total counter\n\
-             brain_ws_broker_unavailable_publications_total {}\n\
-             # HELP brain_ws_broker_gap_fills_total Times missing history events were read back from Redis to close a gap.\n\
-             # TYPE brain_ws_broker_gap_fills_total counter\n\
-             brain_ws_broker_gap_fills_total {}\n\
-             # HELP brain_ws_cluster_nodes Nodes in the cluster as of the last report, this one included.\n\
-             # TYPE brain_ws_cluster_nodes gauge\n\
-             brain_ws_cluster_nodes {nodes}\n",
-            u8::from(s.is_up()),
-            get(&s.errors),
-            get(&s.reconnects),
-            get(&s.refused),
-            get(&s.gap_fills),
-        )
+    fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register_collector(Box::new(metrics::BrokerMetrics(self.shared.clone())));
     }
 
     fn shutdown(&self) -> BoxFuture<'_, ()> {
