@@ -35,6 +35,13 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long to wait for the client's answer to our close frame. Short, so a
 /// shutdown is not held up by clients that do not read.
 const CLOSE_ECHO_TIMEOUT: Duration = Duration::from_millis(250);
+/// Client publishes a session holds waiting for the broker. They are
+/// published one at a time, in the order received.
+const PUBLISH_QUEUE: usize = 64;
+/// How long a publish waits for room in a full [`PUBLISH_QUEUE`] (the
+/// client's reads pause meanwhile) before it is refused with `rate_limited`.
+/// Only a stalled broker keeps the queue full that long.
+const PUBLISH_QUEUE_WAIT: Duration = Duration::from_secs(2);
 
 /// Everything a session needs, handed over by the upgrade handler.
 pub(crate) struct SessionStart {
@@ -112,6 +119,7 @@ pub(crate) async fn run(transport: Transport, start: SessionStart) {
             .map(|limit| Limiter::new(limit, Instant::now())),
         identity,
         subscriptions: HashSet::new(),
+        publications: None,
     };
     if let Some(channel) = initial_channel {
         session.subscribe(channel, None).await;
@@ -206,6 +214,17 @@ struct Session<'a> {
     subscriptions: HashSet<ChannelName>,
     /// The inbound rate limit's bucket, when the limit is on.
     limiter: Option<Limiter>,
+    /// The queue of client publishes, drained in order by one task
+    /// ([`publish_in_order`]); started by the first publish. Dropped with the
+    /// session, after which the task publishes what is left and ends.
+    publications: Option<tokio::sync::mpsc::Sender<Publication>>,
+}
+
+/// A client publish that passed the checks, waiting for the broker.
+struct Publication {
+    channel: ChannelName,
+    event: EventType,
+    data: serde_json::Value,
 }
 
 impl Session<'_> {
@@ -315,7 +334,7 @@ impl Session<'_> {
                 channel,
                 event,
                 data,
-            }) => self.publish(channel, event, data),
+            }) => self.publish(channel, event, data).await,
         }
     }
 
@@ -358,7 +377,7 @@ impl Session<'_> {
         self.conn.offer(frames::unsubscribed(&channel));
     }
 
-    fn publish(&mut self, channel: ChannelName, event: EventType, data: serde_json::Value) {
+    async fn publish(&mut self, channel: ChannelName, event: EventType, data: serde_json::Value) {
         if !self.node.config().allows_client_publish(channel.as_str()) {
             return self.reply_error(
                 ErrorCode::PUBLISH_NOT_ALLOWED,
@@ -374,21 +393,41 @@ impl Session<'_> {
             );
         }
         // Publishing may wait on a remote broker; do it off the session so
-        // reads and writes continue. A refusal (Redis unreachable: the event
-        // went nowhere) is said to the publisher.
-        let node = self.node.clone();
-        let conn = self.conn.clone();
-        tokio::spawn(async move {
-            if let Err(e) = node.publish(&channel, &event, data).await {
-                tracing::warn!(%channel, error = %e, "client publish failed");
-                inc(&node.metrics().client_errors);
-                conn.offer(frames::error(
-                    ErrorCode::UNAVAILABLE,
-                    format!("not published, delivered to no one: {e}"),
-                    Some(channel.as_str()),
-                ));
-            }
+        // reads and writes continue, but in one task per session so that
+        // publications keep the order the client sent them in. A full queue
+        // pauses reading (backpressure) rather than dropping silently.
+        let queue = self.publications.get_or_insert_with(|| {
+            let (tx, rx) = tokio::sync::mpsc::channel(PUBLISH_QUEUE);
+            tokio::spawn(publish_in_order(self.node.clone(), self.conn.clone(), rx));
+            tx
         });
+        let publication = Publication {
+            channel,
+            event,
+            data,
+        };
+        let publication = match queue.try_send(publication) {
+            Ok(()) => return,
+            Err(full_or_closed) => full_or_closed.into_inner(),
+        };
+        // `reserve` rather than `send`: a timeout must not lose the
+        // publication's channel, which the refusal names.
+        if let Ok(Ok(permit)) = tokio::time::timeout(PUBLISH_QUEUE_WAIT, queue.reserve()).await {
+            return permit.send(publication);
+        }
+        self.refuse_publish(&publication.channel);
+    }
+
+    /// Answers a publish the full queue had no room for.
+    fn refuse_publish(&self, channel: &ChannelName) {
+        inc(&self.node.metrics().rate_limited);
+        self.reply_error(
+            ErrorCode::RATE_LIMITED,
+            format!(
+                "more than {PUBLISH_QUEUE} publishes waiting for the broker: this one was dropped"
+            ),
+            Some(channel.as_str()),
+        );
     }
 
     /// Channel authorization (`access.rs`): private channels, role rules
@@ -399,6 +438,32 @@ impl Session<'_> {
             inc(&self.node.metrics().forbidden);
         }
         verdict
+    }
+}
+
+/// Publishes a session's client publishes one at a time, in order. A
+/// refusal (Redis unreachable: the event went nowhere) is said to the
+/// publisher.
+async fn publish_in_order(
+    node: Node,
+    conn: Arc<Connection>,
+    mut queue: tokio::sync::mpsc::Receiver<Publication>,
+) {
+    while let Some(Publication {
+        channel,
+        event,
+        data,
+    }) = queue.recv().await
+    {
+        if let Err(e) = node.publish(&channel, &event, data).await {
+            tracing::warn!(%channel, error = %e, "client publish failed");
+            inc(&node.metrics().client_errors);
+            conn.offer(frames::error(
+                ErrorCode::UNAVAILABLE,
+                format!("not published, delivered to no one: {e}"),
+                Some(channel.as_str()),
+            ));
+        }
     }
 }
 

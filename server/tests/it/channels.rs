@@ -111,3 +111,70 @@ async fn client_publish_works_only_where_configured() {
         .await;
     assert_eq!(talker.recv().await["code"], "invalid_message");
 }
+
+/// Publishes sent in one burst over one connection are published in the
+/// order sent: a subscriber receives every one, in that order, with offsets
+/// increasing by one (docs/protocol.md, Client publish). The Redis broker is
+/// where concurrent publishes used to overtake each other.
+// Several workers, as in the server binary: one worker runs spawned tasks
+// in the order spawned, which hid the reordering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_client_publishes_keeps_its_order_through_redis() {
+    let Some(redis) = crate::multinode::shared_redis("client publish order").await else {
+        return;
+    };
+    let prefix = crate::multinode::unique_prefix();
+    let mut config = crate::multinode::config(&redis, &prefix, "a");
+    allow_a_burst(&mut config);
+    let server = brain_ws_server::Server::start(config)
+        .await
+        .expect("server starts");
+    publish_a_burst_in_order(&server).await;
+    server.shutdown().await;
+}
+
+// Several workers, as in the server binary: one worker runs spawned tasks
+// in the order spawned, which hid the reordering.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_client_publishes_keeps_its_order_in_memory() {
+    publish_a_burst_in_order(&start(allow_a_burst).await).await;
+}
+
+const BURST: u64 = 2_000;
+
+fn allow_a_burst(c: &mut brain_ws_server::Config) {
+    c.client_publish_channels = vec!["chat:*".parse().expect("pattern")];
+    c.history_channels = vec!["chat:*".parse().expect("pattern")];
+    // The burst is the point: no inbound rate limit, and room for all of it
+    // in the subscriber's queue while the test is still sending.
+    c.rate_limit = None;
+    c.outbound_queue = 2 * BURST as usize;
+}
+
+async fn publish_a_burst_in_order(server: &brain_ws_server::Server) {
+    let mut listener = Client::subscribed(server, &["chat:order"]).await;
+    let (mut talker, _) = Client::connect(server).await;
+    for seq in 0..BURST {
+        talker
+            .send_json(json!({"type": "publish", "channel": "chat:order", "event": "said", "data": {"seq": seq}}))
+            .await;
+    }
+    let mut last_offset = None;
+    for seq in 0..BURST {
+        let event = listener.recv().await;
+        assert_eq!(event["type"], "said", "{event}");
+        assert_eq!(
+            event["data"],
+            json!({"seq": seq}),
+            "event {seq} out of order"
+        );
+        let offset = event["offset"].as_u64().expect("history channel: offset");
+        if let Some(last) = last_offset {
+            assert_eq!(offset, last + 1, "{event}");
+        }
+        last_offset = Some(offset);
+    }
+    // Nothing refused or left over, on either side.
+    assert_eq!(talker.roundtrip().await, Vec::<serde_json::Value>::new());
+    assert_eq!(listener.roundtrip().await, Vec::<serde_json::Value>::new());
+}
