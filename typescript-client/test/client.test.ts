@@ -519,8 +519,8 @@ describe("reconnect and recovery", () => {
 });
 
 describe("client publish", () => {
-  test("publish where the server allows it; publish_not_allowed elsewhere, as a typed error", async () => {
-    const server = await startServer(["--client-publish", "chat:*"]);
+  test("publish where the server allows it; publish_not_allowed elsewhere and forbidden on a private channel, as typed errors", async () => {
+    const server = await startServer(["--client-publish", "chat:*", "--private-channel", "chat:private*"]);
     const reader = client({ url: server.ws });
     const writer = client({ url: server.ws });
     const room = reader.subscribe("chat:1");
@@ -532,16 +532,21 @@ describe("client publish", () => {
     await waitFor(() => room.status === "subscribed" && writer.state === "connected", 5_000, "ready");
     writer.publish("chat:1", "chat_message", { text: "hi" });
     writer.publish("missions", "mission_created", { mission_id: "x" });
+    writer.publish("chat:private-1", "chat_message", { text: "anonymous" });
     const hi = { type: "chat_message", channel: "chat:1", data: { text: "hi" } };
     const queued = { type: "chat_message", channel: "chat:1", data: { text: "queued before connect" } };
-    await waitFor(() => JSON.stringify(got).includes('"hi"') && errors.length === 1, 5_000, "delivery and error");
+    await waitFor(() => JSON.stringify(got).includes('"hi"') && errors.length === 2, 5_000, "delivery and errors");
     await sleep(200);
     // "hi" arrives once. The queued publish is sent at connect and may reach the
     // server before `reader` subscribed; if it arrives, it arrives once.
     expect(got.filter((g) => JSON.stringify(g) === JSON.stringify(hi))).toEqual([hi]);
     expect(got.filter((g) => JSON.stringify(g) === JSON.stringify(queued)).length).toBeLessThanOrEqual(1);
     expect(got.length).toBe(got.filter((g) => [hi, queued].some((x) => JSON.stringify(x) === JSON.stringify(g))).length);
-    expect(errors.map((e) => [e.kind, e.code, e.channel])).toEqual([["server", "publish_not_allowed", "missions"]]);
+    expect(errors.map((e) => [e.kind, e.code, e.channel])).toEqual([
+      ["server", "publish_not_allowed", "missions"],
+      ["server", "forbidden", "chat:private-1"],
+    ]);
+    expect(writer.state).toBe("connected");
   });
 });
 
