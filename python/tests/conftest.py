@@ -4,10 +4,14 @@ and raw WebSocket subscribers that record every frame."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import signal
+import socket
 import subprocess
+import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -61,6 +65,62 @@ def redis_prefix() -> Iterator[str]:
     keys = subprocess.run(scan, capture_output=True, text=True, check=False).stdout.split()
     if keys:
         subprocess.run([cli, "-u", REDIS_URL, "del", *keys], capture_output=True, check=False)
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free 127.0.0.1 port, without
+    persistence, so `kill()` then `start()` brings it back *empty* on the
+    same port (never the shared Redis, which tests must not restart)."""
+
+    def __init__(self, binary: str) -> None:
+        self.binary = binary
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port: int = probe.getsockname()[1]
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = ["--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no"]
+        self.proc = subprocess.Popen(
+            [self.binary, *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            with (
+                contextlib.suppress(OSError),
+                socket.create_connection(("127.0.0.1", self.port), 1) as s,
+            ):
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"redis-server exited with {self.proc.returncode}")
+            time.sleep(0.05)
+        raise RuntimeError("the private redis-server did not answer PING within 10 s")
+
+    def kill(self) -> None:
+        """SIGKILL (no shutdown save); only this test's own process."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(timeout=10)
+        self.proc = None
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A `PrivateRedis`, killed at the end; request it before `server_factory`
+    so the servers stop first."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.skip("redis-server is not installed (.ci/run installs it)")
+    redis = PrivateRedis(binary)
+    yield redis
+    redis.kill()
 
 
 @pytest.fixture

@@ -8,8 +8,10 @@ import asyncio
 import contextlib
 import json
 import signal
+import time
 from typing import Any
 
+import httpx
 import pytest
 
 from brain_ws import (
@@ -32,7 +34,16 @@ from brain_ws.client import Item
 from brain_ws.generated.close_codes import RECONNECT, TERMINAL_CODES, TERMINAL_RANGE
 from brain_ws.models import MissionCreated
 
-from .conftest import API_KEY, JWT_SECRET, REDIS_URL, REPO, Server, mint_token, raw_subscriber
+from .conftest import (
+    API_KEY,
+    JWT_SECRET,
+    REDIS_URL,
+    REPO,
+    PrivateRedis,
+    Server,
+    mint_token,
+    raw_subscriber,
+)
 
 FAST = Backoff(initial=0.05, max=0.3)
 
@@ -180,6 +191,24 @@ async def test_restart_with_redis_recovers_exactly_once_in_order(
     assert (sub.epoch, sub.resets, sub.duplicates) == (epoch, 0, 0)
 
 
+def assert_new_epoch(items: list[Item], old_epoch: str | None, sub: Subscription) -> None:
+    """Steps 1-3 (offsets 1-3), a `new_epoch` reset from (old_epoch, 3) to
+    offset 0 of `sub`'s new epoch, then steps 4-5 at offsets 1 and 2: the new
+    epoch's offsets are delivered, not taken for the old epoch's 1 and 2."""
+    assert summary(items) == [
+        ("step", 1, 1),
+        ("step", 2, 2),
+        ("step", 3, 3),
+        ("reset", "new_epoch"),
+        ("step", 4, 1),
+        ("step", 5, 2),
+    ]
+    reset = items[3]
+    assert isinstance(reset, StreamReset)
+    assert (reset.previous_epoch, reset.previous_offset, reset.offset) == (old_epoch, 3, 0)
+    assert reset.epoch is not None and reset.epoch != old_epoch and reset.epoch == sub.epoch
+
+
 async def test_memory_restart_reports_a_new_epoch(server_factory: type[Server]) -> None:
     node = server_factory("--api-key", API_KEY)
     async with BrainClient(node.ws, backoff=FAST) as client:
@@ -194,20 +223,7 @@ async def test_memory_restart_reports_a_new_epoch(server_factory: type[Server]) 
         assert client.last_close_code == CloseCode.GOING_AWAY
         publish(node, 4, 5)
         rest = await take(sub, 3)
-    # Offsets 1 and 2 of the new epoch are delivered, not taken for the old
-    # epoch's 1 and 2.
-    assert summary(first + rest) == [
-        ("step", 1, 1),
-        ("step", 2, 2),
-        ("step", 3, 3),
-        ("reset", "new_epoch"),
-        ("step", 4, 1),
-        ("step", 5, 2),
-    ]
-    reset = rest[0]
-    assert isinstance(reset, StreamReset)
-    assert (reset.previous_epoch, reset.previous_offset, reset.offset) == (old_epoch, 3, 0)
-    assert reset.epoch != old_epoch and reset.epoch == sub.epoch
+    assert_new_epoch(first + rest, old_epoch, sub)
 
 
 async def test_history_gap_is_reported(redis_prefix: str, server_factory: type[Server]) -> None:
@@ -226,6 +242,40 @@ async def test_history_gap_is_reported(redis_prefix: str, server_factory: type[S
         publish(other, 6)
         rest = await take(sub, 2)
     assert summary(first + rest) == [("step", 1, 1), ("reset", "history_gap"), ("step", 6, 6)]
+
+
+def wait_ready(server: Server, status: int) -> None:
+    """Poll `/ready` until it answers `status` (503 while Redis is away)."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.TransportError):
+            if httpx.get(f"{server.http}/ready", timeout=1).status_code == status:
+                return
+        time.sleep(0.02)
+    raise AssertionError(f"/ready never answered {status}")
+
+
+async def test_live_stream_restart_is_a_stream_reset(
+    private_redis: PrivateRedis, server_factory: type[Server]
+) -> None:
+    node = server_factory("--api-key", API_KEY, "--broker", private_redis.url)
+    async with BrainClient(node.ws, backoff=FAST) as client:
+        sub = client.subscribe("missions")
+        await sub.ready()
+        publish(node, 1, 2, 3)
+        first = await take(sub, 3)
+        old_epoch = sub.epoch
+        private_redis.kill()  # SIGKILL; it comes back empty: a new epoch
+        wait_ready(node, 503)
+        private_redis.start()
+        wait_ready(node, 200)
+        publish(node, 4, 5)
+        rest = await take(sub, 3)
+        await nothing_more(sub)
+        # The WebSocket stayed up: the server announced the restart itself.
+        assert client.connections == 1
+    assert_new_epoch(first + rest, old_epoch, sub)
+    assert (sub.offset, sub.resets, sub.duplicates) == (2, 1, 0)
 
 
 async def test_refused_token_is_terminal(server: Server) -> None:

@@ -270,6 +270,23 @@ async def test_bad_payload_is_refused_before_sending(
     assert (await raw.next())["type"] == "marker"
 
 
+async def test_emit_event_key_is_delivered_once(configured: Server, raw: RawSubscriber) -> None:
+    await raw.subscribe("tasks")
+    first = await events.emit_event("tasks", "custom_event", {"n": 1}, idempotency_key="job-7")
+    again = await events.emit_event("tasks", "custom_event", {"n": 2}, idempotency_key="job-7")
+    assert first == BroadcastResponse(status="broadcasted", channel="tasks", subscribers=1)
+    assert again == BroadcastResponse(status="duplicate", channel="tasks", subscribers=0)
+    # Without a key each emit is its own event.
+    other = await events.emit_task_queued(task_id="t1", task_name="build")
+    assert isinstance(other, BroadcastResponse)
+    assert other.status == "broadcasted"
+    assert [(await raw.next())["data"], (await raw.next())["data"]] == [
+        {"n": 1},
+        {"task_id": "t1", "task_name": "build"},
+    ]
+    await raw.nothing()
+
+
 async def test_invalid_channel_or_type_is_the_servers_422(configured: Server) -> None:
     with pytest.raises(PublishError) as caught:
         await events.emit_event("no spaces", "custom_event", {})

@@ -3,8 +3,10 @@ seen by a subscriber, every error status and code, and the retry rules."""
 
 from __future__ import annotations
 
+import json
 import random
 import time
+import uuid
 from typing import Any
 
 import httpx
@@ -19,7 +21,7 @@ from brain_ws.models import (
     StatsResponse,
 )
 
-from .conftest import API_KEY, RawSubscriber, Server, mint_token, raw_subscriber
+from .conftest import API_KEY, REDIS_URL, RawSubscriber, Server, mint_token, raw_subscriber
 
 NO_WAIT = Backoff(initial=0.0, max=0.0)
 
@@ -163,9 +165,12 @@ class Forwarder:
         self.failures = failures
         self.real = httpx.HTTPTransport()
         self.attempts = 0
+        self.keys: list[str] = []  # the idempotency_key of each attempt
 
     def __call__(self, request: httpx.Request) -> httpx.Response:
         self.attempts += 1
+        body = json.loads(request.content) if request.content else {}
+        self.keys.append(body.get("idempotency_key", ""))
         failure = self.failures.pop(0) if self.failures else None
         if failure == "connect":
             raise httpx.ConnectError("refused", request=request)
@@ -192,15 +197,21 @@ async def test_retry_before_sending_delivers_once(server: Server, raw: RawSubscr
     await raw.nothing()
 
 
-async def test_retry_after_sending_can_deliver_twice(server: Server, raw: RawSubscriber) -> None:
+async def test_retry_after_sending_delivers_once(server: Server, raw: RawSubscriber) -> None:
     await raw.subscribe("missions")
     forward = Forwarder(["answer_lost"])
     with BrainPublisher(
         server.http, API_KEY, retry_backoff=NO_WAIT, transport=httpx.MockTransport(forward)
     ) as publisher:
-        publisher.broadcast("missions", "mission_started", {"mission_id": "m1"})
-    # The documented duplicate: the first attempt was published.
-    assert [(await raw.next())["offset"], (await raw.next())["offset"]] == [1, 2]
+        answer = publisher.broadcast("missions", "mission_started", {"mission_id": "m1"})
+    # The first attempt was published and its answer lost; the retry carried
+    # the same idempotency key, so the server did not deliver it again.
+    assert forward.attempts == 2
+    assert forward.keys[0] == forward.keys[1]
+    assert uuid.UUID(forward.keys[0]).version == 4
+    assert answer == BroadcastResponse(status="duplicate", channel="missions", subscribers=0)
+    assert (await raw.next())["offset"] == 1
+    await raw.nothing()
 
     forward = Forwarder(["answer_lost"])
     with (
@@ -217,6 +228,51 @@ async def test_retry_after_sending_can_deliver_twice(server: Server, raw: RawSub
     assert (caught.value.code, forward.attempts) == ("unreachable", 1)
     assert (await raw.next())["data"] == {"mission_id": "m2"}
     await raw.nothing()
+
+
+async def test_each_call_has_its_own_key(server: Server, raw: RawSubscriber) -> None:
+    await raw.subscribe("missions")
+    forward = Forwarder([])
+    with BrainPublisher(server.http, API_KEY, transport=httpx.MockTransport(forward)) as publisher:
+        for _ in range(2):
+            answer = publisher.broadcast("missions", "mission_started", {"mission_id": "m1"})
+            assert answer.status == "broadcasted"
+    assert len(set(forward.keys)) == 2
+    assert [(await raw.next())["offset"], (await raw.next())["offset"]] == [1, 2]
+
+
+async def test_same_key_twice_is_delivered_once_across_the_cluster(
+    redis_prefix: str, server_factory: type[Server]
+) -> None:
+    flags = ("--api-key", API_KEY, "--broker", REDIS_URL, "--redis-prefix", redis_prefix)
+    node_a, node_b = server_factory(*flags), server_factory(*flags)
+    sub = await raw_subscriber(node_b.ws)
+    try:
+        await sub.subscribe("missions")
+        key = f"order-{uuid.uuid4()}"
+        async with (
+            AsyncBrainPublisher(node_a.http, API_KEY) as on_a,
+            AsyncBrainPublisher(node_b.http, API_KEY) as on_b,
+        ):
+            first = await on_b.broadcast(
+                "missions", "mission_started", {"n": 1}, idempotency_key=key
+            )
+            again = await on_a.broadcast(
+                "missions", "mission_started", {"n": 2}, idempotency_key=key
+            )
+        assert first == BroadcastResponse(status="broadcasted", channel="missions", subscribers=1)
+        assert again == BroadcastResponse(status="duplicate", channel="missions", subscribers=0)
+        event = await sub.next()
+        assert (event["type"], event["data"], event["offset"]) == ("mission_started", {"n": 1}, 1)
+        await sub.nothing(within=0.5)
+    finally:
+        await sub.ws.close()
+
+
+def test_invalid_idempotency_key_is_refused(server: Server) -> None:
+    with BrainPublisher(server.http, API_KEY) as publisher, pytest.raises(PublishError) as caught:
+        publisher.broadcast("missions", "x", {}, idempotency_key="k" * 129)
+    assert (caught.value.status, caught.value.code) == (422, "invalid_body")
 
 
 def test_503_is_retried_then_raised(server: Server) -> None:

@@ -305,7 +305,9 @@ export class BrainWsClient {
   /**
    * Publishes an event on `channel` as this client (`publish` message; the
    * server allows it only on its `client_publish_channels`, else it answers
-   * `error` `publish_not_allowed`, reported by `on("error")`). While
+   * `error` `publish_not_allowed`; `unavailable` while its Redis is down, the
+   * event delivered nowhere: each refusal reaches `on("error")` as a
+   * `BrainWsError` of kind `server` with `code` and `channel`). While
    * disconnected the message is held (up to `publishQueueSize`) and sent
    * after the next connect. Throws `invalid` for a bad channel or event type,
    * `overflow` when the queue is full, `closed_by_client` after `close()`.
@@ -641,13 +643,19 @@ export class BrainWsClient {
   private onSubscribed(msg: Subscribed): void {
     if (this.skipStale(msg.channel)) return;
     const ch = this.channels.get(msg.channel);
-    if (!ch || !ch.outstanding) return;
+    if (!ch) return;
+    // An unsolicited `subscribed` (recovered: false) on a live subscription is
+    // the server's stream-restart notice (docs/protocol.md, Stream restarts):
+    // the stream restarted or has a gap it cannot fill, and continues from
+    // the position it gives. Reported like a reconnect that lost events.
+    const notice = !ch.outstanding && ch.status === "subscribed" && msg.recovered === false;
+    if (!ch.outstanding && !notice) return;
     ch.outstanding = false;
     const since = ch.sentSince;
     const previous = ch.position;
     const epoch = typeof msg.epoch === "string" ? msg.epoch : undefined;
     const offset = typeof msg.offset === "number" ? msg.offset : undefined;
-    const recovered = since ? msg.recovered === true : null;
+    const recovered = notice ? false : since ? msg.recovered === true : null;
     // After a recovery the replay follows and moves the position on; in any
     // other case the answer's position is where the stream continues.
     if (epoch !== undefined && offset !== undefined && recovered !== true) ch.position = { epoch, offset };

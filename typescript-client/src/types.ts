@@ -39,12 +39,16 @@ export interface SubscribedInfo {
   /**
    * `true`: the events missed while disconnected follow, once, in order.
    * `false`: events may have been lost (the history no longer reaches back,
-   * or the stream restarted: see `epochChanged`); reload the state.
+   * or the stream restarted: see `epochChanged`); reload the state. Also
+   * sent by the server unasked on a live subscription when its stream
+   * restarts or has a gap it cannot fill (docs/protocol.md, Stream restarts):
+   * the position moves to the answer's `epoch`/`offset` and later events
+   * follow.
    * `null`: no recovery was asked: the first subscribe, or a renewal of a
    * channel without history, whose events while disconnected are lost.
    */
   recovered: boolean | null;
-  /** Whether this renews a subscription after a reconnect (or after the stream restarted), not the first answer. */
+  /** Whether this renews a subscription after a reconnect (or reports a stream restart), not the first answer. */
   renewed: boolean;
   /**
    * Whether the channel's epoch differs from the one the client had: the

@@ -466,22 +466,36 @@ describe("reconnect and recovery", () => {
     expect(infos[1]).toMatchObject({ recovered: true, renewed: true, epochChanged: false, epoch: infos[0]!.epoch });
   });
 
-  test("Redis restarted empty under a live server: the offset reset is reported as a new epoch and nothing is dropped", async () => {
+  test("Redis restarted empty under a live server: the server's stream-restart notice is reported as a new epoch, the position resets, nothing is dropped; a publish meanwhile is refused `unavailable`", async () => {
     const redis: PrivateRedis = await privateRedis();
     cleanups.push(() => redis.stop());
-    const server = await startServer(["--broker", redis.url, "--redis-prefix", "t"]);
+    const server = await startServer(["--broker", redis.url, "--redis-prefix", "t", "--client-publish", "chat:*"]);
     const c = client({ url: server.ws });
     const sub = c.subscribe("missions");
     const infos: SubscribedInfo[] = [];
     const got: [string, number | null | undefined][] = [];
-    sub.on("subscribed", (i) => infos.push(i));
-    sub.on("mission_started", (e) => got.push([e.data.mission_id, e.offset]));
+    // One log of both, to check the notice comes before the new epoch's events.
+    const order: string[] = [];
+    const errors: BrainWsError[] = [];
+    c.on("error", (e) => errors.push(e));
+    sub.on("subscribed", (i) => {
+      infos.push(i);
+      order.push(`subscribed ${i.recovered}`);
+    });
+    sub.on("mission_started", (e) => {
+      got.push([e.data.mission_id, e.offset]);
+      order.push(`event ${e.data.mission_id}`);
+    });
     await waitFor(() => infos.length === 1, 5_000, "subscribed");
     for (const id of ["a", "b", "c"]) await broadcast(server.http, "missions", "mission_started", { mission_id: id });
     await waitFor(() => got.length === 3, 5_000, "3 events");
     await redis.stop();
     // Let the server see the outage first, or its first publish could race the reconnect.
     await waitFor(async () => (await fetch(`${server.http}/ready`)).status === 503, 20_000, "the server to see Redis gone");
+    // A client publish while Redis is down is refused, with its channel, to the application.
+    c.publish("chat:1", "chat_message", { text: "while Redis is down" });
+    await waitFor(() => errors.length === 1, 5_000, "the publish refusal");
+    expect(errors.map((e) => [e.kind, e.code, e.channel])).toEqual([["server", "unavailable", "chat:1"]]);
     await redis.start();
     await waitFor(async () => (await fetch(`${server.http}/ready`)).status === 200, 20_000, "the server's Redis to come back");
     const stuck = (what: string) => (e: Error) => {
@@ -491,16 +505,22 @@ describe("reconnect and recovery", () => {
     await waitFor(() => got.length === 4 && infos.length === 2, 5_000, "d and the new epoch").catch(stuck("d"));
     await broadcast(server.http, "missions", "mission_started", { mission_id: "e" });
     await waitFor(() => got.length === 5, 5_000, "e").catch(stuck("e"));
+    await sleep(200);
     expect(got).toEqual([["a", 1], ["b", 2], ["c", 3], ["d", 1], ["e", 2]]);
-    expect(infos[1]).toMatchObject({ renewed: true, recovered: null, epochChanged: true, previousEpoch: infos[0]!.epoch, offset: 1 });
+    expect(order).toEqual(["subscribed null", "event a", "event b", "event c", "subscribed false", "event d", "event e"]);
+    expect(infos).toHaveLength(2);
+    expect(infos[1]).toMatchObject({ channel: "missions", renewed: true, recovered: false, epochChanged: true, previousEpoch: infos[0]!.epoch, offset: 0 });
     expect(infos[1]!.epoch).not.toBe(infos[0]!.epoch);
+    expect(sub.position).toEqual({ epoch: infos[1]!.epoch, offset: 2 });
+    expect(sub.lastSubscribed).toEqual(infos[1]);
+    expect(errors).toHaveLength(1);
     expect(c.state).toBe("connected");
   });
 });
 
 describe("client publish", () => {
-  test("publish where the server allows it; publish_not_allowed elsewhere, as a typed error", async () => {
-    const server = await startServer(["--client-publish", "chat:*"]);
+  test("publish where the server allows it; publish_not_allowed elsewhere and forbidden on a private channel, as typed errors", async () => {
+    const server = await startServer(["--client-publish", "chat:*", "--private-channel", "chat:private*"]);
     const reader = client({ url: server.ws });
     const writer = client({ url: server.ws });
     const room = reader.subscribe("chat:1");
@@ -512,16 +532,21 @@ describe("client publish", () => {
     await waitFor(() => room.status === "subscribed" && writer.state === "connected", 5_000, "ready");
     writer.publish("chat:1", "chat_message", { text: "hi" });
     writer.publish("missions", "mission_created", { mission_id: "x" });
+    writer.publish("chat:private-1", "chat_message", { text: "anonymous" });
     const hi = { type: "chat_message", channel: "chat:1", data: { text: "hi" } };
     const queued = { type: "chat_message", channel: "chat:1", data: { text: "queued before connect" } };
-    await waitFor(() => JSON.stringify(got).includes('"hi"') && errors.length === 1, 5_000, "delivery and error");
+    await waitFor(() => JSON.stringify(got).includes('"hi"') && errors.length === 2, 5_000, "delivery and errors");
     await sleep(200);
     // "hi" arrives once. The queued publish is sent at connect and may reach the
     // server before `reader` subscribed; if it arrives, it arrives once.
     expect(got.filter((g) => JSON.stringify(g) === JSON.stringify(hi))).toEqual([hi]);
     expect(got.filter((g) => JSON.stringify(g) === JSON.stringify(queued)).length).toBeLessThanOrEqual(1);
     expect(got.length).toBe(got.filter((g) => [hi, queued].some((x) => JSON.stringify(x) === JSON.stringify(g))).length);
-    expect(errors.map((e) => [e.kind, e.code, e.channel])).toEqual([["server", "publish_not_allowed", "missions"]]);
+    expect(errors.map((e) => [e.kind, e.code, e.channel])).toEqual([
+      ["server", "publish_not_allowed", "missions"],
+      ["server", "forbidden", "chat:private-1"],
+    ]);
+    expect(writer.state).toBe("connected");
   });
 });
 

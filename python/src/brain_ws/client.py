@@ -27,7 +27,12 @@ What it does for the application:
 * reports every place where events may be missing as a `StreamReset` item in
   the subscription's stream: a new epoch (the channel's history restarted),
   `recovered: false` (history no longer reaches back), or a reconnect on a
-  channel without history. Nothing is dropped silently.
+  channel without history; also while connected, when the server announces
+  that a live subscription's stream restarted or has a gap it cannot fill
+  (an unsolicited `subscribed{recovered: false}`): the position moves to
+  the server's `{epoch, offset}`, so the new epoch's events (offsets from 1
+  again) are delivered, not dropped as duplicates. Nothing is dropped
+  silently.
 
 Each subscription has a bounded queue (`queue_size`). When the application
 does not keep up, the reader waits for room, stops reading the socket and
@@ -565,7 +570,11 @@ class BrainClient:
             msg = Subscribed.model_validate(message)
             sub = self._subs.get(msg.channel)
             if sub is not None:
-                await sub._on_subscribed(msg, self._pending_since.pop(msg.channel, False))
+                # No subscribe of ours pending: the server's own notice of a
+                # stream restart or an unfillable gap on a live subscription
+                # (docs/protocol.md, Stream restarts). It answers, like a
+                # `since`, where the stream stands relative to our position.
+                await sub._on_subscribed(msg, self._pending_since.pop(msg.channel, True))
         elif kind == "error":
             error = ErrorMessage.model_validate(message)
             sub = self._subs.get(error.channel or "")

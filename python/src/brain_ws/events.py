@@ -19,8 +19,10 @@ one user's connections with `POST /api/ws/users/{user_id}/send` when the
 keyword-only target `user_id=` is given (`to_user=` for `emit_audit_log`,
 whose payload has its own `user_id`). Each returns the server's answer
 (`BroadcastResponse` or `SendToUserResponse`) and raises `PublishError` on
-failure; retries as `AsyncBrainPublisher` (its docstring says when a retry
-can deliver twice).
+failure; retries as `AsyncBrainPublisher`: a channel broadcast sends one
+`idempotency_key` per emitter call (a uuid4; `emit_event` takes yours), so a
+retried emit is delivered once and a repeat answers `status="duplicate"`; a
+`user_id=` send has no key, so an ambiguous retry may deliver it twice.
 
 The publisher is set once per process by `configure(base_url, api_key)`, or
 read from the environment: `BRAIN_WS_URL` (the server's HTTP origin, e.g.
@@ -163,12 +165,18 @@ def _check(event_type: str, data: Any) -> None:
         raise PayloadError(f"{event_type}: payload does not fit the catalogue: {exc}") from exc
 
 
-async def _publish(channel: str, event_type: str, data: Any, user_id: str | None) -> EmitResult:
+async def _publish(
+    channel: str,
+    event_type: str,
+    data: Any,
+    user_id: str | None,
+    idempotency_key: str | None = None,
+) -> EmitResult:
     _check(event_type, data)
     publisher = get_publisher()
     if user_id is not None:
         return await publisher.send_to_user(user_id, event_type, data)
-    return await publisher.broadcast(channel, event_type, data)
+    return await publisher.broadcast(channel, event_type, data, idempotency_key=idempotency_key)
 
 
 def _flatten(
@@ -351,14 +359,21 @@ async def emit_audit_log(
 
 
 async def emit_event(
-    channel: EventChannel | str, event_type: str, data: Any = None, *, user_id: str | None = None
+    channel: EventChannel | str,
+    event_type: str,
+    data: Any = None,
+    *,
+    user_id: str | None = None,
+    idempotency_key: str | None = None,
 ) -> EmitResult:
     """Any event on any channel (the specification's custom events).
 
     A catalogue `event_type` is checked against its model like the named
     emitters (`PayloadError` before sending); other types are sent as given.
     An invalid channel or event type is refused by the server with
-    `PublishError(422, "invalid_body")`.
+    `PublishError(422, "invalid_body")`. `idempotency_key`: see
+    `BrainPublisher.broadcast` (default a uuid4 per call; not sent with
+    `user_id=`, whose endpoint takes no key).
     """
     name = channel.value if isinstance(channel, EventChannel) else channel
-    return await _publish(name, event_type, data, user_id)
+    return await _publish(name, event_type, data, user_id, idempotency_key)

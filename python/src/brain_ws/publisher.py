@@ -5,25 +5,28 @@ expose the same calls, return the generated response models and raise
 `PublishError` (status, code, message) for every failure.
 
 Retries and duplicates: a call is retried (with `Backoff`, full jitter) after
-a connection error and after HTTP 503. Whether a retry can deliver an event
-twice depends on where the first attempt failed:
-
-* connection refused, connect timeout, no free pooled connection, or a 503
-  answer (the broker refused the publish): the server did not publish, so a
-  retry delivers once;
-* the connection broke or timed out *after the request was sent* (read or
-  write error, read timeout, the server closing mid-answer): the server may
-  already have published it, and the retry publishes it **again**;
-  subscribers then receive it twice, with two offsets. Pass
-  `retry_ambiguous=False` to get `PublishError(status=None,
-  code="unreachable")` instead of that retry, when a duplicate is worse
-  than a lost event. The broadcast body has no idempotency key yet.
+a connection error and after HTTP 503. Each `broadcast` call sends one
+`idempotency_key` (a fresh uuid4, or the caller's), the same on every retry
+of that call: the server delivers an event with a key it has seen within
+its idempotency window (10 minutes, cluster-wide) nowhere and answers
+`status="duplicate"`, so a retried broadcast is delivered once, even when
+the first attempt failed *after the request was sent* (read or write error,
+read timeout, the server closing mid-answer). It can be delivered twice only
+if a retry comes after the key's window expired (not with the default
+retries), or when the same event is published by two calls with different
+keys. `broadcast_all` and `send_to_user` have no key (the server takes none):
+a retry after an ambiguous failure may deliver those twice. Pass
+`retry_ambiguous=False` to get `PublishError(status=None,
+code="unreachable")` instead of those retries. A connection refused, connect
+timeout, no free pooled connection, or a 503 answer (the server did not
+publish) is always safe to retry.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 from urllib.parse import quote
@@ -53,7 +56,7 @@ DEFAULT_RETRY_BACKOFF = Backoff(initial=0.2, max=2.0)
 """Delays between publisher retries: ceilings 0.2, 0.4, 0.8 s, full jitter."""
 
 # Failures where the request never reached the server: retrying cannot
-# publish twice.
+# publish twice, even without an idempotency key.
 _UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
 
 
@@ -67,8 +70,13 @@ class _Call(Generic[M]):
     model: type[M]
 
 
-def _broadcast(channel: str, type: str, message: Any) -> _Call[BroadcastResponse]:
-    body = {"channel": channel, "type": type, "message": message}
+def _broadcast(
+    channel: str, type: str, message: Any, idempotency_key: str | None
+) -> _Call[BroadcastResponse]:
+    # One key per call, built here once so that every retry of the call
+    # sends the same body (docs/protocol.md, POST /api/ws/broadcast).
+    key = idempotency_key if idempotency_key is not None else str(uuid.uuid4())
+    body = {"channel": channel, "type": type, "message": message, "idempotency_key": key}
     return _Call("POST", "/api/ws/broadcast", body, BroadcastResponse)
 
 
@@ -159,10 +167,12 @@ class BrainPublisher:
             server has API keys; without keys it serves loopback peers only).
         timeout: seconds for each of connect, read, write, pool.
         retries: retries after the first attempt, on connection errors and
-            503 (see the module docstring for when a retry can deliver twice).
+            503 (a retried `broadcast` is delivered once: see the module
+            docstring).
         retry_backoff: delays between retries.
-        retry_ambiguous: also retry failures after the request was sent,
-            which may publish twice (default true).
+        retry_ambiguous: also retry failures after the request was sent
+            (default true); safe for `broadcast` (idempotency key), may
+            deliver a `broadcast_all` or `send_to_user` twice.
         transport: an httpx transport (tests, proxies).
 
     Raises `PublishError` on every failure. Use as a context manager or call
@@ -210,15 +220,27 @@ class BrainPublisher:
             time.sleep(result)
 
     def broadcast(
-        self, channel: str, type: str = "broadcast", message: Any = None
+        self,
+        channel: str,
+        type: str = "broadcast",
+        message: Any = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> BroadcastResponse:
         """Publish `message` as event `type` on `channel` (`POST /api/ws/broadcast`).
 
         Subscribers receive `{"type": type, "channel": channel, "data":
         message, "timestamp": .., "offset"?: ..}`. An invalid channel or type
         is refused by the server: `PublishError(422, "invalid_body")`.
+
+        `idempotency_key` (1 to 128 bytes; default a fresh uuid4 per call) is
+        sent on every retry of this call; pass your own to make repeated
+        calls for one event (e.g. after a process restart) deliver it once
+        within the server's 10-minute window. The answer's `status` is
+        `"broadcasted"`, or `"duplicate"` when the key was already published
+        (then nothing was delivered and `subscribers` is 0).
         """
-        return self._call(_broadcast(channel, type, message))
+        return self._call(_broadcast(channel, type, message, idempotency_key))
 
     def broadcast_all(self, type: str, data: Any = None) -> BroadcastAllResponse:
         """Send event `type` to every connection (`POST /api/ws/broadcast/all`);
@@ -295,10 +317,15 @@ class AsyncBrainPublisher:
             await asyncio.sleep(result)
 
     async def broadcast(
-        self, channel: str, type: str = "broadcast", message: Any = None
+        self,
+        channel: str,
+        type: str = "broadcast",
+        message: Any = None,
+        *,
+        idempotency_key: str | None = None,
     ) -> BroadcastResponse:
         """See `BrainPublisher.broadcast`."""
-        return await self._call(_broadcast(channel, type, message))
+        return await self._call(_broadcast(channel, type, message, idempotency_key))
 
     async def broadcast_all(self, type: str, data: Any = None) -> BroadcastAllResponse:
         """See `BrainPublisher.broadcast_all`."""

@@ -8,6 +8,8 @@ export const CLOSE_CODES = {
   going_away: 1001,
   /** 1002: WebSocket protocol error. Terminal: do not reconnect. */
   protocol_error: 1002,
+  /** 1007: a text frame was not valid UTF-8. Terminal: do not reconnect. */
+  invalid_payload: 1007,
   /** 1006: the connection dropped without a close frame (never sent). Reconnect with backoff. */
   abnormal: 1006,
   /** 1009: a frame exceeded the server's max_message_size. Reconnect with backoff. */
@@ -38,6 +40,7 @@ export const CLOSE_CODE_TABLE: { readonly [code: number]: { readonly name: Close
   1000: { name: "normal", meaning: "normal closure (the client asked to close)", reconnect: false },
   1001: { name: "going_away", meaning: "the server is shutting down or restarting", reconnect: true },
   1002: { name: "protocol_error", meaning: "WebSocket protocol error", reconnect: false },
+  1007: { name: "invalid_payload", meaning: "a text frame was not valid UTF-8", reconnect: false },
   1006: { name: "abnormal", meaning: "the connection dropped without a close frame (never sent)", reconnect: true },
   1009: { name: "message_too_big", meaning: "a frame exceeded the server's max_message_size", reconnect: true },
   1011: { name: "internal_error", meaning: "unexpected server error", reconnect: true },

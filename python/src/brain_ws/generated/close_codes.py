@@ -14,6 +14,8 @@ class CloseCode(enum.IntEnum):
     """the server is shutting down or restarting."""
     PROTOCOL_ERROR = 1002
     """WebSocket protocol error."""
+    INVALID_PAYLOAD = 1007
+    """a text frame was not valid UTF-8."""
     ABNORMAL = 1006
     """the connection dropped without a close frame (never sent)."""
     MESSAGE_TOO_BIG = 1009
@@ -40,6 +42,7 @@ RECONNECT: dict[int, bool] = {
     1000: False,
     1001: True,
     1002: False,
+    1007: False,
     1006: True,
     1009: True,
     1011: True,

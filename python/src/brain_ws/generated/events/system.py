@@ -40,6 +40,13 @@ class SystemStatus(BaseModel):
     `system_startup` and `system_shutdown`.
     """
 
+    node_id: str | None = None
+    """
+    The node that started or is stopping (`node_id` of `/api/ws/info`).
+    **[server]** `system_startup` is published to the whole cluster once
+    the node's broker is up; `system_shutdown` goes to the stopping
+    node's own connections only and is not kept in history.
+    """
     status: str
     """
     `started`, `stopping`, ...

@@ -11,7 +11,7 @@ class BroadcastAllResponse(BaseModel):
     `POST /api/ws/broadcast/all` response.
     """
 
-    status: Literal["broadcasted"]
+    status: Literal["broadcasted", "duplicate"]
     """
     Always `broadcasted`.
     """

@@ -26,6 +26,13 @@ class BroadcastRequest(BaseModel):
     """
     The channel to publish on.
     """
+    idempotency_key: Annotated[str | None, Field(max_length=128, min_length=1)] = None
+    """
+    A key chosen by the publisher (1 to 128 bytes), the same on every
+    retry of one event: within the idempotency window (10 minutes) of a
+    publication with the same key, on any node of the cluster, the event
+    is not delivered again and the answer's status is `duplicate`.
+    """
     message: Any
     """
     The event payload; subscribers receive it as the envelope's `data`.

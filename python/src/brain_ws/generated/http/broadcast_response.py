@@ -17,7 +17,7 @@ class BroadcastResponse(BaseModel):
     """
     The channel published on.
     """
-    status: Literal["broadcasted"]
+    status: Literal["broadcasted", "duplicate"]
     """
     Always `broadcasted`.
     """
