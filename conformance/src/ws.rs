@@ -22,7 +22,7 @@ use crate::report::Direction;
 use crate::schema::{SERVER_MESSAGE, Schemas};
 use crate::transcript::Transcript;
 
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What arrived on a connection.
 #[derive(Debug, Clone, PartialEq)]
@@ -64,6 +64,23 @@ pub(crate) struct WsConn {
 }
 
 impl Ctx {
+    /// The WebSocket upgrade of `request` as every scenario makes it:
+    /// through the configured proxy, trusting the configured TLS roots.
+    pub(crate) async fn upgrade(
+        &self,
+        request: tungstenite::handshake::client::Request,
+    ) -> Result<(Socket, tungstenite::handshake::client::Response), tungstenite::Error> {
+        let config = self.config();
+        let stream = config
+            .proxy
+            .connect(request.uri())
+            .await
+            .map_err(tungstenite::Error::Io)?;
+        let connector = Connector::Rustls(config.tls.client_config());
+        tokio_tungstenite::client_async_tls_with_config(request, stream, None, Some(connector))
+            .await
+    }
+
     /// Opens a WebSocket to `path` (such as `/ws/connect`) with `token`, and
     /// reports an HTTP refusal of the upgrade as a value.
     pub(crate) async fn try_open(
@@ -87,17 +104,9 @@ impl Ctx {
         };
         self.transcript
             .record(label, Direction::Note, &format!("open {shown}"));
-        let config = self.config();
         let open = async {
             let request = url.as_str().into_client_request()?;
-            let stream = config
-                .proxy
-                .connect(request.uri())
-                .await
-                .map_err(tungstenite::Error::Io)?;
-            let connector = Connector::Rustls(config.tls.client_config());
-            tokio_tungstenite::client_async_tls_with_config(request, stream, None, Some(connector))
-                .await
+            self.upgrade(request).await
         };
         let attempt = tokio::time::timeout(self.step(), open).await;
         match attempt {

@@ -205,7 +205,7 @@ async fn welcome_user(
         Err(e) => fail!("the token does not fit in a header: {e}"),
     }
     ctx.note(&format!("open {url} with {what}"));
-    let opened = tokio::time::timeout(ctx.step(), tokio_tungstenite::connect_async(request)).await;
+    let opened = tokio::time::timeout(ctx.step(), ctx.upgrade(request)).await;
     let mut ws = match opened {
         Err(_) => fail!(
             "{what}: the upgrade was not answered within {:?}",
