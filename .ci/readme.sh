@@ -69,6 +69,10 @@ while read -r command <&3; do
       echo "   run by .ci/run's tests step" ;;
     "npm ci && npm run build && cargo build -p brain-ws-server" | "npm test -w @brain/ws-client" | "npm ci")
       echo "   run by .ci/run's typescript step" ;;
+    "npm run generate -w @brain/ws-protocol")
+      # Needs the typescript step's npm ci; regenerating must change nothing.
+      eval "$command" >/dev/null
+      git diff --exit-code -- typescript/src/generated || fail "the committed TypeScript types are stale" ;;
     "bench/run.sh")
       echo "   not run in CI (about 15 minutes); bench/smoke.sh runs the same program" ;;
     "curl http://127.0.0.1:8000/api/ws/info")
