@@ -62,7 +62,10 @@ while read -r command <&3; do
       echo "   listening on $addr"
       # The page the README tells a reader to open next.
       grep -q 'http://127.0.0.1:8000/static/websocket_test.html' README.md
-      curl -fsS "http://$addr/static/websocket_test.html" | grep -q '<html' \
+      # To a file first: `curl | grep -q` fails under pipefail when grep
+      # stops reading at its match before curl has written everything.
+      curl -fsS "http://$addr/static/websocket_test.html" -o "$tmp/page.html" \
+        && grep -q '<html' "$tmp/page.html" \
         || fail "/static/websocket_test.html is not served"
       ;;
     "cargo test --workspace")
@@ -79,7 +82,8 @@ while read -r command <&3; do
       [ -n "$addr" ] || fail "curl before the server command"
       eval "$local_command" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["protocol"]=="brain.v1" and d["broker"]=="memory", d' ;;
     "cargo run -p brain-ws-server -- --help")
-      eval "$local_command" | grep -q -- '--broker' || fail "--help does not list --broker" ;;
+      eval "$local_command" >"$tmp/help.txt" && grep -q -- '--broker' "$tmp/help.txt" \
+        || fail "--help does not list --broker" ;;
     "cargo run -p brain-ws-conformance -- --url ws://127.0.0.1:8000")
       [ -n "$addr" ] || fail "conformance before the server command"
       eval "$local_command" >"$tmp/conformance.log" 2>&1 \
