@@ -19,7 +19,6 @@ use brain_ws_protocol::{ChannelName, EventType};
 use brain_ws_server::{BrokerConfig, Config, Server, StaticTokens};
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -458,29 +457,12 @@ pub(crate) struct NodeProcess {
 
 impl NodeProcess {
     pub(crate) async fn start(redis: &str, prefix: &str, node_id: &str) -> Self {
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_brain-ws-server"))
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_brain-ws-server"));
+        command
             .args(["--bind", "127.0.0.1:0", "--node-id", node_id])
             .args(["--broker", redis, "--redis-prefix", prefix])
-            .args(["--cluster-refresh", "200ms"])
-            .env("RUST_LOG", "info")
-            .env("NO_COLOR", "1")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr: SocketAddr = tokio::time::timeout(WAIT, async {
-            while let Some(line) = lines.next_line().await.unwrap() {
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    return rest.split_whitespace().next().unwrap().parse().unwrap();
-                }
-            }
-            panic!("node {node_id} exited without listening");
-        })
-        .await
-        .unwrap();
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+            .args(["--cluster-refresh", "200ms"]);
+        let (child, addr) = crate::support::spawn_listening(command, WAIT).await;
         wait_ready(addr, 200).await;
         Self { addr, child }
     }

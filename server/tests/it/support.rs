@@ -209,3 +209,35 @@ pub(crate) async fn refused(server: &Server, path: &str) -> (u16, Value) {
         .unwrap_or(Value::Null);
     (response.status().as_u16(), body)
 }
+
+/// Spawns the server binary with `command`'s arguments (killed on drop) and
+/// waits, within `wait`, for the address it logs as `listening on ...`;
+/// the rest of its output is drained so it never blocks on a full pipe.
+pub(crate) async fn spawn_listening(
+    mut command: tokio::process::Command,
+    wait: Duration,
+) -> (tokio::process::Child, std::net::SocketAddr) {
+    use tokio::io::{AsyncBufReadExt, BufReader};
+    let mut child = command
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("the server binary starts");
+    let mut lines = BufReader::new(child.stdout.take().expect("piped stdout")).lines();
+    let addr = tokio::time::timeout(wait, async {
+        while let Some(line) = lines.next_line().await.expect("read the server's log") {
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let addr = rest.split_whitespace().next().expect("an address");
+                return addr.parse().expect("a socket address");
+            }
+        }
+        panic!("the server exited without listening");
+    })
+    .await
+    .expect("the server listens in time");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, addr)
+}

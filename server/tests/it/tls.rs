@@ -29,35 +29,14 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// The server binary serving `cert` over TLS, and the address it reports.
 async fn spawn_tls_server(cert: &Issued) -> (Child, SocketAddr) {
-    let args = [
+    let mut command = Command::new(env!("CARGO_BIN_EXE_brain-ws-server"));
+    command.args(["--bind", "127.0.0.1:0"]).args([
         "--tls-cert",
         cert.cert.to_str().unwrap(),
         "--tls-key",
         cert.key.to_str().unwrap(),
-    ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_brain-ws-server"))
-        .args(["--bind", "127.0.0.1:0"])
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env("NO_COLOR", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let addr = tokio::time::timeout(WAIT, async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                return rest.split_whitespace().next().unwrap().parse().unwrap();
-            }
-        }
-        panic!("the server exited without listening");
-    })
-    .await
-    .unwrap();
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, addr)
+    ]);
+    crate::support::spawn_listening(command, WAIT).await
 }
 
 fn tls_with(ca: &Path) -> Tls {
