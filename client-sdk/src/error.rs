@@ -313,7 +313,7 @@ impl fmt::Display for SubscribeErrorKind {
 ///
 /// if let Err(err) = publisher.stats().await {
 ///     if matches!(err.kind(), PublishErrorKind::Unauthorized | PublishErrorKind::Forbidden) {
-///         eprintln!("check BRAIN_API_KEY: {err}");
+///         eprintln!("check BRAIN_WS_API_KEY: {err}");
 ///     }
 /// }
 /// # }
