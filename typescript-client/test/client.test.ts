@@ -4,7 +4,7 @@
 
 import { afterEach, describe, expect, test } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { backoffCeiling, backoffDelay, BrainWsError, createClient, type BrainWsClient, type ClientOptions, type ConnectionState, type StateChange, type SubscribedInfo } from "../src/index.js";
+import { backoffCeiling, backoffDelay, BrainWsError, ChannelFeed, createClient, DEFAULT_MIN_INTERVAL_MS, type BrainWsClient, type ClientOptions, type ConnectionState, type StateChange, type SubscribedInfo } from "../src/index.js";
 import { broadcast, freePort, mintToken, post, privateRedis, sleep, startServer, stopAllServers, waitFor, type PrivateRedis } from "./harness.js";
 
 const clients: BrainWsClient[] = [];
@@ -643,6 +643,73 @@ describe("client publish: what it guarantees", () => {
     expect(sent.filter((f) => f.includes('"publish"'))).toEqual([]);
     c.close();
     expect(thrown(() => c.publish("chat:1", "chat_message", {}))).toEqual(["closed_by_client", "chat:1", "the client is closed"]);
+  });
+});
+
+describe("useChannel's feed (ChannelFeed, behind the React and Vue bindings)", () => {
+  const ns = (feed: ChannelFeed) => feed.getSnapshot().events.map((e) => (e.data as { n: number }).n);
+
+  test("many events, one snapshot: a ring of `limit`, newest last, nothing copied until the scheduled flush", async () => {
+    const server = await startServer();
+    const c = client({ url: server.ws });
+    const flushes: (() => void)[] = [];
+    const feed = new ChannelFeed(c, "metrics", { limit: 3, minIntervalMs: 0 }, (flush) => flushes.push(flush));
+    let notified = 0;
+    feed.watch(() => notified++);
+    const counter = c.subscribe("metrics");
+    let arrived = 0;
+    counter.on("event", () => arrived++);
+    feed.start();
+    await waitFor(() => counter.status === "subscribed", 5_000, "subscribed");
+    for (const f of flushes.splice(0)) f();
+    expect(feed.getSnapshot()).toMatchObject({ events: [], status: "subscribed", received: 0 });
+    notified = 0;
+
+    for (let n = 1; n <= 5; n++) await broadcast(server.http, "metrics", "metrics_update", { n });
+    await waitFor(() => arrived === 5, 5_000, "5 events");
+    const before = feed.getSnapshot();
+    expect(flushes.length).toBe(1); // 5 events, one flush scheduled
+    expect(before.received).toBe(0);
+    flushes.shift()!();
+    expect(notified).toBe(1);
+    expect(feed.getSnapshot()).not.toBe(before);
+    expect(ns(feed)).toEqual([3, 4, 5]);
+    expect(feed.getSnapshot().received).toBe(5);
+    expect(feed.getSnapshot().events.map((e) => e.offset)).toEqual([3, 4, 5]);
+    // Unchanged until something changes: the same object.
+    expect(feed.getSnapshot()).toBe(feed.getSnapshot());
+    feed.stop();
+  });
+
+  test(`a busy channel gets a snapshot at most every minIntervalMs (default ${DEFAULT_MIN_INTERVAL_MS} ms), each with every event so far; the first after a quiet period at once`, async () => {
+    expect(DEFAULT_MIN_INTERVAL_MS).toBe(100);
+    const server = await startServer();
+    const c = client({ url: server.ws });
+    const feed = new ChannelFeed(c, "metrics", { limit: 100 }, (flush) => flush()); // the "next frame" is now
+    const snapshots: { at: number; ns: number[] }[] = [];
+    feed.watch(() => snapshots.push({ at: performance.now(), ns: ns(feed) }));
+    const counter = c.subscribe("metrics");
+    feed.start();
+    // The feed's own snapshot says subscribed: nothing more is pending, the quiet period starts.
+    await waitFor(() => feed.getSnapshot().status === "subscribed", 5_000, "subscribed");
+    await sleep(DEFAULT_MIN_INTERVAL_MS + 50); // quiet
+    snapshots.length = 0;
+    const t0 = performance.now();
+    for (let n = 1; n <= 20; n++) {
+      await broadcast(server.http, "metrics", "metrics_update", { n });
+      await sleep(15);
+    }
+    await waitFor(() => snapshots.at(-1)?.ns.length === 20, 5_000, "all 20 in a snapshot");
+    expect(snapshots[0]!.ns).toEqual([1]); // the first after the quiet period: at once
+    expect(snapshots[0]!.at - t0).toBeLessThan(DEFAULT_MIN_INTERVAL_MS);
+    for (let i = 1; i < snapshots.length; i++) {
+      expect(snapshots[i]!.at - snapshots[i - 1]!.at).toBeGreaterThanOrEqual(DEFAULT_MIN_INTERVAL_MS - 2);
+      // Each snapshot holds every event so far, in order.
+      expect(snapshots[i]!.ns).toEqual(Array.from({ length: snapshots[i]!.ns.length }, (_, k) => k + 1));
+    }
+    expect(snapshots.length).toBeLessThan(20);
+    expect(snapshots.length).toBeGreaterThanOrEqual(3);
+    feed.stop();
   });
 });
 

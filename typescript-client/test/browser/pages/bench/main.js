@@ -57,8 +57,6 @@ if (params.get("mode") === "raw") {
     text: (events) => h("pre", null, events.map((e) => `${e.data.seq} ${e.data.cpu.toFixed(3)} ${e.data.mem}`).join("\n")),
     plain: (events) => h("table", null, h("tbody", null, events.map((e) => h("tr", { key: e.offset }, cells(e))))),
     table: (events) => h("div", { style: box }, h("table", { style: table }, h("tbody", null, events.map((e) => h(Row, { key: e.offset, event: e }))))),
-    // The same box, rows keyed by position: the 100 <tr> stay, only their text changes.
-    slots: (events) => h("div", { style: box }, h("table", { style: table }, h("tbody", null, events.map((e, i) => h(Row, { key: i, event: e }))))),
   };
   const view = views[params.get("view") ?? "table"];
 
