@@ -49,6 +49,14 @@ test("npm pack → install in a fresh project → import under bundler, node16 a
   // Every ts and tsx block of docs/clients.md and the package README, as
   // printed there, each its own module: the snippets are self-contained
   // (nothing undefined such as an `auth` or a `reload()`), and correct.
+  // The README's MissionDashboard and Vue example are docs/clients.md's, which
+  // test/browser/fresh-app.test.ts builds and runs in fresh Vite apps.
+  const examples = (doc: string) =>
+    [...readFileSync(join(root, doc), "utf8").matchAll(/```(tsx|vue|ts)\n([\s\S]*?)```/g)]
+      .filter(([, lang, code]) => lang !== "ts" || code!.startsWith("// main.ts\n"))
+      .map(([, , code]) => code);
+  expect(examples("typescript-client/README.md")).toEqual(examples("docs/clients.md"));
+  expect(examples("docs/clients.md")).toHaveLength(3);
   const files = ["consumer.ts", "vue-shim.d.ts"];
   writeFileSync(join(dir, "vue-shim.d.ts"), `declare module "*.vue" {\n  import type { DefineComponent } from "vue";\n  const component: DefineComponent;\n  export default component;\n}\n`);
   for (const [doc, name] of [["docs/clients.md", "docs"], ["typescript-client/README.md", "readme"]] as const) {
