@@ -245,7 +245,13 @@ export class BrainWsClient {
         "this runtime has no WebSocket: pass one, e.g. createClient({ url, WebSocket }) with `import WebSocket from \"ws\"`",
       );
     }
-    queueMicrotask(() => void this.open());
+    // On a microtask, so that listeners attached right after `createClient`
+    // (in the same task) see the first state, `connecting`, too.
+    queueMicrotask(() => {
+      if (this.state_ !== "connecting") return; // closed meanwhile
+      this.setState("connecting");
+      void this.open();
+    });
   }
 
   /** The connection's state. */

@@ -15,7 +15,7 @@ export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } fr
 export { BrainWsError, type BrainWsErrorKind } from "./errors.js";
 export type { Off } from "./emitter.js";
 export { Subscription } from "./subscription.js";
-export { ChannelFeed, type ChannelSnapshot, type FeedOptions } from "./feed.js";
+export { ChannelFeed, DEFAULT_MIN_INTERVAL_MS, type ChannelSnapshot, type FeedOptions } from "./feed.js";
 export type {
   CatalogueType,
   ChannelEventType,
