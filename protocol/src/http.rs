@@ -19,12 +19,15 @@ pub struct BroadcastRequest {
     /// The event type; `"broadcast"` when absent.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<EventType>,
-    /// A key chosen by the publisher (1 to 128 bytes), the same on every
-    /// retry of one event: within the idempotency window (10 minutes) of a
-    /// publication with the same key, on any node of the cluster, the event
-    /// is not delivered again and the answer's status is `duplicate`.
+    /// A key chosen by the publisher (1 to 128 bytes of UTF-8), the same on
+    /// every retry of one event: within the idempotency window (10 minutes)
+    /// of a publication with the same key, on any node of the cluster, the
+    /// event is not delivered again and the answer's status is `duplicate`.
+    /// The limit is in bytes (`x-max-bytes`); `maxLength` counts
+    /// characters, so a key of 128 characters or fewer that takes more than
+    /// 128 bytes is still refused (`422 invalid_body`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = 128), extend("x-max-bytes" = 128))]
     pub idempotency_key: Option<String>,
 }
 

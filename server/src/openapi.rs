@@ -45,7 +45,7 @@ pub(crate) fn document() -> Value {
             "/api/ws/broadcast/all": { "post": { "summary": "Broadcast an event to every connection", "security": admin, "requestBody": body("broadcast-all-request"), "responses": with_errors(ok("broadcast-all-response"), &mutating) } },
             "/api/ws/users/{user_id}/send": { "post": { "summary": "Send an event to every connection of a user", "security": admin,
                 "parameters": [{ "name": "user_id", "in": "path", "required": true,
-                    "description": "The user id: 1 to 256 bytes of UTF-8 (a longer one is 422 invalid_body).",
+                    "description": "The user id: 1 to 256 bytes of UTF-8 (a longer one is 422 invalid_body). The limit is in bytes (x-max-bytes); maxLength counts characters, so 256 characters that take more than 256 bytes are refused too.",
                     "schema": { "type": "string", "minLength": 1, "maxLength": crate::http_api::MAX_USER_ID_BYTES, "x-max-bytes": crate::http_api::MAX_USER_ID_BYTES } }],
                 "requestBody": body("send-to-user-request"), "responses": with_errors(ok("send-to-user-response"), &mutating) } },
             "/api/ws/stats": { "get": { "summary": "Connection, user and channel counts", "security": admin, "responses": with_errors(ok("stats-response"), &listing) } },
