@@ -759,11 +759,19 @@ export class BrainWsClient {
 }
 
 /**
- * Creates a client and starts connecting. Node 20 has no global WebSocket:
- * `createClient({ url, WebSocket })` with `import WebSocket from "ws"`.
+ * Creates a client and starts connecting, on a microtask: a `state` listener
+ * attached in the same task sees `connecting` first. Node 20 has no global
+ * WebSocket: `createClient({ url, WebSocket })` with `import WebSocket from "ws"`.
  *
  * ```ts
- * const client = createClient({ url: "ws://127.0.0.1:8000", getToken: () => auth.token() });
+ * import { createClient } from "@brain/ws-client";
+ *
+ * const client = createClient({
+ *   url: "ws://127.0.0.1:8000",
+ *   // asked before every attempt: a reconnect after 4002 gets a fresh token
+ *   getToken: async () => (await fetch("/api/ws-token", { credentials: "include" })).text(),
+ * });
+ * client.on("state", (state) => console.log(state)); // connecting, connected, …
  * const missions = client.subscribe("missions");
  * missions.on("mission_completed", (e) => console.log(e.data.mission_id));
  * ```
