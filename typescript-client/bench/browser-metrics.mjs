@@ -14,8 +14,9 @@
 // Variants (the bench page's query): the useChannel default (a snapshot at
 // most every 100 ms on a busy channel) and every animation frame
 // (minIntervalMs 0), each rendering the 100 events as a table of memoized
-// rows keyed by offset or as one text block; and a plain auto-layout table
-// re-rendering every row, every frame.
+// rows keyed by offset or as one text block; a plain auto-layout table
+// re-rendering every row, every frame; and the table with rows keyed by
+// position (kept, only their text changes).
 //
 // Events are published by a Node WebSocket client (client publish on
 // `metrics`, rate limit lifted) in 10 ms batches, so the publisher costs
@@ -163,6 +164,7 @@ try {
     ["table, every frame", "react", "&interval=0"],
     ["text, every frame", "react", "&view=text&interval=0"],
     ["plain table, every frame", "react", "&view=plain&interval=0"],
+    ["table, rows kept", "react", "&view=kept"],
   ].filter(([name], i) => i === 0 || !process.env.ONLY || process.env.ONLY.split(";").includes(name));
   const rounds = [];
   for (let round = 0; round < ROUNDS; round++) {
