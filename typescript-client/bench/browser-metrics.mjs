@@ -72,11 +72,20 @@ const addr = await new Promise((res, rej) => {
 
 // 3. Chromium.
 const profile = mkdtempSync(join(tmpdir(), "brain-ws-bench-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const context = await chromium
+  .launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  })
+  .catch((e) => {
+    // Leave nothing running: the server and the page server are up already.
+    server.kill("SIGTERM");
+    http.close();
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(dist, { recursive: true, force: true });
+    throw e;
+  });
 
 async function publisher() {
   const ws = new WebSocket(`ws://${addr}/ws/connect`);
