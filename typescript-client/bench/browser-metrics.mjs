@@ -14,8 +14,9 @@
 // Variants (the bench page's query): the useChannel default (a snapshot at
 // most every 100 ms on a busy channel) and every animation frame
 // (minIntervalMs 0), each rendering the 100 events as a table of memoized
-// rows keyed by offset or as one text block; and a plain auto-layout table
-// re-rendering every row, every frame.
+// rows keyed by offset or as one text block; a plain auto-layout table
+// re-rendering every row, every frame; and the table with rows keyed by
+// position (kept, only their text changes).
 //
 // Events are published by a Node WebSocket client (client publish on
 // `metrics`, rate limit lifted) in 10 ms batches, so the publisher costs
@@ -71,11 +72,20 @@ const addr = await new Promise((res, rej) => {
 
 // 3. Chromium.
 const profile = mkdtempSync(join(tmpdir(), "brain-ws-bench-chromium-"));
-const context = await chromium.launchPersistentContext(profile, {
-  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-  headless: true,
-  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-});
+const context = await chromium
+  .launchPersistentContext(profile, {
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    headless: true,
+    args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  })
+  .catch((e) => {
+    // Leave nothing running: the server and the page server are up already.
+    server.kill("SIGTERM");
+    http.close();
+    rmSync(profile, { recursive: true, force: true });
+    rmSync(dist, { recursive: true, force: true });
+    throw e;
+  });
 
 async function publisher() {
   const ws = new WebSocket(`ws://${addr}/ws/connect`);
@@ -163,6 +173,7 @@ try {
     ["table, every frame", "react", "&interval=0"],
     ["text, every frame", "react", "&view=text&interval=0"],
     ["plain table, every frame", "react", "&view=plain&interval=0"],
+    ["table, rows kept", "react", "&view=kept"],
   ].filter(([name], i) => i === 0 || !process.env.ONLY || process.env.ONLY.split(";").includes(name));
   const rounds = [];
   for (let round = 0; round < ROUNDS; round++) {

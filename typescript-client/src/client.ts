@@ -214,7 +214,8 @@ export class BrainWsClient {
   private readonly channels = new Map<string, Channel>();
   /** Per channel: answers still due for subscriptions already dropped (skip them). */
   private readonly staleAnswers = new Map<string, number>();
-  private readonly publishQueue: string[] = [];
+  /** Publishes held while disconnected: their frames, and what `not_sent` reports name. */
+  private readonly publishQueue: { channel: string; type: string; frame: string }[] = [];
   private readonly WS: WebSocketConstructor | undefined;
   private ws: WebSocketLike | null = null;
   private state_: ConnectionState = "connecting";
@@ -309,14 +310,17 @@ export class BrainWsClient {
   }
 
   /**
-   * Publishes an event on `channel` as this client (`publish` message; the
-   * server allows it only on its `client_publish_channels`, else it answers
-   * `error` `publish_not_allowed`; `unavailable` while its Redis is down, the
-   * event delivered nowhere: each refusal reaches `on("error")` as a
-   * `BrainWsError` of kind `server` with `code` and `channel`). While
-   * disconnected the message is held (up to `publishQueueSize`) and sent
-   * after the next connect. Throws `invalid` for a bad channel or event type,
-   * `overflow` when the queue is full, `closed_by_client` after `close()`.
+   * Publishes an event on `channel` as this client (a `publish` message;
+   * docs/clients.md, Publishing, says exactly what is guaranteed). The
+   * protocol has no success acknowledgement: silence is not proof of
+   * delivery. Each refusal of the server (`publish_not_allowed`,
+   * `forbidden`, `rate_limited`, `unavailable`) reaches `on("error")` as a
+   * `BrainWsError` of kind `server` with its `code` and, when the server
+   * named it, `channel`. While disconnected the message is held (up to
+   * `publishQueueSize`) and sent, in call order, after the next connect; if
+   * the client closes first, each held publish is reported as `not_sent`.
+   * Throws `invalid` for a bad channel or event type, `overflow` when the
+   * queue is full, `closed_by_client` after `close()`; nothing is sent then.
    */
   publish(channel: string, type: string, data?: unknown): void {
     validChannel(channel);
@@ -337,7 +341,7 @@ export class BrainWsClient {
     if (this.publishQueue.length >= cap) {
       throw new BrainWsError("overflow", `${cap} publishes are already waiting for the connection`, { channel });
     }
-    this.publishQueue.push(frame);
+    this.publishQueue.push({ channel, type, frame });
   }
 
   /** Closes the connection (code 1000) and ends every subscription; the client does not reconnect. Idempotent. */
@@ -539,7 +543,7 @@ export class BrainWsClient {
     this.ws = null;
     if (ws) this.dropSocket(ws, 1000);
     this.error_ = error;
-    this.publishQueue.length = 0;
+    const unsent = this.publishQueue.splice(0);
     for (const ch of this.channels.values()) {
       if (ch.linger !== undefined) clearTimeout(ch.linger);
       for (const sub of ch.subs) sub._end();
@@ -548,6 +552,12 @@ export class BrainWsClient {
     if (error) this.log("error", error.message);
     this.setState("closed", { ...change, ...(error ? { error } : {}) });
     if (error) this.listeners.emit("error", error);
+    for (const { channel, type } of unsent) {
+      this.listeners.emit(
+        "error",
+        new BrainWsError("not_sent", `the client closed before this publish (${type} on ${channel}) could be sent`, { channel }),
+      );
+    }
   }
 
   private send(message: ClientMessage): void {
@@ -625,7 +635,7 @@ export class BrainWsClient {
     for (const ch of this.channels.values()) {
       if (ch.linger === undefined) this.sendSubscribe(ch);
     }
-    for (const frame of this.publishQueue.splice(0)) this.ws?.send(frame);
+    for (const { frame } of this.publishQueue.splice(0)) this.ws?.send(frame);
   }
 
   /** Sends `subscribe`, with the channel's position as `since` unless `fresh`. */
@@ -749,11 +759,19 @@ export class BrainWsClient {
 }
 
 /**
- * Creates a client and starts connecting. Node 20 has no global WebSocket:
- * `createClient({ url, WebSocket })` with `import WebSocket from "ws"`.
+ * Creates a client and starts connecting, on a microtask: a `state` listener
+ * attached in the same task sees `connecting` first. Node 20 has no global
+ * WebSocket: `createClient({ url, WebSocket })` with `import WebSocket from "ws"`.
  *
  * ```ts
- * const client = createClient({ url: "ws://127.0.0.1:8000", getToken: () => auth.token() });
+ * import { createClient } from "@brain/ws-client";
+ *
+ * const client = createClient({
+ *   url: "ws://127.0.0.1:8000",
+ *   // asked before every attempt: a reconnect after 4002 gets a fresh token
+ *   getToken: async () => (await fetch("/api/ws-token", { credentials: "include" })).text(),
+ * });
+ * client.on("state", (state) => console.log(state)); // connecting, connected, …
  * const missions = client.subscribe("missions");
  * missions.on("mission_completed", (e) => console.log(e.data.mission_id));
  * ```

@@ -620,6 +620,23 @@ describe("client publish: what it guarantees", () => {
     expect(got).toEqual([{ text: "small" }]);
   });
 
+  test("publishes held while disconnected are reported not_sent, each with its channel, when the client closes first", async () => {
+    const port = await freePort(); // nothing listens there
+    const c = client({ url: `ws://127.0.0.1:${port}`, backoff: { initialMs: 60_000 } });
+    const errors: BrainWsError[] = [];
+    c.on("error", (e) => errors.push(e));
+    c.publish("chat:1", "chat_message", { text: "a" });
+    c.publish("chat:2", "typing", null);
+    await waitFor(() => c.state === "reconnecting", 5_000, "reconnecting");
+    expect(errors).toEqual([]);
+    c.close();
+    expect(errors.map((e) => [e.kind, e.channel, e.message])).toEqual([
+      ["not_sent", "chat:1", "the client closed before this publish (chat_message on chat:1) could be sent"],
+      ["not_sent", "chat:2", "the client closed before this publish (typing on chat:2) could be sent"],
+    ]);
+    expect(stateNames(c)).toEqual(["connecting", "reconnecting", "closed"]);
+  });
+
   test("bad input throws at once with a typed error and sends nothing", async () => {
     const sent: string[] = [];
     const server = await startServer(["--client-publish", "chat:*"]);

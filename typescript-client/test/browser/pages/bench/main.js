@@ -5,7 +5,8 @@
 // arrived (lost and repeated events) and whether offsets only increased.
 // `&interval=MS` sets useChannel's minIntervalMs; `&view=text` renders the
 // rows as one text block; `&view=plain` as a plain auto-layout table whose
-// rows re-render on every snapshot. The default table is the cheap way to
+// rows re-render on every snapshot; `&view=kept` as the default table with
+// rows keyed by position (kept, only their text changes). The default table is the cheap way to
 // show a fast feed: memoized rows keyed by offset (a row that stays is not
 // re-rendered), fixed table layout inside a size-contained box (a changed
 // row does not re-lay-out the rest of the page).
@@ -57,6 +58,8 @@ if (params.get("mode") === "raw") {
     text: (events) => h("pre", null, events.map((e) => `${e.data.seq} ${e.data.cpu.toFixed(3)} ${e.data.mem}`).join("\n")),
     plain: (events) => h("table", null, h("tbody", null, events.map((e) => h("tr", { key: e.offset }, cells(e))))),
     table: (events) => h("div", { style: box }, h("table", { style: table }, h("tbody", null, events.map((e) => h(Row, { key: e.offset, event: e }))))),
+    // The same box, rows keyed by position: the 100 <tr> stay, only their text changes.
+    kept: (events) => h("div", { style: box }, h("table", { style: table }, h("tbody", null, events.map((e, i) => h(Row, { key: i, event: e }))))),
   };
   const view = views[params.get("view") ?? "table"];
 
