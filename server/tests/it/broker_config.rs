@@ -228,7 +228,7 @@ async fn redis_restarted_with_a_password_is_reported_as_permanent_and_retried() 
         .await
         .expect("POST");
     assert_eq!(publish.status().as_u16(), 503);
-    // Several retries later (backoff up to 1 s), still one error line.
+    // About fifteen retries later (200 ms apart), still one error line.
     tokio::time::sleep(std::time::Duration::from_secs(3)).await;
     let refusals = lines("redis refuses this node's configuration");
     assert_eq!(refusals(), 1, "{:#?}", log.lock().unwrap());

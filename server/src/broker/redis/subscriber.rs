@@ -28,11 +28,10 @@ use crate::history::Position;
 use crate::hub::{Interest, Outcome, Recipients, Sequenced};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
+/// The ceiling for every cause, a refused configuration included (an
+/// operator may fix Redis, and the node is back at its next attempt; the
+/// log says so once per change, not per attempt: `State::set_down`).
 const MAX_BACKOFF: Duration = Duration::from_millis(200);
-/// The ceiling while Redis refuses this node's configuration (a password,
-/// a DB index): still retried, since an operator may fix Redis, but at a
-/// pace that does not flood its logs.
-const MAX_BACKOFF_PERMANENT: Duration = Duration::from_secs(1);
 /// How often the connections are pinged, to notice a silent outage.
 const PING_INTERVAL: Duration = Duration::from_secs(1);
 
@@ -58,17 +57,11 @@ pub(super) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Int
             }
             Err(failure) => failure,
         };
-        let ceiling = if failure.cause.is_permanent() {
-            MAX_BACKOFF_PERMANENT
-        } else {
-            MAX_BACKOFF
-        };
         shared.state.set_down(failure);
-        backoff = backoff.min(ceiling);
         // Full jitter over the upper half: nodes that lost Redis together
         // do not all come back in the same millisecond.
         let until = Instant::now() + backoff.mul_f64(rand::random_range(0.5..=1.0));
-        backoff = (backoff * 2).min(ceiling);
+        backoff = (backoff * 2).min(MAX_BACKOFF);
         loop {
             tokio::select! {
                 _ = shared.shutdown.cancelled() => return,
