@@ -54,6 +54,10 @@ pub struct Config {
     /// and `auth.user_id`, and for every connection when the server's auth
     /// mode is `required`.
     pub token: Option<String>,
+    /// The server's HS256 secret (`--jwt-secret`), so the suite can sign
+    /// tokens of its own: an expired one for `auth.expired_token`. Without
+    /// it that scenario is skipped.
+    pub jwt_secret: Option<String>,
     /// An admin API key sent as `Authorization: Bearer` on HTTP calls.
     pub api_key: Option<String>,
     /// Patterns selecting scenario ids (empty selects all); see
@@ -87,6 +91,7 @@ impl Config {
             ws_url: ws_url.into(),
             http_url: None,
             token: None,
+            jwt_secret: None,
             api_key: None,
             filter: Vec::new(),
             force: Vec::new(),

@@ -78,7 +78,7 @@ pub use tls::{TlsError, TlsFiles};
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// let node = brain_ws_server::Node::start(brain_ws_server::Config::default())?;
+/// let node = brain_ws_server::Node::start(brain_ws_server::Config::default()).await?;
 /// let app = axum::Router::new().nest("/brain", brain_ws_server::router(&node));
 /// # let _ = app; Ok(()) }
 /// ```

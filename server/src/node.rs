@@ -56,8 +56,24 @@ impl Node {
     /// Validates `config` and starts a node (with its heartbeat task) without
     /// a listener: mount [`crate::router`] in your own axum app to serve it.
     /// [`crate::Server::start`] does both.
-    pub fn start(config: Config) -> Result<Self, crate::ConfigError> {
+    ///
+    /// With the Redis broker, Redis is asked once first (connect, `AUTH`,
+    /// `SELECT`, `PING`, at most 3 s): a configuration it refuses (a
+    /// password, a DB index out of range, a peer that is not Redis) fails
+    /// with [`crate::StartError::Broker`]; an unreachable Redis does not (the
+    /// node starts not ready and keeps retrying).
+    ///
+    /// # Errors
+    /// [`crate::StartError::Config`] for an invalid configuration,
+    /// [`crate::StartError::Broker`] for a broker that refuses it.
+    pub async fn start(config: Config) -> Result<Self, crate::StartError> {
         config.validate()?;
+        if let BrokerConfig::Redis(url) = &config.broker {
+            let client = crate::broker::redis::client(url, &config.redis_tls)?;
+            crate::broker::redis::probe::check(&client, &config.broker.redacted())
+                .await
+                .map_err(crate::StartError::Broker)?;
+        }
         let node = Self::new(config)?;
         tokio::spawn(crate::heartbeat::run(node.clone()));
         if node.is_cluster() {

@@ -70,11 +70,6 @@ impl Server {
     /// Validates `config`, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         config.validate()?;
-        if let crate::config::BrokerConfig::Redis(url) = &config.broker {
-            crate::broker::redis::probe::check(url, &config.broker.redacted())
-                .await
-                .map_err(StartError::Broker)?;
-        }
         let addr = config.bind;
         let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
         let addr = listener
@@ -85,7 +80,8 @@ impl Server {
             .as_ref()
             .map(|t| t.server_config().map(tokio_rustls::TlsAcceptor::from))
             .transpose()?;
-        let node = Node::start(config)?;
+        // Probes the broker: a configuration Redis refuses fails here.
+        let node = Node::start(config).await?;
         let app = app(&node);
         let serve = tokio::spawn(crate::serve::run(listener, app, node.clone(), acceptor));
         if let Some(tls) = &tls {

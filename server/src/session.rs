@@ -40,8 +40,12 @@ const CLOSE_ECHO_TIMEOUT: Duration = Duration::from_millis(250);
 const PUBLISH_QUEUE: usize = 64;
 /// How long a publish waits for room in a full [`PUBLISH_QUEUE`] (the
 /// client's reads pause meanwhile) before it is refused with `rate_limited`.
-/// Only a stalled broker keeps the queue full that long.
-const PUBLISH_QUEUE_WAIT: Duration = Duration::from_secs(2);
+/// Only a stalled broker keeps the queue full that long. Shorter than the
+/// Redis broker's command timeout (2 s): a publish in flight frees its slot
+/// by then at the latest, so a wait as long as that timeout would always
+/// end with room, and a stalled broker would pause the client's reads for
+/// 2 s per publish instead of refusing (`faults::a_full_client_publish_queue_...`).
+const PUBLISH_QUEUE_WAIT: Duration = Duration::from_secs(1);
 
 /// Everything a session needs, handed over by the upgrade handler.
 pub(crate) struct SessionStart {

@@ -37,6 +37,7 @@ pub(crate) mod section {
     pub(crate) const ERROR_CODES: &str = "docs/protocol.md#error-codes";
     pub(crate) const CLOSE_CODES: &str = "docs/protocol.md#close-codes";
     pub(crate) const HISTORY: &str = "docs/protocol.md#history";
+    pub(crate) const STREAM_RESTARTS: &str = "docs/protocol.md#stream-restarts";
     pub(crate) const CLIENT_PUBLISH: &str = "docs/protocol.md#client-publish";
     pub(crate) const DECISIONS: &str = "docs/protocol.md#decisions";
 }

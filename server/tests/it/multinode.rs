@@ -518,6 +518,26 @@ impl PrivateRedis {
         Self { port, child }
     }
 
+    /// Freezes the process (SIGSTOP): connections stay open, nothing is
+    /// answered, as with a Redis stuck on a slow command or a lost network.
+    pub(crate) fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Undoes [`PrivateRedis::pause`] (SIGCONT).
+    pub(crate) fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("redis-server is running");
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
+    }
+
     pub(crate) async fn kill(mut self) -> u16 {
         self.child.start_kill().unwrap();
         self.child.wait().await.unwrap();

@@ -40,6 +40,7 @@
 //! came back one backoff step late.
 
 mod cluster;
+pub(crate) mod health;
 mod metrics;
 pub(crate) mod probe;
 mod scripts;
@@ -65,6 +66,7 @@ use crate::frames;
 use crate::frames::Frame;
 use crate::history::{Position, new_epoch, recover};
 use crate::hub::{Hub, Interest, Joined, Target};
+use health::{Cause, Failure};
 use wire::Keys;
 
 /// How long one Redis command may take before it counts as a failure.
@@ -103,16 +105,29 @@ struct Shared {
     tasks: TaskTracker,
 }
 
-/// Whether Redis is reachable, and the counters of `/metrics`.
-#[derive(Default)]
+/// Whether Redis is reachable, why not, and the counters of `/metrics`.
 struct State {
     up: AtomicBool,
-    reason: Mutex<String>,
+    /// The last failure that took the broker down (while down: why).
+    down: Mutex<Failure>,
     errors: AtomicU64,
     reconnects: AtomicU64,
     /// Publications refused because Redis was unreachable.
     refused: AtomicU64,
     gap_fills: AtomicU64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            up: AtomicBool::new(false),
+            down: Mutex::new(Failure::unreachable("connecting")),
+            errors: AtomicU64::default(),
+            reconnects: AtomicU64::default(),
+            refused: AtomicU64::default(),
+            gap_fills: AtomicU64::default(),
+        }
+    }
 }
 
 impl State {
@@ -130,23 +145,46 @@ impl State {
         }
     }
 
-    fn set_down(&self, reason: String) {
+    /// Marks the broker down because of `failure`. An outage is logged as a
+    /// warning when it starts; a permanent cause (a refused password, a bad
+    /// DB index, ...) as an error each time the cause or its text changes,
+    /// not on every retry.
+    fn set_down(&self, failure: Failure) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let was_up = self.up.swap(false, Ordering::AcqRel);
-        if was_up || self.reconnects.load(Ordering::Relaxed) == 0 {
+        let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        let changed = *down != failure;
+        if failure.cause.is_permanent() {
+            if changed || was_up {
+                tracing::error!(
+                    cause = failure.cause.label(),
+                    reason = %failure.reason(),
+                    "redis refuses this node's configuration: publishing fails (503) until Redis or the broker URL is fixed; retrying with backoff"
+                );
+            }
+        } else if was_up
+            || self.reconnects.load(Ordering::Relaxed) == 0
+            || down.cause.is_permanent()
+        {
             tracing::warn!(
-                %reason,
+                reason = %failure.text,
                 "redis broker unavailable: publishing fails (503) until it returns"
             );
         }
-        *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+        *down = failure;
     }
 
+    /// Why the broker is down, as `/ready` and publish errors give it.
     fn reason(&self) -> String {
-        self.reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.down.lock().unwrap_or_else(|p| p.into_inner()).reason()
+    }
+
+    /// The cause in effect: `None` while up.
+    fn cause(&self) -> Option<Cause> {
+        if self.is_up() {
+            return None;
+        }
+        Some(self.down.lock().unwrap_or_else(|p| p.into_inner()).cause)
     }
 
     /// A failed command that did not (yet) take the subscription down.
@@ -160,14 +198,17 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Runs one Redis command with [`COMMAND_TIMEOUT`]; a failure says what
+/// failed and why ([`Failure`]; `?` turns it into its text where only the
+/// text matters).
 async fn timed<T>(
     what: &'static str,
     fut: impl Future<Output = redis::RedisResult<T>>,
-) -> Result<T, String> {
+) -> Result<T, Failure> {
     match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(format!("{what}: {e}")),
-        Err(_) => Err(format!("{what}: timed out")),
+        Ok(Err(e)) => Err(Failure::redis(what, &e)),
+        Err(_) => Err(Failure::unreachable(format!("{what}: timed out"))),
     }
 }
 
@@ -197,11 +238,6 @@ impl RedisBroker {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
-        *shared
-            .state
-            .reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = "connecting".into();
         shared
             .tasks
             .spawn(subscriber::run(shared.clone(), interest_rx));
@@ -214,7 +250,7 @@ impl RedisBroker {
 /// The Redis client for `url`; a `rediss://` URL with [`RedisTls`]
 /// settings trusts their CA (instead of the public roots) and presents
 /// their client certificate.
-fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, ConfigError> {
+pub(crate) fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, ConfigError> {
     if !tls.is_set() {
         return redis::Client::open(url).map_err(|e| ConfigError(format!("broker URL: {e}")));
     }
@@ -278,7 +314,7 @@ impl Shared {
 
     /// Opens a fresh command connection (the supervisor, on every
     /// (re)connection) and checks it answers.
-    async fn reconnect_commands(&self) -> Result<(), String> {
+    async fn reconnect_commands(&self) -> Result<(), Failure> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT));
@@ -318,7 +354,8 @@ impl Shared {
                     .query_async::<u64>(conn),
             )
             .await
-            .map(Some);
+            .map(Some)
+            .map_err(String::from);
         }
         let mut invocation = self.publish_once_script.key(self.idempotency_key(p));
         invocation

@@ -7,23 +7,19 @@
 
 use std::time::Duration;
 
-use redis::RedisError;
+use super::health::Cause;
 
 /// How long the start-time probe waits for an answer. A Redis that does not
 /// answer in time counts as unreachable (retried), not as misconfigured.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Server error codes that say "try again later", not "never".
-const TRANSIENT_CODES: &[&str] = &["LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN"];
-
-/// Connects to `url` once (the same handshake as the broker: `AUTH`,
-/// `SELECT`) and sends `PING`. `Err` with the reason when the configuration
+/// Connects once with the broker's `client` (the same URL, TLS settings and
+/// handshake: `AUTH`, `SELECT`) and sends `PING`. `Err` with the reason when the configuration
 /// is permanently wrong; `Ok` when it works or Redis is merely unreachable
 /// now (logged; the broker keeps retrying). `redacted` is the URL without
 /// its password, for the message.
-pub(crate) async fn check(url: &str, redacted: &str) -> Result<(), String> {
+pub(crate) async fn check(client: &redis::Client, redacted: &str) -> Result<(), String> {
     let attempt = async {
-        let client = redis::Client::open(url)?;
         let mut conn = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING").query_async::<String>(&mut conn).await
     };
@@ -40,40 +36,13 @@ pub(crate) async fn check(url: &str, redacted: &str) -> Result<(), String> {
             return Ok(());
         }
     };
-    if is_transient(&error) {
+    let cause = Cause::of(&error);
+    if !cause.is_permanent() {
         tracing::warn!(broker = %redacted, error = %error, "redis is unreachable at start; retrying in the background");
         return Ok(());
     }
     Err(format!(
         "the broker at {redacted} refuses this configuration: {error}{}",
-        hint(&error)
+        cause.hint()
     ))
-}
-
-/// Whether `e` is about reaching Redis (retry) rather than about what we
-/// asked of it (stop).
-fn is_transient(e: &RedisError) -> bool {
-    e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
-        || e.code().is_some_and(|code| TRANSIENT_CODES.contains(&code))
-}
-
-/// What to change, for the common permanent errors.
-fn hint(e: &RedisError) -> &'static str {
-    let text = e.to_string();
-    if text.contains("DB index is out of range") {
-        " (the /N at the end of the URL must be below the server's `databases`, 16 by default)"
-    } else if e.kind() == redis::ErrorKind::AuthenticationFailed
-        || text.contains("WRONGPASS")
-        || text.contains("NOAUTH")
-        || text.contains("AUTH")
-    {
-        " (check the user and password in the URL: redis://user:password@host:port/db)"
-    } else if e.kind() == redis::ErrorKind::Parse {
-        " (the peer does not speak the Redis protocol: check the host and port)"
-    } else {
-        ""
-    }
 }
