@@ -25,7 +25,7 @@
 
 mod access;
 mod auth;
-mod broker;
+pub mod broker;
 mod clock;
 mod config;
 mod connection;

@@ -13,7 +13,7 @@ use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::broker::memory::MemoryBroker;
+use crate::broker::MemoryBroker;
 use crate::broker::redis::RedisBroker;
 use crate::broker::{Broker, BrokerError, BrokerHealth, Publication, Published};
 use crate::clock::Clock;
@@ -59,16 +59,55 @@ impl Node {
     pub fn start(config: Config) -> Result<Self, crate::ConfigError> {
         config.validate()?;
         let node = Self::new(config)?;
-        tokio::spawn(crate::heartbeat::run(node.clone()));
-        if node.is_cluster() {
-            tokio::spawn(node.clone().announce_startup());
+        node.run();
+        Ok(node)
+    }
+
+    /// [`Node::start`] on the application's own broker: `broker` receives
+    /// the node's [`Hub`](crate::broker::Hub) and returns the
+    /// [`Broker`](crate::broker::Broker) every publication and subscription
+    /// goes through (`config.broker` is not consulted). Wrapping a
+    /// [`MemoryBroker`] is the shortest case:
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), brain_ws_server::ConfigError> {
+    /// use brain_ws_server::broker::MemoryBroker;
+    /// let node = brain_ws_server::Node::start_with_broker(
+    ///     brain_ws_server::Config::default(),
+    ///     MemoryBroker::new,
+    /// )?;
+    /// # let _ = node; Ok(()) }
+    /// ```
+    pub fn start_with_broker<B: Broker>(
+        config: Config,
+        broker: impl FnOnce(Arc<Hub>) -> B,
+    ) -> Result<Self, crate::ConfigError> {
+        config.validate()?;
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::default());
+        let hub = Arc::new(Hub::new(
+            config.clone(),
+            Clock::new(),
+            metrics.clone(),
+            None,
+        ));
+        let broker = Arc::new(broker(hub.clone()));
+        let node = Self::assemble(config, metrics, hub, broker);
+        node.run();
+        Ok(node)
+    }
+
+    /// Starts the heartbeat task and announces `system_startup`.
+    fn run(&self) {
+        tokio::spawn(crate::heartbeat::run(self.clone()));
+        if self.is_cluster() {
+            tokio::spawn(self.clone().announce_startup());
         } else {
             // One node: nothing to wait for, and announced before anyone
             // can subscribe (the in-memory broker publishes synchronously).
-            let (channel, event_type, data) = node.startup_event();
-            let _ = node.publish(&channel, &event_type, data).now_or_never();
+            let (channel, event_type, data) = self.startup_event();
+            let _ = self.publish(&channel, &event_type, data).now_or_never();
         }
-        Ok(node)
     }
 
     /// Emits `system_shutdown`, closes every connection with 1001 (going
@@ -159,10 +198,7 @@ impl Node {
                     metrics.clone(),
                     None,
                 ));
-                (
-                    hub.clone(),
-                    Arc::new(MemoryBroker::new(config.clone(), hub)),
-                )
+                (hub.clone(), Arc::new(MemoryBroker::new(hub)))
             }
             BrokerConfig::Redis(url) => {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -177,10 +213,20 @@ impl Node {
                 (hub, Arc::new(broker))
             }
         };
+        Ok(Self::assemble(config, metrics, hub, broker))
+    }
+
+    /// The node around its hub and broker, with the metrics registry.
+    fn assemble(
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+        hub: Arc<Hub>,
+        broker: Arc<dyn Broker>,
+    ) -> Self {
         let mut registry = prometheus_client::registry::Registry::default();
         metrics.register(&mut registry, hub.clone());
         broker.register_metrics(&mut registry);
-        Ok(Self {
+        Self {
             inner: Arc::new(NodeInner {
                 config,
                 hub,
@@ -191,7 +237,7 @@ impl Node {
                 sessions: TaskTracker::new(),
                 user_slots: Arc::default(),
             }),
-        })
+        }
     }
 
     /// Subscribes a connection: the hub holds its live events back while

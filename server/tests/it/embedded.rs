@@ -3,48 +3,18 @@
 //! `WebSocket`, and the wire behaviour must be the same as on our own
 //! accept loop (which writes frames directly).
 
-use std::net::SocketAddr;
-
 use brain_ws_protocol::{ChannelName, EventType};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::*;
 
-async fn next_json(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Value {
-    loop {
-        let message = tokio::time::timeout(PATIENCE, ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("stream open")
-            .expect("frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(text.as_str()).expect("json");
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_router_served_by_axum_delivers_and_answers_like_our_own_loop() {
     let server = start(|_| {}).await;
     let node = server.node();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = brain_ws_server::router(node);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
+    let addr = serve(brain_ws_server::router(node), true).await;
     let (mut ws, response) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/ws/channel/builds"))
             .await
@@ -73,26 +43,6 @@ async fn the_router_served_by_axum_delivers_and_answers_like_our_own_loop() {
         .expect("send");
     assert_eq!(next_json(&mut ws).await["type"], "pong");
     server.shutdown().await;
-}
-
-/// Serves `app` on a free port (with `ConnectInfo` when `connect_info`).
-async fn serve(app: axum::Router, connect_info: bool) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        if connect_info {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        } else {
-            axum::serve(listener, app).await
-        }
-    });
-    addr
 }
 
 async fn get_text(url: String) -> (u16, String) {
