@@ -54,7 +54,7 @@ mod ws;
 pub use access::{AccessDenied, ChannelRole, InvalidChannelRole};
 pub use auth::{AuthError, Authenticator, Identity, StaticTokens};
 pub use brain_ws_protocol::http::AuthMode;
-pub use broker::{BrokerError, Published};
+pub use broker::{BrokerError, BrokerFailure, Published};
 pub use config::{BrokerConfig, Config, ConfigError, RedisTls};
 pub use events::EmitResult;
 pub use history::Position;

@@ -479,7 +479,7 @@ impl Node {
 
     /// Whether the broker is reachable: `None` when it is, or why not
     /// (`/ready` answers 503 and publishing fails meanwhile).
-    pub fn broker_unavailable(&self) -> Option<String> {
+    pub fn broker_unavailable(&self) -> Option<crate::BrokerFailure> {
         match self.inner.broker.health() {
             BrokerHealth::Up => None,
             BrokerHealth::Down(reason) => Some(reason),

@@ -101,21 +101,93 @@ impl Published {
 /// Why a publication was not delivered. Nothing was delivered anywhere, on
 /// this node either: the publisher may retry (with an idempotency key, a
 /// retry of an event that did go out is not delivered twice).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum BrokerError {
     /// The cluster broker (Redis) cannot be reached, or did not confirm the
-    /// publication; the HTTP API answers 503 `unavailable`.
+    /// publication; the HTTP API answers 503 `unavailable` with this
+    /// message.
     #[error("broker unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(BrokerFailure),
+}
+
+/// The cause of an error of a failure's `source`: shared, so a failure can
+/// be kept as the broker's state and handed to every caller.
+pub type FailureSource = std::sync::Arc<dyn std::error::Error + Send + Sync>;
+
+/// What is wrong with the cluster broker (Redis, or an application's own):
+/// the reason of [`BrokerError::Unavailable`], of `/ready`'s 503
+/// (`"redis: unavailable (<reason>)"`) and of [`crate::Node::broker_unavailable`].
+/// Each `what` names the operation that failed (`publish`, `connecting`,
+/// `ping`, `reading history`, ...).
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum BrokerFailure {
+    /// The node has not reached the broker yet (it started moments ago).
+    #[error("connecting")]
+    Connecting,
+    /// No connection to send a command on: the last one was lost and the
+    /// next is not open yet.
+    #[error("not connected")]
+    NotConnected,
+    /// The broker closed the subscription connection.
+    #[error("connection lost")]
+    ConnectionLost,
+    /// The broker cannot be reached, or the connection broke while doing
+    /// `what`: refused, reset, closed, name resolution, TLS, I/O.
+    #[error("{what}: {source}")]
+    Unreachable {
+        /// The operation.
+        what: &'static str,
+        /// The client library's error (a `redis::RedisError` for Redis).
+        source: FailureSource,
+    },
+    /// The broker refused the node's credentials (`NOAUTH`, `WRONGPASS`).
+    #[error("{what}: {source}")]
+    Auth {
+        /// The operation.
+        what: &'static str,
+        /// The client library's error.
+        source: FailureSource,
+    },
+    /// The broker answered `what` with an error, or with a reply the node
+    /// cannot read.
+    #[error("{what}: {source}")]
+    Response {
+        /// The operation.
+        what: &'static str,
+        /// The broker's error, or what is wrong with its reply.
+        source: FailureSource,
+    },
+    /// No answer to `what` within the time allowed (2 s per Redis command,
+    /// 1 s per connection attempt).
+    #[error("{what}: timed out")]
+    Timeout {
+        /// The operation.
+        what: &'static str,
+    },
+}
+
+impl BrokerFailure {
+    /// A [`BrokerFailure::Response`] to `what` with `detail` as its source
+    /// (for a reply of the wrong shape).
+    pub fn response(
+        what: &'static str,
+        detail: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Self {
+        Self::Response {
+            what,
+            source: FailureSource::from(detail.into()),
+        }
+    }
 }
 
 /// Whether the broker can carry events between nodes right now.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum BrokerHealth {
     /// Working (always, for the in-memory broker).
     Up,
     /// Unreachable: publications fail until it returns.
-    Down(String),
+    Down(BrokerFailure),
 }
 
 /// Which nodes share the broker, and their counts.

@@ -87,3 +87,71 @@ async fn permanent_redis_errors_fail_at_start_and_unreachable_redis_is_retried()
     server.shutdown().await;
     redis.kill().await;
 }
+
+/// Redis failures reach callers as `BrokerFailure` variants they can match:
+/// refused credentials are `Auth`, nothing listening is `Unreachable`, and
+/// a publication meanwhile fails with `BrokerError::Unavailable` carrying
+/// the same cause (the HTTP API's 503 message is its text).
+#[tokio::test]
+async fn redis_failures_are_typed_for_callers() {
+    use brain_ws_protocol::{ChannelName, EventType};
+    use brain_ws_server::{BrokerError, BrokerFailure, Node};
+
+    let redis =
+        PrivateRedis::start_with_args(free_port().await, &["--requirepass", "s3cret"]).await;
+    let node_on = |url: String| {
+        Node::start(Config {
+            broker: BrokerConfig::Redis(url),
+            redis_prefix: format!("brain-ws-it-fail-{}", uuid::Uuid::new_v4().simple()),
+            ..Config::default()
+        })
+        .expect("a node starts while its broker is down")
+    };
+    let wrong = node_on(format!("redis://:wrong@127.0.0.1:{}/0", redis.port));
+    let nowhere = node_on(format!("redis://127.0.0.1:{}/0", free_port().await));
+    eventually("both nodes tried to connect", async || {
+        !matches!(
+            wrong.broker_unavailable(),
+            None | Some(BrokerFailure::Connecting)
+        ) && !matches!(
+            nowhere.broker_unavailable(),
+            None | Some(BrokerFailure::Connecting)
+        )
+    })
+    .await;
+    let auth = wrong.broker_unavailable().expect("down");
+    assert!(
+        matches!(
+            auth,
+            BrokerFailure::Auth {
+                what: "connecting",
+                ..
+            }
+        ),
+        "{auth:?}"
+    );
+    let refused = nowhere.broker_unavailable().expect("down");
+    assert!(
+        matches!(
+            refused,
+            BrokerFailure::Unreachable {
+                what: "connecting",
+                ..
+            }
+        ),
+        "{refused:?}"
+    );
+    assert!(refused.to_string().starts_with("connecting: "), "{refused}");
+    let channel = ChannelName::new("builds").expect("channel");
+    let kind = EventType::new("build_done").expect("event type");
+    let err = wrong
+        .publish(&channel, &kind, serde_json::json!({}))
+        .await
+        .expect_err("nothing is published while Redis refuses us");
+    let BrokerError::Unavailable(cause) = &err;
+    assert!(matches!(cause, BrokerFailure::Auth { .. }), "{err:?}");
+    assert_eq!(err.to_string(), format!("broker unavailable: {auth}"));
+    wrong.shutdown().await;
+    nowhere.shutdown().await;
+    redis.kill().await;
+}

@@ -6,8 +6,10 @@
 use std::sync::{Arc, Mutex};
 
 use brain_ws_protocol::{ChannelName, EventType, StreamPosition};
-use brain_ws_server::broker::{Broker, Hub, Joined, MemoryBroker, Publication, Target};
-use brain_ws_server::{BrokerError, Config, Node, Published};
+use brain_ws_server::broker::{
+    Broker, BrokerHealth, Hub, Joined, MemoryBroker, Publication, Target,
+};
+use brain_ws_server::{BrokerError, BrokerFailure, Config, Node, Published};
 use futures_util::SinkExt;
 use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
@@ -204,4 +206,65 @@ async fn a_custom_broker_carries_every_subscription_and_publication() {
             Call::Shutdown,
         ]
     );
+}
+
+/// A broker that is down: every publication fails and nothing is delivered.
+struct Down;
+
+impl Broker for Down {
+    fn publish(&self, _: Publication) -> BoxFuture<'_, Result<Published, BrokerError>> {
+        let cause = BrokerFailure::response("publish", "refused by the test");
+        Box::pin(std::future::ready(Err(BrokerError::Unavailable(cause))))
+    }
+
+    fn subscribe<'a>(
+        &'a self,
+        _: &'a ChannelName,
+        since: Option<&'a StreamPosition>,
+    ) -> BoxFuture<'a, Joined> {
+        Box::pin(std::future::ready(Joined::without_history(since)))
+    }
+
+    fn kind(&self) -> &'static str {
+        "down"
+    }
+
+    fn is_cluster(&self) -> bool {
+        true
+    }
+
+    fn health(&self) -> BrokerHealth {
+        BrokerHealth::Down(BrokerFailure::NotConnected)
+    }
+}
+
+/// A custom broker's failures are answered like Redis's: 503 `unavailable`
+/// with its message on publish, 503 on `/ready` with its reason.
+#[tokio::test]
+async fn a_custom_broker_that_is_down_is_answered_503() {
+    let node = Node::start_with_broker(Config::default(), |_| Down).expect("node starts");
+    let addr = serve(brain_ws_server::router(&node), true).await;
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}/api/ws/broadcast"))
+        .json(&json!({"channel": "missions", "type": "mission_update", "message": {}}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 503);
+    let body: Value = r.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "unavailable");
+    assert_eq!(
+        body["error"]["message"],
+        "broker unavailable: publish: refused by the test"
+    );
+    let ready = reqwest::get(format!("http://{addr}/ready"))
+        .await
+        .expect("ready");
+    assert_eq!(ready.status(), 503);
+    let ready: Value = ready.json().await.expect("json");
+    assert_eq!(
+        ready["checks"]["broker"],
+        "down: unavailable (not connected)"
+    );
+    node.shutdown().await;
 }

@@ -40,6 +40,7 @@
 //! came back one backoff step late.
 
 mod cluster;
+mod failure;
 mod metrics;
 pub(crate) mod probe;
 mod scripts;
@@ -59,7 +60,9 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Broker, BrokerError, BrokerHealth, ClusterView, Publication, Published};
+use super::{
+    Broker, BrokerError, BrokerFailure, BrokerHealth, ClusterView, Publication, Published,
+};
 use crate::config::{Config, ConfigError, RedisTls};
 use crate::frames;
 use crate::frames::Frame;
@@ -107,7 +110,8 @@ struct Shared {
 #[derive(Default)]
 struct State {
     up: AtomicBool,
-    reason: Mutex<String>,
+    /// Why it is down; `None` before the first connection (`connecting`).
+    reason: Mutex<Option<BrokerFailure>>,
     errors: AtomicU64,
     reconnects: AtomicU64,
     /// Publications refused because Redis was unreachable.
@@ -130,7 +134,7 @@ impl State {
         }
     }
 
-    fn set_down(&self, reason: String) {
+    fn set_down(&self, reason: BrokerFailure) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let was_up = self.up.swap(false, Ordering::AcqRel);
         if was_up || self.reconnects.load(Ordering::Relaxed) == 0 {
@@ -139,14 +143,15 @@ impl State {
                 "redis broker unavailable: publishing fails (503) until it returns"
             );
         }
-        *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+        *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = Some(reason);
     }
 
-    fn reason(&self) -> String {
+    fn reason(&self) -> BrokerFailure {
         self.reason
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+            .unwrap_or(BrokerFailure::Connecting)
     }
 
     /// A failed command that did not (yet) take the subscription down.
@@ -163,11 +168,11 @@ fn ms(d: Duration) -> u64 {
 async fn timed<T>(
     what: &'static str,
     fut: impl Future<Output = redis::RedisResult<T>>,
-) -> Result<T, String> {
+) -> Result<T, BrokerFailure> {
     match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(format!("{what}: {e}")),
-        Err(_) => Err(format!("{what}: timed out")),
+        Ok(Err(e)) => Err(failure::classify(what, e)),
+        Err(_) => Err(BrokerFailure::Timeout { what }),
     }
 }
 
@@ -197,11 +202,6 @@ impl RedisBroker {
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
-        *shared
-            .state
-            .reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = "connecting".into();
         shared
             .tasks
             .spawn(subscriber::run(shared.clone(), interest_rx));
@@ -268,17 +268,17 @@ impl Shared {
 
     /// A handle on the current command connection (a clone of a
     /// multiplexed connection, cheap), or why there is none.
-    fn commands(&self) -> Result<MultiplexedConnection, String> {
+    fn commands(&self) -> Result<MultiplexedConnection, BrokerFailure> {
         self.commands
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .ok_or_else(|| "not connected".to_owned())
+            .ok_or(BrokerFailure::NotConnected)
     }
 
     /// Opens a fresh command connection (the supervisor, on every
     /// (re)connection) and checks it answers.
-    async fn reconnect_commands(&self) -> Result<(), String> {
+    async fn reconnect_commands(&self) -> Result<(), BrokerFailure> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT));
@@ -308,7 +308,7 @@ impl Shared {
         conn: &mut MultiplexedConnection,
         channel: String,
         message: &str,
-    ) -> Result<Option<u64>, String> {
+    ) -> Result<Option<u64>, BrokerFailure> {
         if p.idempotency_key.is_none() {
             return timed(
                 "publish",
@@ -329,13 +329,14 @@ impl Shared {
         Ok(u64::try_from(n).ok())
     }
 
-    async fn publish(&self, p: &Publication) -> Result<Published, String> {
+    async fn publish(&self, p: &Publication) -> Result<Published, BrokerFailure> {
         let mut conn = self.commands()?;
         let recipients = match &p.target {
             Target::Channel(channel) => {
                 let frame = frames::event(&p.event_type, Some(channel), &p.data, p.timestamp, None);
                 if self.config.keeps_history(channel.as_str()) {
-                    let open = wire::open_frame(&frame).ok_or("frame shape")?;
+                    let open = wire::open_frame(&frame)
+                        .ok_or_else(|| BrokerFailure::response("publish", "frame shape"))?;
                     let mut invocation = self.publish_script.key(self.keys.meta(channel));
                     invocation
                         .key(self.keys.stream(channel))
@@ -410,7 +411,7 @@ impl Shared {
         &self,
         channel: &ChannelName,
         since: Option<&StreamPosition>,
-    ) -> Result<Joined, String> {
+    ) -> Result<Joined, BrokerFailure> {
         let mut conn = self.commands()?;
         let mut invocation = self.position_script.key(self.keys.meta(channel));
         invocation
@@ -422,18 +423,20 @@ impl Shared {
         let reply: Vec<redis::Value> =
             timed("reading history", invocation.invoke_async(&mut conn)).await?;
         let mut items = reply.into_iter();
-        let mut next_string = || -> Result<String, String> {
-            let v = items.next().ok_or("short history reply")?;
-            redis::from_redis_value::<String>(v).map_err(|e| e.to_string())
+        let bad = |detail: &'static str| BrokerFailure::response("reading history", detail);
+        let mut next_string = || -> Result<String, BrokerFailure> {
+            let v = items.next().ok_or_else(|| bad("short history reply"))?;
+            redis::from_redis_value::<String>(v)
+                .map_err(|e| BrokerFailure::response("reading history", e))
         };
         let epoch: Arc<str> = Arc::from(next_string()?);
-        let top: u64 = next_string()?.parse().map_err(|_| "bad top")?;
-        let now: u64 = next_string()?.parse().map_err(|_| "bad time")?;
+        let top: u64 = next_string()?.parse().map_err(|_| bad("bad top"))?;
+        let now: u64 = next_string()?.parse().map_err(|_| bad("bad time"))?;
         let mut entries = Vec::new();
         while let Ok(id) = next_string() {
             let at: u64 = next_string()?.parse().unwrap_or(0);
             let frame = next_string()?;
-            let offset = wire::offset_of_id(&id).ok_or("bad stream id")?;
+            let offset = wire::offset_of_id(&id).ok_or_else(|| bad("bad stream id"))?;
             entries.push((offset, at, Frame::from(frame)));
         }
         let position = Position::new(epoch, top);
@@ -451,7 +454,7 @@ impl Shared {
         channel: &ChannelName,
         from: u64,
         to: u64,
-    ) -> Result<Vec<(u64, Frame)>, String> {
+    ) -> Result<Vec<(u64, Frame)>, BrokerFailure> {
         let mut conn = self.commands()?;
         let reply: redis::streams::StreamRangeReply = timed(
             "reading history",

@@ -21,7 +21,8 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::wire::{self, ChannelPayload, NodeWidePayload};
-use super::{CONNECT_TIMEOUT, Shared, timed};
+use super::{CONNECT_TIMEOUT, Shared, failure, timed};
+use crate::broker::BrokerFailure;
 use crate::frames::Frame;
 use crate::history::Position;
 use crate::hub::{Interest, Outcome, Recipients, Sequenced};
@@ -34,7 +35,7 @@ const PING_INTERVAL: Duration = Duration::from_secs(1);
 /// Why a connection's loop ended.
 enum Exit {
     Shutdown,
-    Lost(String),
+    Lost(BrokerFailure),
 }
 
 pub(super) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Interest>) {
@@ -87,12 +88,12 @@ fn apply_offline(channels: &mut HashSet<ChannelName>, interest: Interest) {
 async fn connect(
     shared: &Shared,
     channels: &HashSet<ChannelName>,
-) -> Result<(PubSubSink, PubSubStream), String> {
+) -> Result<(PubSubSink, PubSubStream), BrokerFailure> {
     let pubsub = match tokio::time::timeout(CONNECT_TIMEOUT, shared.client.get_async_pubsub()).await
     {
         Ok(Ok(p)) => p,
-        Ok(Err(e)) => return Err(format!("connecting: {e}")),
-        Err(_) => return Err("connecting: timed out".into()),
+        Ok(Err(e)) => return Err(failure::classify("connecting", e)),
+        Err(_) => return Err(BrokerFailure::Timeout { what: "connecting" }),
     };
     let (mut sink, stream) = pubsub.split();
     let mut names = vec![shared.keys.node_wide()];
@@ -114,13 +115,13 @@ async fn serve(
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let Ok(mut commands) = shared.commands() else {
-        return Exit::Lost("not connected".into());
+        return Exit::Lost(BrokerFailure::NotConnected);
     };
     loop {
         tokio::select! {
             _ = shared.shutdown.cancelled() => return Exit::Shutdown,
             message = stream.next() => match message {
-                None => return Exit::Lost("connection lost".into()),
+                None => return Exit::Lost(BrokerFailure::ConnectionLost),
                 Some(m) => dispatch(shared, &m).await,
             },
             interest = rx.recv() => match interest {
