@@ -216,24 +216,30 @@ impl RedisBroker {
 /// their client certificate.
 fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, ConfigError> {
     if !tls.is_set() {
-        return redis::Client::open(url).map_err(|e| ConfigError(format!("broker URL: {e}")));
+        return redis::Client::open(url).map_err(|e| ConfigError::Broker {
+            what: "broker URL".into(),
+            source: Box::new(e),
+        });
     }
-    let read = |what: &str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| {
-            ConfigError(format!(
-                "cannot read Redis TLS {what} {}: {e}",
-                path.display()
-            ))
+    let read = |what, path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| ConfigError::Unreadable {
+            what,
+            path: path.to_owned(),
+            source,
         })
     };
     let client_tls = match (&tls.client_cert, &tls.client_key) {
         (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
-            client_cert: read("client certificate", cert)?,
-            client_key: read("client key", key)?,
+            client_cert: read("Redis TLS client certificate", cert)?,
+            client_key: read("Redis TLS client key", key)?,
         }),
         _ => None,
     };
-    let root_cert = tls.ca.as_deref().map(|ca| read("CA", ca)).transpose()?;
+    let root_cert = tls
+        .ca
+        .as_deref()
+        .map(|ca| read("Redis TLS CA", ca))
+        .transpose()?;
     redis::Client::build_with_tls(
         url,
         redis::TlsCertificates {
@@ -241,7 +247,10 @@ fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, ConfigError> {
             root_cert,
         },
     )
-    .map_err(|e| ConfigError(format!("broker TLS: {e}")))
+    .map_err(|e| ConfigError::Broker {
+        what: "broker TLS".into(),
+        source: Box::new(e),
+    })
 }
 
 impl Shared {
