@@ -52,7 +52,7 @@ mod user_limit;
 mod ws;
 
 pub use access::{AccessDenied, ChannelRole, InvalidChannelRole};
-pub use auth::{AuthError, Authenticator, Identity, StaticTokens};
+pub use auth::{AuthError, Authenticator, Identity, InvalidToken, StaticTokens};
 pub use brain_ws_protocol::http::AuthMode;
 pub use broker::{BrokerError, BrokerFailure, Published};
 pub use config::{BrokerConfig, Config, ConfigError, RedisTls};
