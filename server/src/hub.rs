@@ -102,16 +102,21 @@ impl Subscriber {
     }
 }
 
-/// What a shared broker needs to hear from the hub, in the order the hub
-/// decided it (sent under the channel's lock).
+/// What a shared broker needs to hear from the hub (a broker that
+/// subscribes per channel, like Redis's): sent under the channel's lock, so
+/// a channel's `Join`s and `Leave`s arrive in the order the hub decided them.
 #[derive(Debug)]
-pub(crate) enum Interest {
-    /// The channel gained its first local subscriber.
+#[non_exhaustive]
+pub enum Interest {
+    /// The channel gained its first local subscriber (sent before that
+    /// subscriber's [`crate::broker::Broker::subscribe`] call).
     Join(ChannelName),
     /// The channel lost its last local subscriber.
     Leave(ChannelName),
-    /// Answered once every earlier `Join`/`Leave` is applied: `true` when the
-    /// broker is connected and subscribed.
+    /// Never sent by the hub: a broker that queues its own marker behind the
+    /// hub's messages (as the Redis broker does, to wait until its
+    /// subscriptions are applied) answers it once every earlier `Join` and
+    /// `Leave` is applied: `true` when the broker is connected and subscribed.
     Sync(oneshot::Sender<bool>),
 }
 

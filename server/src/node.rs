@@ -64,7 +64,10 @@ impl Node {
     }
 
     /// [`Node::start`] on the application's own broker: `broker` receives
-    /// the node's [`Hub`](crate::broker::Hub) and returns the
+    /// the node's [`Hub`](crate::broker::Hub), which it delivers to, and the
+    /// hub's [`Interests`](crate::broker::Interests) (which channels gain
+    /// their first and lose their last local subscriber; drop it if the
+    /// broker does not need them), and returns the
     /// [`Broker`](crate::broker::Broker) every publication and subscription
     /// goes through (`config.broker` is not consulted). Wrapping a
     /// [`MemoryBroker`] is the shortest case:
@@ -74,24 +77,25 @@ impl Node {
     /// use brain_ws_server::broker::MemoryBroker;
     /// let node = brain_ws_server::Node::start_with_broker(
     ///     brain_ws_server::Config::default(),
-    ///     MemoryBroker::new,
+    ///     |hub, _interests| MemoryBroker::new(hub),
     /// )?;
     /// # let _ = node; Ok(()) }
     /// ```
     pub fn start_with_broker<B: Broker>(
         config: Config,
-        broker: impl FnOnce(Arc<Hub>) -> B,
+        broker: impl FnOnce(Arc<Hub>, crate::broker::Interests) -> B,
     ) -> Result<Self, crate::ConfigError> {
         config.validate()?;
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let hub = Arc::new(Hub::new(
             config.clone(),
             Clock::new(),
             metrics.clone(),
-            None,
+            Some(tx),
         ));
-        let broker = Arc::new(broker(hub.clone()));
+        let broker = Arc::new(broker(hub.clone(), rx));
         let node = Self::assemble(config, metrics, hub, broker);
         node.run();
         Ok(node)

@@ -11,7 +11,9 @@
 //!
 //! An application can plug in its own broker with
 //! [`crate::Node::start_with_broker`]: the node hands the broker its
-//! [`Hub`], and the broker implements [`Broker`]. Wrapping the
+//! [`Hub`] and the hub's [`Interests`] (which channels have local
+//! subscribers, for a broker that subscribes per channel), and the broker
+//! implements [`Broker`]. Wrapping the
 //! [`MemoryBroker`] (to count, log or mirror publications) is the shortest
 //! case; `server/tests/it/custom_broker.rs` does that and runs a real
 //! WebSocket subscribe and publish through it.
@@ -25,7 +27,12 @@ use futures_util::future::BoxFuture;
 
 pub use crate::frames::Frame;
 pub use crate::history::{Position, recover};
-pub use crate::hub::{Hub, Joined, Outcome, Recipients, Sequenced, Target};
+pub use crate::hub::{Hub, Interest, Joined, Outcome, Recipients, Sequenced, Target};
+
+/// The hub's [`Interest`] messages, handed to an application's broker by
+/// [`crate::Node::start_with_broker`]: read them, or drop the receiver (the
+/// hub then stops sending); a receiver kept but never read grows.
+pub type Interests = tokio::sync::mpsc::UnboundedReceiver<Interest>;
 pub use memory::MemoryBroker;
 
 /// One event to deliver, as [`crate::Node::publish`] and friends hand it
@@ -205,6 +212,11 @@ pub struct ClusterView {
 /// thread for long (the futures run on the node's tokio runtime). Only
 /// [`Broker::publish`], [`Broker::subscribe`] and [`Broker::kind`] must be
 /// written; the others have defaults for a broker of one node.
+///
+/// A broker that subscribes per channel (to carry only the channels this
+/// node has subscribers for) reads the hub's [`Interests`]: `Join` when a
+/// channel gains its first local subscriber (before that subscriber's
+/// [`Broker::subscribe`]), `Leave` when it loses its last.
 ///
 /// History channels ([`crate::Config::keeps_history`]) carry positions: an
 /// epoch naming one incarnation of the channel's stream, and offsets 1, 2,

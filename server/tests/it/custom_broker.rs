@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use brain_ws_protocol::{ChannelName, EventType, StreamPosition};
 use brain_ws_server::broker::{
-    Broker, BrokerHealth, Hub, Joined, MemoryBroker, Publication, Target,
+    Broker, BrokerHealth, Hub, Interest, Interests, Joined, MemoryBroker, Publication, Target,
 };
 use brain_ws_server::{BrokerError, BrokerFailure, Config, Node, Published};
 use futures_util::SinkExt;
@@ -15,7 +15,7 @@ use futures_util::future::BoxFuture;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
-use crate::support::{Ws, next_json, serve};
+use crate::support::{Ws, eventually, next_json, serve};
 
 /// One call the node made on the broker.
 #[derive(Debug, Clone, PartialEq)]
@@ -82,19 +82,38 @@ fn without_timestamp(mut v: Value) -> Value {
     v
 }
 
-fn start_recording(calls: &Arc<Mutex<Vec<Call>>>) -> Node {
+/// A node on the recording broker; the hub's interest messages are
+/// recorded into `interest` as `+channel` and `-channel`.
+fn start_recording(calls: &Arc<Mutex<Vec<Call>>>, interest: &Arc<Mutex<Vec<String>>>) -> Node {
     let calls = calls.clone();
-    Node::start_with_broker(Config::default(), move |hub: Arc<Hub>| Recording {
-        inner: MemoryBroker::new(hub),
-        calls,
-    })
+    let interest = interest.clone();
+    Node::start_with_broker(
+        Config::default(),
+        move |hub: Arc<Hub>, mut interests: Interests| {
+            tokio::spawn(async move {
+                while let Some(message) = interests.recv().await {
+                    let entry = match message {
+                        Interest::Join(channel) => format!("+{channel}"),
+                        Interest::Leave(channel) => format!("-{channel}"),
+                        other => format!("{other:?}"),
+                    };
+                    interest.lock().expect("interest").push(entry);
+                }
+            });
+            Recording {
+                inner: MemoryBroker::new(hub),
+                calls,
+            }
+        },
+    )
     .expect("node starts")
 }
 
 #[tokio::test]
 async fn a_custom_broker_carries_every_subscription_and_publication() {
     let calls = Arc::new(Mutex::new(Vec::new()));
-    let node = start_recording(&calls);
+    let interest = Arc::new(Mutex::new(Vec::new()));
+    let node = start_recording(&calls, &interest);
     let system = ChannelName::new("system").expect("channel");
     let missions = ChannelName::new("missions").expect("channel");
     // The node announced itself through the broker.
@@ -192,6 +211,35 @@ async fn a_custom_broker_carries_every_subscription_and_publication() {
         "one delivery only"
     );
 
+    // The hub told the broker when `missions` gained its first local
+    // subscriber and when it lost its last.
+    assert_eq!(*interest.lock().expect("interest"), vec!["+missions"]);
+    send_json(
+        &mut ws,
+        json!({"type": "unsubscribe", "channel": "missions"}),
+    )
+    .await;
+    assert_eq!(next_json(&mut ws).await["type"], "unsubscribed");
+    assert_eq!(
+        next_json(&mut late).await["offset"],
+        2,
+        "the late client has it too"
+    );
+    send_json(
+        &mut late,
+        json!({"type": "unsubscribe", "channel": "missions"}),
+    )
+    .await;
+    assert_eq!(next_json(&mut late).await["type"], "unsubscribed");
+    eventually("the broker hears the channel is left", async || {
+        interest.lock().expect("interest").len() == 2
+    })
+    .await;
+    assert_eq!(
+        *interest.lock().expect("interest"),
+        vec!["+missions", "-missions"]
+    );
+
     node.shutdown().await;
     let update = || Call::Publish(Target::Channel(missions.clone()), "mission_update".into());
     assert_eq!(
@@ -242,7 +290,7 @@ impl Broker for Down {
 /// with its message on publish, 503 on `/ready` with its reason.
 #[tokio::test]
 async fn a_custom_broker_that_is_down_is_answered_503() {
-    let node = Node::start_with_broker(Config::default(), |_| Down).expect("node starts");
+    let node = Node::start_with_broker(Config::default(), |_, _| Down).expect("node starts");
     let addr = serve(brain_ws_server::router(&node), true).await;
     let r = reqwest::Client::new()
         .post(format!("http://{addr}/api/ws/broadcast"))
