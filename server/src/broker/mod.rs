@@ -125,7 +125,9 @@ pub type FailureSource = std::sync::Arc<dyn std::error::Error + Send + Sync>;
 /// the reason of [`BrokerError::Unavailable`], of `/ready`'s 503
 /// (`"redis: unavailable (<reason>)"`) and of [`crate::Node::broker_unavailable`].
 /// Each `what` names the operation that failed (`publish`, `connecting`,
-/// `ping`, `reading history`, ...).
+/// `ping`, `reading history`, ...). An outage (`Connecting`,
+/// `NotConnected`, `ConnectionLost`, `Unreachable`, `Timeout`) ends by
+/// itself; the others ([`BrokerFailure::is_permanent`]) need a fix.
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum BrokerFailure {
@@ -156,13 +158,30 @@ pub enum BrokerFailure {
         /// The client library's error.
         source: FailureSource,
     },
-    /// The broker answered `what` with an error, or with a reply the node
-    /// cannot read.
+    /// The broker refused the database of the URL (Redis: the `/N` is not
+    /// below the server's `databases`).
     #[error("{what}: {source}")]
-    Response {
+    Database {
         /// The operation.
         what: &'static str,
-        /// The broker's error, or what is wrong with its reply.
+        /// The client library's error.
+        source: FailureSource,
+    },
+    /// The peer does not speak the broker's protocol, or sent a reply the
+    /// node cannot read.
+    #[error("{what}: {source}")]
+    Protocol {
+        /// The operation.
+        what: &'static str,
+        /// The parser's error, or what is wrong with the reply.
+        source: FailureSource,
+    },
+    /// The broker answered `what` with any other error reply.
+    #[error("{what}: {source}")]
+    Refused {
+        /// The operation.
+        what: &'static str,
+        /// The broker's error.
         source: FailureSource,
     },
     /// No answer to `what` within the time allowed (2 s per Redis command,
@@ -175,16 +194,29 @@ pub enum BrokerFailure {
 }
 
 impl BrokerFailure {
-    /// A [`BrokerFailure::Response`] to `what` with `detail` as its source
-    /// (for a reply of the wrong shape).
-    pub fn response(
+    /// A [`BrokerFailure::Protocol`] failure of `what`, with `detail` as its
+    /// source (for a reply of the wrong shape).
+    pub fn protocol(
         what: &'static str,
         detail: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Self {
-        Self::Response {
+        Self::Protocol {
             what,
             source: FailureSource::from(detail.into()),
         }
+    }
+
+    /// Whether it lasts until someone changes the broker or the node's
+    /// configuration (`Auth`, `Database`, `Protocol`, `Refused`), rather
+    /// than ending by itself like an outage. Both are retried.
+    pub fn is_permanent(&self) -> bool {
+        matches!(
+            self,
+            Self::Auth { .. }
+                | Self::Database { .. }
+                | Self::Protocol { .. }
+                | Self::Refused { .. }
+        )
     }
 }
 

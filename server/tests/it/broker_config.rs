@@ -89,7 +89,8 @@ async fn permanent_redis_errors_fail_at_start_and_unreachable_redis_is_retried()
 }
 
 /// Redis failures reach callers as `BrokerFailure` variants they can match:
-/// refused credentials are `Auth`, nothing listening is `Unreachable`, and
+/// refused credentials are `Auth`, a DB index out of range `Database`
+/// (both permanent), nothing listening is `Unreachable` (an outage), and
 /// a publication meanwhile fails with `BrokerError::Unavailable` carrying
 /// the same cause (the HTTP API's 503 message is its text).
 #[tokio::test]
@@ -108,15 +109,16 @@ async fn redis_failures_are_typed_for_callers() {
         .expect("a node starts while its broker is down")
     };
     let wrong = node_on(format!("redis://:wrong@127.0.0.1:{}/0", redis.port));
+    let database = node_on(format!("redis://:s3cret@127.0.0.1:{}/99", redis.port));
     let nowhere = node_on(format!("redis://127.0.0.1:{}/0", free_port().await));
-    eventually("both nodes tried to connect", async || {
+    let tried = |node: &Node| {
         !matches!(
-            wrong.broker_unavailable(),
-            None | Some(BrokerFailure::Connecting)
-        ) && !matches!(
-            nowhere.broker_unavailable(),
+            node.broker_unavailable(),
             None | Some(BrokerFailure::Connecting)
         )
+    };
+    eventually("the nodes tried to connect", async || {
+        tried(&wrong) && tried(&database) && tried(&nowhere)
     })
     .await;
     let auth = wrong.broker_unavailable().expect("down");
@@ -130,7 +132,21 @@ async fn redis_failures_are_typed_for_callers() {
         ),
         "{auth:?}"
     );
+    assert!(auth.is_permanent());
+    let db = database.broker_unavailable().expect("down");
+    assert!(
+        matches!(
+            db,
+            BrokerFailure::Database {
+                what: "connecting",
+                ..
+            }
+        ),
+        "{db:?}"
+    );
+    assert!(db.to_string().contains("DB index is out of range"), "{db}");
     let refused = nowhere.broker_unavailable().expect("down");
+    assert!(!refused.is_permanent());
     assert!(
         matches!(
             refused,
@@ -152,6 +168,7 @@ async fn redis_failures_are_typed_for_callers() {
     assert!(matches!(cause, BrokerFailure::Auth { .. }), "{err:?}");
     assert_eq!(err.to_string(), format!("broker unavailable: {auth}"));
     wrong.shutdown().await;
+    database.shutdown().await;
     nowhere.shutdown().await;
     redis.kill().await;
 }

@@ -261,7 +261,7 @@ struct Down;
 
 impl Broker for Down {
     fn publish(&self, _: Publication) -> BoxFuture<'_, Result<Published, BrokerError>> {
-        let cause = BrokerFailure::response("publish", "refused by the test");
+        let cause = BrokerFailure::Timeout { what: "publish" };
         Box::pin(std::future::ready(Err(BrokerError::Unavailable(cause))))
     }
 
@@ -303,7 +303,7 @@ async fn a_custom_broker_that_is_down_is_answered_503() {
     assert_eq!(body["error"]["code"], "unavailable");
     assert_eq!(
         body["error"]["message"],
-        "broker unavailable: publish: refused by the test"
+        "broker unavailable: publish: timed out"
     );
     let ready = reqwest::get(format!("http://{addr}/ready"))
         .await

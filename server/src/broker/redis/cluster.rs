@@ -51,7 +51,7 @@ fn local(shared: &Shared) -> NodeStats {
 async fn refresh(shared: &Shared) -> Result<(), BrokerFailure> {
     let id = &shared.config.node_id;
     let report = serde_json::to_string(&local(shared))
-        .map_err(|e| BrokerFailure::response("reporting", e))?;
+        .map_err(|e| BrokerFailure::protocol("reporting", e))?;
     let users = shared.hub.user_counts();
     let ttl = ms(ttl(shared));
     let users_key = shared.keys.node_users(id);

@@ -345,7 +345,7 @@ impl Shared {
                 let frame = frames::event(&p.event_type, Some(channel), &p.data, p.timestamp, None);
                 if self.config.keeps_history(channel.as_str()) {
                     let open = wire::open_frame(&frame)
-                        .ok_or_else(|| BrokerFailure::response("publish", "frame shape"))?;
+                        .ok_or_else(|| BrokerFailure::protocol("publish", "frame shape"))?;
                     let mut invocation = self.publish_script.key(self.keys.meta(channel));
                     invocation
                         .key(self.keys.stream(channel))
@@ -432,11 +432,11 @@ impl Shared {
         let reply: Vec<redis::Value> =
             timed("reading history", invocation.invoke_async(&mut conn)).await?;
         let mut items = reply.into_iter();
-        let bad = |detail: &'static str| BrokerFailure::response("reading history", detail);
+        let bad = |detail: &'static str| BrokerFailure::protocol("reading history", detail);
         let mut next_string = || -> Result<String, BrokerFailure> {
             let v = items.next().ok_or_else(|| bad("short history reply"))?;
             redis::from_redis_value::<String>(v)
-                .map_err(|e| BrokerFailure::response("reading history", e))
+                .map_err(|e| BrokerFailure::protocol("reading history", e))
         };
         let epoch: Arc<str> = Arc::from(next_string()?);
         let top: u64 = next_string()?.parse().map_err(|_| bad("bad top"))?;
