@@ -54,7 +54,7 @@ pub(crate) fn new_epoch() -> String {
 /// them up to `top`, none older than `ttl_ms` at `now_ms`. `None` means the
 /// client lost events: other epoch, a position beyond the top, or history
 /// trimmed or expired.
-pub(crate) fn recover(
+pub fn recover(
     since: &StreamPosition,
     top: &Position,
     now_ms: u64,

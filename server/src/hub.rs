@@ -102,22 +102,27 @@ impl Subscriber {
     }
 }
 
-/// What a shared broker needs to hear from the hub, in the order the hub
-/// decided it (sent under the channel's lock).
+/// What a shared broker needs to hear from the hub (a broker that
+/// subscribes per channel, like Redis's): sent under the channel's lock, so
+/// a channel's `Join`s and `Leave`s arrive in the order the hub decided them.
 #[derive(Debug)]
-pub(crate) enum Interest {
-    /// The channel gained its first local subscriber.
+#[non_exhaustive]
+pub enum Interest {
+    /// The channel gained its first local subscriber (sent before that
+    /// subscriber's [`crate::broker::Broker::subscribe`] call).
     Join(ChannelName),
     /// The channel lost its last local subscriber.
     Leave(ChannelName),
-    /// Answered once every earlier `Join`/`Leave` is applied: `true` when the
-    /// broker is connected and subscribed.
+    /// Never sent by the hub: a broker that queues its own marker behind the
+    /// hub's messages (as the Redis broker does, to wait until its
+    /// subscriptions are applied) answers it once every earlier `Join` and
+    /// `Leave` is applied: `true` when the broker is connected and subscribed.
     Sync(oneshot::Sender<bool>),
 }
 
-/// Who a delivery is for.
+/// Who a delivery is for (the first argument of [`Hub::deliver`]).
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Recipients<'a> {
+pub enum Recipients<'a> {
     /// The local subscribers of a channel; with the event's position on a
     /// history channel.
     Channel(&'a ChannelName, Option<&'a Sequenced>),
@@ -130,16 +135,17 @@ pub(crate) enum Recipients<'a> {
 /// A history event's position, and what to do if it does not follow the
 /// last one delivered.
 #[derive(Debug, Clone)]
-pub(crate) struct Sequenced {
-    pub(crate) position: Position,
+pub struct Sequenced {
+    /// The event's epoch and offset.
+    pub position: Position,
     /// `false`: refuse a jump ([`Outcome::Gap`]) so the caller can fill it.
     /// `true`: deliver anyway, telling the subscribers what they lost.
-    pub(crate) accept_gap: bool,
+    pub accept_gap: bool,
 }
 
 /// The outcome of [`Hub::deliver`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// Delivered to this many local recipients (0 when there are none).
     Delivered(usize),
     /// Already delivered (an offset at or below the last one): dropped.
@@ -155,7 +161,7 @@ pub(crate) enum Outcome {
 
 impl Outcome {
     /// How many recipients it reached.
-    pub(crate) fn recipients(self) -> usize {
+    pub fn recipients(self) -> usize {
         match self {
             Self::Delivered(n) => n,
             Self::Duplicate | Self::Gap { .. } => 0,
@@ -164,8 +170,8 @@ impl Outcome {
 }
 
 /// Where an event goes.
-#[derive(Debug, Clone)]
-pub(crate) enum Target {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
     /// Every subscriber of a channel.
     Channel(ChannelName),
     /// Every connection of a user.
@@ -177,17 +183,32 @@ pub(crate) enum Target {
 /// A broker's answer to a subscription: what `subscribed` says and the
 /// events to replay before live ones.
 #[derive(Debug, Default)]
-pub(crate) struct Joined {
-    /// The channel's position (history channels only).
-    pub(crate) position: Option<Position>,
-    /// With `since`: whether every missed event is in `replay`.
-    pub(crate) recovered: Option<bool>,
-    /// The missed events, in order.
-    pub(crate) replay: Vec<Frame>,
+pub struct Joined {
+    /// The channel's position (history channels only): the `epoch` and
+    /// `offset` of `subscribed`.
+    pub position: Option<Position>,
+    /// With `since`: whether every missed event is in `replay` (`None`
+    /// without `since`).
+    pub recovered: Option<bool>,
+    /// The missed events (offsets after `since` up to `position`), in order.
+    pub replay: Vec<Frame>,
 }
 
-/// This node's connections and subscriptions.
-pub(crate) struct Hub {
+impl Joined {
+    /// The answer for a channel without history: no position, and with
+    /// `since`, `recovered: false` (the client may have missed events).
+    pub fn without_history(since: Option<&brain_ws_protocol::StreamPosition>) -> Self {
+        Self {
+            position: None,
+            recovered: since.map(|_| false),
+            replay: Vec::new(),
+        }
+    }
+}
+
+/// This node's connections and subscriptions: a broker hands it every
+/// event through [`Hub::deliver`] (module docs of [`crate::broker`]).
+pub struct Hub {
     config: Arc<Config>,
     clock: Clock,
     metrics: Arc<Metrics>,
@@ -237,6 +258,18 @@ impl Hub {
         &self.clock
     }
 
+    /// The node's clock: milliseconds since the node started (monotonic),
+    /// the time base of history TTLs and idempotency windows.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// The configuration the node runs with (history channels and size,
+    /// outbound queue, ...).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Reserves a connection slot; `None` when the node is full. The slot is
     /// released when the returned guard drops, whether the upgrade succeeds
     /// and the session ends, or the upgrade fails.
@@ -250,7 +283,8 @@ impl Hub {
             .map(|_| Slot { hub: self.clone() })
     }
 
-    pub(crate) fn connection_count(&self) -> usize {
+    /// How many connections this node has (reserved slots included).
+    pub fn connection_count(&self) -> usize {
         self.connection_count.load(Ordering::Acquire)
     }
 
@@ -294,7 +328,7 @@ impl Hub {
     }
 
     /// How many connections `user` has on this node.
-    pub(crate) fn user_connection_count(&self, user: &str) -> usize {
+    pub fn user_connection_count(&self, user: &str) -> usize {
         lock(&self.users).get(user).map_or(0, HashMap::len)
     }
 
@@ -374,8 +408,19 @@ impl Hub {
 
     /// The one delivery entry: queues a ready frame (serialized once by
     /// the broker) to every local recipient, counting the publication and
-    /// its fan-out time.
-    pub(crate) fn deliver(&self, to: Recipients<'_>, frame: &Frame) -> Outcome {
+    /// its fan-out time. Never waits: a recipient whose outbound queue is
+    /// full is closed with 4008 (slow consumer) instead.
+    ///
+    /// A history event (`Recipients::Channel` with a [`Sequenced`]
+    /// position) is delivered at most once per position and in offset
+    /// order: an offset at or below the last one delivered answers
+    /// [`Outcome::Duplicate`]; a jump answers [`Outcome::Gap`] (nothing
+    /// delivered) unless `accept_gap`, so the broker can deliver the missing
+    /// offsets first. Events of one channel must be delivered one at a time
+    /// in the order the broker decided (a broker that delivers from several
+    /// threads keeps its own per-channel lock around this call, taken before
+    /// the hub's: see the lock order above).
+    pub fn deliver(&self, to: Recipients<'_>, frame: &Frame) -> Outcome {
         let started = Instant::now();
         let outcome = match to {
             Recipients::Channel(channel, None) => {
@@ -534,7 +579,7 @@ impl Hub {
     }
 
     /// How many local subscribers `channel` has.
-    pub(crate) fn subscriber_count(&self, channel: &ChannelName) -> usize {
+    pub fn subscriber_count(&self, channel: &ChannelName) -> usize {
         lock(&self.channels[shard_of(channel.as_str())])
             .get(channel)
             .map_or(0, |e| e.subscribers.len())

@@ -25,7 +25,7 @@
 
 mod access;
 mod auth;
-mod broker;
+pub mod broker;
 mod clock;
 mod config;
 mod connection;
@@ -52,9 +52,9 @@ mod user_limit;
 mod ws;
 
 pub use access::{AccessDenied, ChannelRole, InvalidChannelRole};
-pub use auth::{AuthError, Authenticator, Identity, StaticTokens};
+pub use auth::{AuthError, Authenticator, Identity, InvalidToken, StaticTokens};
 pub use brain_ws_protocol::http::AuthMode;
-pub use broker::{BrokerError, Published};
+pub use broker::{BrokerError, BrokerFailure, Published};
 pub use config::{BrokerConfig, Config, ConfigError, RedisTls};
 pub use events::EmitResult;
 pub use history::Position;

@@ -13,7 +13,7 @@ use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::broker::memory::MemoryBroker;
+use crate::broker::MemoryBroker;
 use crate::broker::redis::RedisBroker;
 use crate::broker::{Broker, BrokerError, BrokerHealth, Publication, Published};
 use crate::clock::Clock;
@@ -70,21 +70,65 @@ impl Node {
         config.validate()?;
         if let BrokerConfig::Redis(url) = &config.broker {
             let client = crate::broker::redis::client(url, &config.redis_tls)?;
-            crate::broker::redis::probe::check(&client, &config.broker.redacted())
-                .await
-                .map_err(crate::StartError::Broker)?;
+            let broker = config.broker.redacted();
+            if let Err(failure) = crate::broker::redis::probe::check(&client, &broker).await {
+                return Err(crate::StartError::Broker { broker, failure });
+            }
         }
         let node = Self::new(config)?;
-        tokio::spawn(crate::heartbeat::run(node.clone()));
-        if node.is_cluster() {
-            tokio::spawn(node.clone().announce_startup());
+        node.run();
+        Ok(node)
+    }
+
+    /// [`Node::start`] on the application's own broker: `broker` receives
+    /// the node's [`Hub`](crate::broker::Hub), which it delivers to, and the
+    /// hub's [`Interests`](crate::broker::Interests) (which channels gain
+    /// their first and lose their last local subscriber; drop it if the
+    /// broker does not need them), and returns the
+    /// [`Broker`](crate::broker::Broker) every publication and subscription
+    /// goes through (`config.broker` is not consulted). Wrapping a
+    /// [`MemoryBroker`] is the shortest case:
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), brain_ws_server::ConfigError> {
+    /// use brain_ws_server::broker::MemoryBroker;
+    /// let node = brain_ws_server::Node::start_with_broker(
+    ///     brain_ws_server::Config::default(),
+    ///     |hub, _interests| MemoryBroker::new(hub),
+    /// )?;
+    /// # let _ = node; Ok(()) }
+    /// ```
+    pub fn start_with_broker<B: Broker>(
+        config: Config,
+        broker: impl FnOnce(Arc<Hub>, crate::broker::Interests) -> B,
+    ) -> Result<Self, crate::ConfigError> {
+        config.validate()?;
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::default());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let hub = Arc::new(Hub::new(
+            config.clone(),
+            Clock::new(),
+            metrics.clone(),
+            Some(tx),
+        ));
+        let broker = Arc::new(broker(hub.clone(), rx));
+        let node = Self::assemble(config, metrics, hub, broker);
+        node.run();
+        Ok(node)
+    }
+
+    /// Starts the heartbeat task and announces `system_startup`.
+    fn run(&self) {
+        tokio::spawn(crate::heartbeat::run(self.clone()));
+        if self.is_cluster() {
+            tokio::spawn(self.clone().announce_startup());
         } else {
             // One node: nothing to wait for, and announced before anyone
             // can subscribe (the in-memory broker publishes synchronously).
-            let (channel, event_type, data) = node.startup_event();
-            let _ = node.publish(&channel, &event_type, data).now_or_never();
+            let (channel, event_type, data) = self.startup_event();
+            let _ = self.publish(&channel, &event_type, data).now_or_never();
         }
-        Ok(node)
     }
 
     /// Emits `system_shutdown`, closes every connection with 1001 (going
@@ -175,10 +219,7 @@ impl Node {
                     metrics.clone(),
                     None,
                 ));
-                (
-                    hub.clone(),
-                    Arc::new(MemoryBroker::new(config.clone(), hub)),
-                )
+                (hub.clone(), Arc::new(MemoryBroker::new(hub)))
             }
             BrokerConfig::Redis(url) => {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -193,10 +234,20 @@ impl Node {
                 (hub, Arc::new(broker))
             }
         };
+        Ok(Self::assemble(config, metrics, hub, broker))
+    }
+
+    /// The node around its hub and broker, with the metrics registry.
+    fn assemble(
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+        hub: Arc<Hub>,
+        broker: Arc<dyn Broker>,
+    ) -> Self {
         let mut registry = prometheus_client::registry::Registry::default();
         metrics.register(&mut registry, hub.clone());
         broker.register_metrics(&mut registry);
-        Ok(Self {
+        Self {
             inner: Arc::new(NodeInner {
                 config,
                 hub,
@@ -207,7 +258,7 @@ impl Node {
                 sessions: TaskTracker::new(),
                 user_slots: Arc::default(),
             }),
-        })
+        }
     }
 
     /// Subscribes a connection: the hub holds its live events back while
@@ -449,7 +500,7 @@ impl Node {
 
     /// Whether the broker is reachable: `None` when it is, or why not
     /// (`/ready` answers 503 and publishing fails meanwhile).
-    pub fn broker_unavailable(&self) -> Option<String> {
+    pub fn broker_unavailable(&self) -> Option<crate::BrokerFailure> {
         match self.inner.broker.health() {
             BrokerHealth::Up => None,
             BrokerHealth::Down(reason) => Some(reason),

@@ -30,8 +30,16 @@ pub enum StartError {
     /// The broker's configuration can never work (a Redis DB index out of
     /// range, a refused password, a peer that is not Redis). An unreachable
     /// broker is not this: it is retried in the background.
-    #[error("{0}")]
-    Broker(String),
+    #[error(
+        "the broker at {broker} refuses this configuration: {}",
+        crate::broker::redis::health::explain(failure)
+    )]
+    Broker {
+        /// The broker URL without its password.
+        broker: String,
+        /// Why: [`BrokerFailure::is_permanent`](crate::BrokerFailure::is_permanent) holds.
+        failure: crate::BrokerFailure,
+    },
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {

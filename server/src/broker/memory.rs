@@ -15,9 +15,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use brain_ws_protocol::{ChannelName, StreamPosition};
 use futures_util::future::BoxFuture;
 
-use super::{Broker, BrokerError, BrokerHealth, ClusterView, Publication, Published};
-use crate::config::Config;
-use crate::frames;
+use super::{Broker, BrokerError, Publication, Published};
 use crate::history::Ring;
 use crate::hub::{Hub, Joined, Recipients, Sequenced, Target};
 use crate::idempotency::Remembered;
@@ -26,9 +24,9 @@ const SHARDS: usize = 32;
 
 type Rings = HashMap<ChannelName, Ring>;
 
-/// Delivers on this node only.
-pub(crate) struct MemoryBroker {
-    config: Arc<Config>,
+/// Delivers on this node only: the default broker, and the one to wrap
+/// for an application's own ([`crate::Node::start_with_broker`]).
+pub struct MemoryBroker {
     hub: Arc<Hub>,
     rings: Box<[Mutex<Rings>]>,
     /// Idempotency keys seen within the window.
@@ -46,37 +44,31 @@ fn shard_of(channel: &ChannelName) -> usize {
 }
 
 impl MemoryBroker {
-    pub(crate) fn new(config: Arc<Config>, hub: Arc<Hub>) -> Self {
+    /// The broker of the node whose hub is `hub`; history size, TTL and
+    /// channels come from the hub's configuration.
+    pub fn new(hub: Arc<Hub>) -> Self {
         Self {
             keys: Remembered::default(),
-            config,
             hub,
             rings: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
 
     fn new_ring(&self) -> Ring {
-        let ttl = u64::try_from(self.config.history_ttl.as_millis()).unwrap_or(u64::MAX);
-        Ring::new(self.config.history_size, ttl)
+        let config = self.hub.config();
+        let ttl = u64::try_from(config.history_ttl.as_millis()).unwrap_or(u64::MAX);
+        Ring::new(config.history_size, ttl)
     }
 
     fn deliver(&self, p: &Publication) -> usize {
         match &p.target {
-            Target::Channel(channel) if self.config.keeps_history(channel.as_str()) => {
-                let now = self.hub.clock().now_ms();
+            Target::Channel(channel) if self.hub.config().keeps_history(channel.as_str()) => {
+                let now = self.hub.now_ms();
                 let mut rings = lock(&self.rings[shard_of(channel)]);
                 let ring = rings
                     .entry(channel.clone())
                     .or_insert_with(|| self.new_ring());
-                let (frame, position) = ring.append(now, |offset| {
-                    frames::event(
-                        &p.event_type,
-                        Some(channel),
-                        &p.data,
-                        p.timestamp,
-                        Some(offset),
-                    )
-                });
+                let (frame, position) = ring.append(now, |offset| p.frame(Some(offset)));
                 let sequenced = Sequenced {
                     position,
                     accept_gap: false,
@@ -85,34 +77,26 @@ impl MemoryBroker {
                     .deliver(Recipients::Channel(channel, Some(&sequenced)), &frame)
                     .recipients()
             }
-            Target::Channel(channel) => {
-                let frame = frames::event(&p.event_type, Some(channel), &p.data, p.timestamp, None);
-                self.hub
-                    .deliver(Recipients::Channel(channel, None), &frame)
-                    .recipients()
-            }
-            Target::User(user) => {
-                let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
-                self.hub
-                    .deliver(Recipients::User(user), &frame)
-                    .recipients()
-            }
-            Target::All => {
-                let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
-                self.hub.deliver(Recipients::All, &frame).recipients()
-            }
+            Target::Channel(channel) => self
+                .hub
+                .deliver(Recipients::Channel(channel, None), &p.frame(None))
+                .recipients(),
+            Target::User(user) => self
+                .hub
+                .deliver(Recipients::User(user), &p.frame(None))
+                .recipients(),
+            Target::All => self
+                .hub
+                .deliver(Recipients::All, &p.frame(None))
+                .recipients(),
         }
     }
 
     fn join(&self, channel: &ChannelName, since: Option<&StreamPosition>) -> Joined {
-        if !self.config.keeps_history(channel.as_str()) {
-            return Joined {
-                position: None,
-                recovered: since.map(|_| false),
-                replay: Vec::new(),
-            };
+        if !self.hub.config().keeps_history(channel.as_str()) {
+            return Joined::without_history(since);
         }
-        let now = self.hub.clock().now_ms();
+        let now = self.hub.now_ms();
         let mut rings = lock(&self.rings[shard_of(channel)]);
         let ring = rings
             .entry(channel.clone())
@@ -138,7 +122,7 @@ impl Broker for MemoryBroker {
         let fresh = p
             .idempotency_key
             .as_deref()
-            .is_none_or(|key| self.keys.first_time(key, self.hub.clock().now_ms()));
+            .is_none_or(|key| self.keys.first_time(key, self.hub.now_ms()));
         let published = if fresh {
             Published::Local {
                 recipients: self.deliver(&p),
@@ -161,25 +145,10 @@ impl Broker for MemoryBroker {
         "memory"
     }
 
-    fn is_cluster(&self) -> bool {
-        false
-    }
-
-    fn health(&self) -> BrokerHealth {
-        BrokerHealth::Up
-    }
-
-    fn cluster(&self) -> BoxFuture<'_, Option<ClusterView>> {
-        Box::pin(std::future::ready(None))
-    }
-
-    /// Nothing: the hub's metrics say it all.
-    fn register_metrics(&self, _registry: &mut prometheus_client::registry::Registry) {}
-
     /// Drops expired events, and rings that hold nothing and serve no
     /// subscriber (a later subscriber gets a new epoch, as after a restart).
     fn maintain(&self) {
-        let now = self.hub.clock().now_ms();
+        let now = self.hub.now_ms();
         self.keys.prune(now);
         for shard in self.rings.iter() {
             lock(shard).retain(|channel, ring| {
@@ -187,9 +156,5 @@ impl Broker for MemoryBroker {
                 !ring.is_empty() || self.hub.subscriber_count(channel) > 0
             });
         }
-    }
-
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
     }
 }

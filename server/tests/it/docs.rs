@@ -508,3 +508,28 @@ async fn the_metrics_table_lists_every_metric_a_node_exports() {
     assert_eq!(exported, documented, "docs/operations.md's metric table");
     redis.shutdown().await;
 }
+
+/// docs/operations.md's three embedding lines are, to the character, the
+/// ones `embedded::three_lines_embed_the_server_in_an_existing_app` runs.
+#[test]
+fn the_embedding_lines_are_the_tested_ones() {
+    let operations = include_str!("../../../docs/operations.md");
+    let section = &operations[operations
+        .find("## Embedding")
+        .expect("the Embedding section")..];
+    let block = section
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a rust block");
+    let test = include_str!("embedded.rs");
+    let tested = test
+        .split("// embedding: begin\n")
+        .nth(1)
+        .and_then(|rest| rest.split("    // embedding: end").next())
+        .expect("the marked lines");
+    let tested: Vec<&str> = tested.lines().map(str::trim).collect();
+    let documented: Vec<&str> = block.lines().collect();
+    assert_eq!(documented.len(), 3, "{block}");
+    assert_eq!(documented, tested);
+}

@@ -13,6 +13,7 @@ mod cli;
 mod bad_input;
 mod broker_config;
 mod channels;
+mod custom_broker;
 mod docs;
 mod embedded;
 mod error_bodies;

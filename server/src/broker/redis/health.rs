@@ -1,5 +1,6 @@
-//! Why Redis failed: reachability (refused, reset, timed out, still
-//! loading: an outage, which ends by itself) or a refusal of this node's
+//! What a Redis failure ([`BrokerFailure`], classified in `failure.rs`)
+//! means for operators: its `cause` label and what to change. Why Redis
+//! failed: reachability (refused, reset, timed out, still loading: an outage, which ends by itself) or a refusal of this node's
 //! configuration (a refused password, a DB index out of range, a peer that
 //! does not speak Redis, any other error reply), which lasts until an
 //! operator changes Redis or the URL.
@@ -9,10 +10,7 @@
 //! permanent cause is said out loud: an error-level log once per change,
 //! `/ready` naming it, and `brain_ws_broker_down{cause}`.
 
-use redis::RedisError;
-
-/// Server error codes that say "try again later", not "never".
-const TRANSIENT_CODES: &[&str] = &["LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN"];
+use crate::broker::BrokerFailure;
 
 /// The kind of a Redis failure; its [`Cause::label`] is the `cause` label
 /// of `brain_ws_broker_down`.
@@ -41,28 +39,15 @@ impl Cause {
         Cause::Refused,
     ];
 
-    /// Classifies a Redis error.
-    pub(crate) fn of(e: &RedisError) -> Self {
-        let text = e.to_string();
-        if e.is_io_error()
-            || e.is_timeout()
-            || e.is_connection_refusal()
-            || e.is_connection_dropped()
-            || e.code().is_some_and(|code| TRANSIENT_CODES.contains(&code))
-        {
-            Cause::Unreachable
-        } else if text.contains("DB index") {
-            Cause::Database
-        } else if e.kind() == redis::ErrorKind::AuthenticationFailed
-            || ["NOAUTH", "WRONGPASS", "AUTH"]
-                .iter()
-                .any(|word| text.contains(word))
-        {
-            Cause::Auth
-        } else if e.kind() == redis::ErrorKind::Parse {
-            Cause::Protocol
-        } else {
-            Cause::Refused
+    /// The kind of `failure`: every outage (connecting, not connected, lost,
+    /// unreachable, timed out) is `Unreachable`.
+    pub(crate) fn of(failure: &BrokerFailure) -> Self {
+        match failure {
+            BrokerFailure::Auth { .. } => Cause::Auth,
+            BrokerFailure::Database { .. } => Cause::Database,
+            BrokerFailure::Protocol { .. } => Cause::Protocol,
+            BrokerFailure::Refused { .. } => Cause::Refused,
+            _ => Cause::Unreachable,
         }
     }
 
@@ -100,53 +85,12 @@ impl Cause {
     }
 }
 
-/// A failed Redis operation: what failed (`"subscribing: NOAUTH ..."`) and
-/// its [`Cause`].
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Failure {
-    pub(crate) cause: Cause,
-    pub(crate) text: String,
-}
-
-impl Failure {
-    /// `what` failed with `e`.
-    pub(crate) fn redis(what: &str, e: &RedisError) -> Self {
-        Self {
-            cause: Cause::of(e),
-            text: format!("{what}: {e}"),
-        }
-    }
-
-    /// `what` failed for a reason that is about reaching Redis (a timeout,
-    /// a lost connection).
-    pub(crate) fn unreachable(text: impl Into<String>) -> Self {
-        Self {
-            cause: Cause::Unreachable,
-            text: text.into(),
-        }
-    }
-
-    /// The reason as `/ready` and the logs give it: the text, and for a
-    /// permanent cause its label first and its hint after, such as
-    /// `auth: subscribing: NOAUTH Authentication required. (check the user
-    /// and password in the URL: ...)`.
-    pub(crate) fn reason(&self) -> String {
-        if self.cause.is_permanent() {
-            format!("{}: {}{}", self.cause.label(), self.text, self.cause.hint())
-        } else {
-            self.text.clone()
-        }
-    }
-}
-
-impl From<Failure> for String {
-    fn from(f: Failure) -> Self {
-        f.text
-    }
-}
-
-impl std::fmt::Display for Failure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.text)
-    }
+/// What a permanent `failure` says, for people: the broker's own words (the
+/// failure's source) and what to change, such as `Redis server refused to
+/// switch database - ...: DB index is out of range (the /N at the end of the
+/// URL must be below ...)`.
+pub(crate) fn explain(failure: &BrokerFailure) -> String {
+    let words =
+        std::error::Error::source(failure).map_or_else(|| failure.to_string(), |s| s.to_string());
+    format!("{words}{}", Cause::of(failure).hint())
 }

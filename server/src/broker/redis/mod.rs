@@ -40,6 +40,7 @@
 //! came back one backoff step late.
 
 mod cluster;
+mod failure;
 pub(crate) mod health;
 mod metrics;
 pub(crate) mod probe;
@@ -60,13 +61,15 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Broker, BrokerError, BrokerHealth, ClusterView, Publication, Published};
+use super::{
+    Broker, BrokerError, BrokerFailure, BrokerHealth, ClusterView, Publication, Published,
+};
 use crate::config::{Config, ConfigError, RedisTls};
 use crate::frames;
 use crate::frames::Frame;
 use crate::history::{Position, new_epoch, recover};
 use crate::hub::{Hub, Interest, Joined, Target};
-use health::{Cause, Failure};
+use health::Cause;
 use wire::Keys;
 
 /// How long one Redis command may take before it counts as a failure.
@@ -108,8 +111,8 @@ struct Shared {
 /// Whether Redis is reachable, why not, and the counters of `/metrics`.
 struct State {
     up: AtomicBool,
-    /// The last failure that took the broker down (while down: why).
-    down: Mutex<Failure>,
+    /// Why it is down; `None` before the first connection (`connecting`).
+    down: Mutex<Option<BrokerFailure>>,
     errors: AtomicU64,
     reconnects: AtomicU64,
     /// Publications refused because Redis was unreachable.
@@ -121,7 +124,7 @@ impl Default for State {
     fn default() -> Self {
         Self {
             up: AtomicBool::new(false),
-            down: Mutex::new(Failure::unreachable("connecting")),
+            down: Mutex::new(None),
             errors: AtomicU64::default(),
             reconnects: AtomicU64::default(),
             refused: AtomicU64::default(),
@@ -149,34 +152,40 @@ impl State {
     /// warning when it starts; a permanent cause (a refused password, a bad
     /// DB index, ...) as an error each time the cause or its text changes,
     /// not on every retry.
-    fn set_down(&self, failure: Failure) {
+    fn set_down(&self, failure: BrokerFailure) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let was_up = self.up.swap(false, Ordering::AcqRel);
+        let cause = Cause::of(&failure);
         let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
-        let changed = *down != failure;
-        if failure.cause.is_permanent() {
+        let before = down.as_ref().map(|f| (Cause::of(f), f.to_string()));
+        let changed = before.as_ref() != Some(&(cause, failure.to_string()));
+        if cause.is_permanent() {
             if changed || was_up {
                 tracing::error!(
-                    cause = failure.cause.label(),
-                    reason = %failure.reason(),
+                    cause = cause.label(),
+                    reason = %format_args!("{failure}{}", cause.hint()),
                     "redis refuses this node's configuration: publishing fails (503) until Redis or the broker URL is fixed; retrying with backoff"
                 );
             }
         } else if was_up
             || self.reconnects.load(Ordering::Relaxed) == 0
-            || down.cause.is_permanent()
+            || before.is_some_and(|(c, _)| c.is_permanent())
         {
             tracing::warn!(
-                reason = %failure.text,
+                reason = %failure,
                 "redis broker unavailable: publishing fails (503) until it returns"
             );
         }
-        *down = failure;
+        *down = Some(failure);
     }
 
     /// Why the broker is down, as `/ready` and publish errors give it.
-    fn reason(&self) -> String {
-        self.down.lock().unwrap_or_else(|p| p.into_inner()).reason()
+    fn reason(&self) -> BrokerFailure {
+        self.down
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+            .unwrap_or(BrokerFailure::Connecting)
     }
 
     /// The cause in effect: `None` while up.
@@ -184,7 +193,13 @@ impl State {
         if self.is_up() {
             return None;
         }
-        Some(self.down.lock().unwrap_or_else(|p| p.into_inner()).cause)
+        Some(
+            self.down
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map_or(Cause::Unreachable, Cause::of),
+        )
     }
 
     /// A failed command that did not (yet) take the subscription down.
@@ -204,11 +219,11 @@ fn ms(d: Duration) -> u64 {
 async fn timed<T>(
     what: &'static str,
     fut: impl Future<Output = redis::RedisResult<T>>,
-) -> Result<T, Failure> {
+) -> Result<T, BrokerFailure> {
     match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(Failure::redis(what, &e)),
-        Err(_) => Err(Failure::unreachable(format!("{what}: timed out"))),
+        Ok(Err(e)) => Err(failure::classify(what, e)),
+        Err(_) => Err(BrokerFailure::Timeout { what }),
     }
 }
 
@@ -252,24 +267,30 @@ impl RedisBroker {
 /// their client certificate.
 pub(crate) fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, ConfigError> {
     if !tls.is_set() {
-        return redis::Client::open(url).map_err(|e| ConfigError(format!("broker URL: {e}")));
+        return redis::Client::open(url).map_err(|e| ConfigError::Broker {
+            what: "broker URL".into(),
+            source: Box::new(e),
+        });
     }
-    let read = |what: &str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| {
-            ConfigError(format!(
-                "cannot read Redis TLS {what} {}: {e}",
-                path.display()
-            ))
+    let read = |what, path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| ConfigError::Unreadable {
+            what,
+            path: path.to_owned(),
+            source,
         })
     };
     let client_tls = match (&tls.client_cert, &tls.client_key) {
         (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
-            client_cert: read("client certificate", cert)?,
-            client_key: read("client key", key)?,
+            client_cert: read("Redis TLS client certificate", cert)?,
+            client_key: read("Redis TLS client key", key)?,
         }),
         _ => None,
     };
-    let root_cert = tls.ca.as_deref().map(|ca| read("CA", ca)).transpose()?;
+    let root_cert = tls
+        .ca
+        .as_deref()
+        .map(|ca| read("Redis TLS CA", ca))
+        .transpose()?;
     redis::Client::build_with_tls(
         url,
         redis::TlsCertificates {
@@ -277,7 +298,10 @@ pub(crate) fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, ConfigE
             root_cert,
         },
     )
-    .map_err(|e| ConfigError(format!("broker TLS: {e}")))
+    .map_err(|e| ConfigError::Broker {
+        what: "broker TLS".into(),
+        source: Box::new(e),
+    })
 }
 
 impl Shared {
@@ -304,17 +328,17 @@ impl Shared {
 
     /// A handle on the current command connection (a clone of a
     /// multiplexed connection, cheap), or why there is none.
-    fn commands(&self) -> Result<MultiplexedConnection, String> {
+    fn commands(&self) -> Result<MultiplexedConnection, BrokerFailure> {
         self.commands
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .ok_or_else(|| "not connected".to_owned())
+            .ok_or(BrokerFailure::NotConnected)
     }
 
     /// Opens a fresh command connection (the supervisor, on every
     /// (re)connection) and checks it answers.
-    async fn reconnect_commands(&self) -> Result<(), Failure> {
+    async fn reconnect_commands(&self) -> Result<(), BrokerFailure> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT));
@@ -344,7 +368,7 @@ impl Shared {
         conn: &mut MultiplexedConnection,
         channel: String,
         message: &str,
-    ) -> Result<Option<u64>, String> {
+    ) -> Result<Option<u64>, BrokerFailure> {
         if p.idempotency_key.is_none() {
             return timed(
                 "publish",
@@ -354,8 +378,7 @@ impl Shared {
                     .query_async::<u64>(conn),
             )
             .await
-            .map(Some)
-            .map_err(String::from);
+            .map(Some);
         }
         let mut invocation = self.publish_once_script.key(self.idempotency_key(p));
         invocation
@@ -366,13 +389,14 @@ impl Shared {
         Ok(u64::try_from(n).ok())
     }
 
-    async fn publish(&self, p: &Publication) -> Result<Published, String> {
+    async fn publish(&self, p: &Publication) -> Result<Published, BrokerFailure> {
         let mut conn = self.commands()?;
         let recipients = match &p.target {
             Target::Channel(channel) => {
                 let frame = frames::event(&p.event_type, Some(channel), &p.data, p.timestamp, None);
                 if self.config.keeps_history(channel.as_str()) {
-                    let open = wire::open_frame(&frame).ok_or("frame shape")?;
+                    let open = wire::open_frame(&frame)
+                        .ok_or_else(|| BrokerFailure::protocol("publish", "frame shape"))?;
                     let mut invocation = self.publish_script.key(self.keys.meta(channel));
                     invocation
                         .key(self.keys.stream(channel))
@@ -447,7 +471,7 @@ impl Shared {
         &self,
         channel: &ChannelName,
         since: Option<&StreamPosition>,
-    ) -> Result<Joined, String> {
+    ) -> Result<Joined, BrokerFailure> {
         let mut conn = self.commands()?;
         let mut invocation = self.position_script.key(self.keys.meta(channel));
         invocation
@@ -459,18 +483,20 @@ impl Shared {
         let reply: Vec<redis::Value> =
             timed("reading history", invocation.invoke_async(&mut conn)).await?;
         let mut items = reply.into_iter();
-        let mut next_string = || -> Result<String, String> {
-            let v = items.next().ok_or("short history reply")?;
-            redis::from_redis_value::<String>(v).map_err(|e| e.to_string())
+        let bad = |detail: &'static str| BrokerFailure::protocol("reading history", detail);
+        let mut next_string = || -> Result<String, BrokerFailure> {
+            let v = items.next().ok_or_else(|| bad("short history reply"))?;
+            redis::from_redis_value::<String>(v)
+                .map_err(|e| BrokerFailure::protocol("reading history", e))
         };
         let epoch: Arc<str> = Arc::from(next_string()?);
-        let top: u64 = next_string()?.parse().map_err(|_| "bad top")?;
-        let now: u64 = next_string()?.parse().map_err(|_| "bad time")?;
+        let top: u64 = next_string()?.parse().map_err(|_| bad("bad top"))?;
+        let now: u64 = next_string()?.parse().map_err(|_| bad("bad time"))?;
         let mut entries = Vec::new();
         while let Ok(id) = next_string() {
             let at: u64 = next_string()?.parse().unwrap_or(0);
             let frame = next_string()?;
-            let offset = wire::offset_of_id(&id).ok_or("bad stream id")?;
+            let offset = wire::offset_of_id(&id).ok_or_else(|| bad("bad stream id"))?;
             entries.push((offset, at, Frame::from(frame)));
         }
         let position = Position::new(epoch, top);
@@ -488,7 +514,7 @@ impl Shared {
         channel: &ChannelName,
         from: u64,
         to: u64,
-    ) -> Result<Vec<(u64, Frame)>, String> {
+    ) -> Result<Vec<(u64, Frame)>, BrokerFailure> {
         let mut conn = self.commands()?;
         let reply: redis::streams::StreamRangeReply = timed(
             "reading history",

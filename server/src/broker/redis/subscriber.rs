@@ -20,9 +20,9 @@ use redis::aio::{PubSubSink, PubSubStream};
 use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
-use super::health::Failure;
 use super::wire::{self, ChannelPayload, NodeWidePayload};
-use super::{CONNECT_TIMEOUT, Shared, timed};
+use super::{CONNECT_TIMEOUT, Shared, failure, timed};
+use crate::broker::BrokerFailure;
 use crate::frames::Frame;
 use crate::history::Position;
 use crate::hub::{Interest, Outcome, Recipients, Sequenced};
@@ -38,7 +38,7 @@ const PING_INTERVAL: Duration = Duration::from_secs(1);
 /// Why a connection's loop ended.
 enum Exit {
     Shutdown,
-    Lost(Failure),
+    Lost(BrokerFailure),
 }
 
 pub(super) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Interest>) {
@@ -92,12 +92,12 @@ fn apply_offline(channels: &mut HashSet<ChannelName>, interest: Interest) {
 async fn connect(
     shared: &Shared,
     channels: &HashSet<ChannelName>,
-) -> Result<(PubSubSink, PubSubStream), Failure> {
+) -> Result<(PubSubSink, PubSubStream), BrokerFailure> {
     let pubsub = match tokio::time::timeout(CONNECT_TIMEOUT, shared.client.get_async_pubsub()).await
     {
         Ok(Ok(p)) => p,
-        Ok(Err(e)) => return Err(Failure::redis("connecting", &e)),
-        Err(_) => return Err(Failure::unreachable("connecting: timed out")),
+        Ok(Err(e)) => return Err(failure::classify("connecting", e)),
+        Err(_) => return Err(BrokerFailure::Timeout { what: "connecting" }),
     };
     let (mut sink, stream) = pubsub.split();
     let mut names = vec![shared.keys.node_wide()];
@@ -119,13 +119,13 @@ async fn serve(
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let Ok(mut commands) = shared.commands() else {
-        return Exit::Lost(Failure::unreachable("not connected"));
+        return Exit::Lost(BrokerFailure::NotConnected);
     };
     loop {
         tokio::select! {
             _ = shared.shutdown.cancelled() => return Exit::Shutdown,
             message = stream.next() => match message {
-                None => return Exit::Lost(Failure::unreachable("connection lost")),
+                None => return Exit::Lost(BrokerFailure::ConnectionLost),
                 Some(m) => dispatch(shared, &m).await,
             },
             interest = rx.recv() => match interest {
