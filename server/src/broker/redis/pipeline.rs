@@ -1,0 +1,216 @@
+//! The publish queue: concurrent publications share Redis round trips.
+//!
+//! Each publication is one Redis command (`PUBLISH`, or `EVALSHA` of a
+//! script in `scripts.rs`). Callers hand it to one of [`WRITERS`] writer
+//! tasks through a bounded queue ([`QUEUE`] publications each); a writer
+//! takes everything queued (up to [`MAX_BATCH`]), writes it as one pipeline
+//! on the node's command connection and hands each caller its own reply, in
+//! order. So under load one round trip carries many publications, and an
+//! idle node still sends each at once (a batch of one).
+//!
+//! - Order: a channel always goes to the same writer (by its name's hash;
+//!   user-directed and broadcast-all events share the node-wide one), whose
+//!   pipelines run one after another and whose commands Redis runs in the
+//!   order written: one channel's events reach Redis, and so get their
+//!   offsets, in the order they were queued.
+//! - Results: every publication gets its own: its reply, its own error
+//!   (a script error for one command fails that publication only), or the
+//!   round trip's failure. A publication whose caller gave up
+//!   ([`COMMAND_TIMEOUT`](super::COMMAND_TIMEOUT) passed while it was still
+//!   queued) is not sent: it was answered as failed, so it must not go out.
+//! - Bounds: a full queue refuses at once with [`QueueFull`] (the HTTP
+//!   API's 503 `unavailable`, saying so); nothing waits unbounded.
+//! - Scripts: called by hash (`EVALSHA`); when Redis answers `NOSCRIPT`
+//!   (it restarted or its scripts were flushed) the writer loads the
+//!   scripts and runs those commands again, in their order, in one more
+//!   round trip.
+
+use std::hash::{BuildHasher as _, Hash};
+use std::sync::Arc;
+
+use redis::{Cmd, RedisResult, Value};
+use tokio::sync::{mpsc, oneshot};
+
+use super::{COMMAND_TIMEOUT, Shared, timed};
+
+/// Writer tasks, each with its own queue; a channel always uses the same.
+pub(super) const WRITERS: usize = 2;
+/// Publications each writer's queue holds before refusing more.
+pub(super) const QUEUE: usize = 4096;
+/// Most commands written in one round trip.
+pub(super) const MAX_BATCH: usize = 512;
+
+/// Why a publication was refused before reaching Redis: its writer's queue
+/// holds [`QUEUE`] publications already (Redis is slower than publishers).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("publish queue full: {QUEUE} publications are waiting for Redis; retry later")]
+pub(super) struct QueueFull;
+
+/// One queued command and where its reply goes.
+struct Job {
+    command: Cmd,
+    reply: Reply,
+}
+
+/// The callers' side: one bounded queue per writer.
+pub(super) struct Queues {
+    senders: Vec<mpsc::Sender<Job>>,
+    hasher: std::hash::RandomState,
+}
+
+impl Queues {
+    /// Queues and their receivers, for [`run`] (one writer per receiver).
+    pub(super) fn new() -> (Self, Vec<Receiver>) {
+        let (senders, receivers) = (0..WRITERS)
+            .map(|_| {
+                let (tx, rx) = mpsc::channel(QUEUE);
+                (tx, Receiver(rx))
+            })
+            .unzip();
+        let queues = Self {
+            senders,
+            hasher: std::hash::RandomState::new(),
+        };
+        (queues, receivers)
+    }
+
+    /// Sends `command` through the writer of `order_key` (the Redis channel
+    /// it publishes on) and waits for its reply, at most
+    /// [`COMMAND_TIMEOUT`](super::COMMAND_TIMEOUT) in all.
+    pub(super) async fn call(&self, order_key: &str, command: Cmd) -> Result<Value, String> {
+        let writer = self.writer_of(order_key);
+        let (reply, answer) = oneshot::channel();
+        match self.senders[writer].try_send(Job { command, reply }) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => return Err(QueueFull.to_string()),
+            Err(mpsc::error::TrySendError::Closed(_)) => return Err("shutting down".into()),
+        }
+        match tokio::time::timeout(COMMAND_TIMEOUT, answer).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Err("publish: the writer stopped".into()),
+            Err(_) => Err("publish: timed out".into()),
+        }
+    }
+
+    fn writer_of(&self, order_key: impl Hash) -> usize {
+        (self.hasher.hash_one(order_key) % self.senders.len() as u64) as usize
+    }
+}
+
+/// A writer's end of its queue.
+pub(super) struct Receiver(mpsc::Receiver<Job>);
+
+/// One writer: takes what is queued, writes it as one pipeline, answers
+/// each caller; until the broker shuts down.
+pub(super) async fn run(shared: Arc<Shared>, Receiver(mut rx): Receiver) {
+    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
+    let mut pipe = redis::Pipeline::with_capacity(MAX_BATCH);
+    pipe.ignore_errors();
+    loop {
+        let first = tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            job = rx.recv() => match job {
+                Some(job) => job,
+                None => return,
+            },
+        };
+        let mut next = Some(first);
+        while let Some(job) = next.take() {
+            // A caller that gave up was answered already: sending its
+            // command now would deliver a publication reported as failed.
+            if !job.reply.is_closed() {
+                pipe.add_command(job.command);
+                replies.push(job.reply);
+            }
+            if replies.len() < MAX_BATCH {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !replies.is_empty() {
+            write(&shared, &pipe, &mut replies).await;
+        }
+        pipe.clear();
+    }
+}
+
+type Reply = oneshot::Sender<Result<Value, String>>;
+
+/// Writes `pipe` in one round trip and answers each of `replies` (one per
+/// command, in order).
+async fn write(shared: &Shared, pipe: &redis::Pipeline, replies: &mut Vec<Reply>) {
+    let results = if shared.state.is_up() {
+        round_trip(shared, pipe).await
+    } else {
+        Err(shared.state.reason())
+    };
+    let results = match results {
+        Ok(results) => results,
+        Err(reason) => {
+            for reply in replies.drain(..) {
+                let _ = reply.send(Err(reason.clone()));
+            }
+            return;
+        }
+    };
+    let mut retry_pipe = redis::pipe();
+    retry_pipe.ignore_errors();
+    let mut retry = Vec::new();
+    for ((reply, result), command) in replies.drain(..).zip(results).zip(pipe.cmd_iter()) {
+        match result {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                retry_pipe.add_command(command.clone());
+                retry.push(reply);
+            }
+            result => {
+                let _ = reply.send(result.map_err(|e| format!("publish: {e}")));
+            }
+        }
+    }
+    if retry.is_empty() {
+        return;
+    }
+    let results = match load_scripts(shared).await {
+        Ok(()) => round_trip(shared, &retry_pipe).await,
+        Err(e) => Err(e),
+    };
+    match results {
+        Ok(results) => {
+            for (reply, result) in retry.into_iter().zip(results) {
+                let _ = reply.send(result.map_err(|e| format!("publish: {e}")));
+            }
+        }
+        Err(reason) => {
+            for reply in retry {
+                let _ = reply.send(Err(reason.clone()));
+            }
+        }
+    }
+}
+
+/// One round trip on the command connection: a result per command, in
+/// order (`Err` for a command Redis refused), or why the round trip failed.
+async fn round_trip(
+    shared: &Shared,
+    pipe: &redis::Pipeline,
+) -> Result<Vec<RedisResult<Value>>, String> {
+    let mut conn = shared.commands()?;
+    timed("publish", pipe.query_async(&mut conn)).await
+}
+
+/// Loads every publish script (after `NOSCRIPT`).
+async fn load_scripts(shared: &Shared) -> Result<(), String> {
+    let mut conn = shared.commands()?;
+    for script in [&shared.publish_script, &shared.publish_once_script] {
+        timed("loading a script", script.load_async(&mut conn)).await?;
+    }
+    Ok(())
+}
+
+/// `EVALSHA` of `script` with `keys` and `args`: what `Script::invoke`
+/// sends, as a command a pipeline can carry.
+pub(super) fn evalsha(script: &redis::Script, invocation: impl FnOnce(&mut Cmd)) -> Cmd {
+    let mut cmd = redis::cmd("EVALSHA");
+    cmd.arg(script.get_hash());
+    invocation(&mut cmd);
+    cmd
+}
