@@ -11,8 +11,10 @@
 #   BASELINE_BIN=target/baseline/brain-ws-server bench/cluster.sh   # baseline vs this build
 #
 # Knobs (environment): NODES ("2 3"), CHANNELS ("10 1000"), HISTORY ("off on"),
-# N (subscribers, 1000), PUBLISHERS (per node, 16), FRAME (bytes, 150),
-# START_RATE (500), RATE_FACTOR (1.4), STEP (2s), MAX_STEPS (14),
+# N (subscribers; default one per channel per node, so every event is pushed
+# to every node and delivered once on each: the Redis path, not the fan-out,
+# is what is measured), PUBLISHERS (per node, 16), FRAME (bytes, 150),
+# START_RATE (1000), RATE_FACTOR (1.5), STEP (2s), MAX_STEPS (12),
 # P99_LIMIT (100ms), PORT_BASE (19600: nodes on PORT_BASE+1..), REDIS_PORT
 # (19690), BIN (this build's server, target/release/brain-ws-server),
 # BASELINE_BIN (unset: no baseline), OUT (target/bench-results/cluster).
@@ -22,13 +24,13 @@ cd "$(dirname "$0")/.."
 NODES=${NODES:-"2 3"}
 CHANNELS=${CHANNELS:-"10 1000"}
 HISTORY=${HISTORY:-"off on"}
-N=${N:-1000}
+N=${N:-}
 PUBLISHERS=${PUBLISHERS:-16}
 FRAME=${FRAME:-150}
-START_RATE=${START_RATE:-500}
-RATE_FACTOR=${RATE_FACTOR:-1.4}
+START_RATE=${START_RATE:-1000}
+RATE_FACTOR=${RATE_FACTOR:-1.5}
 STEP=${STEP:-2s}
-MAX_STEPS=${MAX_STEPS:-14}
+MAX_STEPS=${MAX_STEPS:-12}
 P99_LIMIT=${P99_LIMIT:-100ms}
 PORT_BASE=${PORT_BASE:-19600}
 REDIS_PORT=${REDIS_PORT:-19690}
@@ -108,7 +110,7 @@ for nodes in $NODES; do
         [ "$history" = on ] && history_arg=(--history)
         echo "== $label: $nodes nodes, $channels channels, history $history" >&2
         "$BENCH" --nodes "$(IFS=,; echo "${urls[*]}")" --redis "127.0.0.1:$REDIS_PORT" \
-          "${history_arg[@]}" --label "$label" -n "$N" --channels "$channels" \
+          "${history_arg[@]}" --label "$label" -n "${N:-$((channels * nodes))}" --channels "$channels" \
           --publishers "$PUBLISHERS" --frame-bytes "$FRAME" --start-rate "$START_RATE" \
           --rate-factor "$RATE_FACTOR" --step "$STEP" --max-steps "$MAX_STEPS" \
           --p99-limit "$P99_LIMIT" --settle 2s --client-threads 1 \

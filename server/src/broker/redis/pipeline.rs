@@ -3,14 +3,17 @@
 //! Each publication is one Redis command (`PUBLISH`, or `EVALSHA` of a
 //! script in `scripts.rs`). Callers hand it to one of [`WRITERS`] writer
 //! tasks through a bounded queue ([`QUEUE`] publications each); a writer
-//! takes everything queued (up to [`MAX_BATCH`]), writes it as one pipeline
-//! on the node's command connection and hands each caller its own reply, in
-//! order. So under load one round trip carries many publications, and an
-//! idle node still sends each at once (a batch of one).
+//! takes everything queued (up to [`MAX_BATCH`]), hands it as one pipeline
+//! to the node's command connection, and takes the next batch without
+//! waiting for the replies (up to [`IN_FLIGHT`] pipelines wait at once);
+//! each caller gets its own reply. So under load one round trip carries
+//! many publications, and an idle node still sends each at once (a batch
+//! of one).
 //!
 //! - Order: a channel always goes to the same writer (by its name's hash;
-//!   user-directed and broadcast-all events share the node-wide one), whose
-//!   pipelines run one after another and whose commands Redis runs in the
+//!   user-directed and broadcast-all events share the node-wide one), which
+//!   hands its pipelines to the connection one after another; the
+//!   connection writes them in that order and Redis runs commands in the
 //!   order written: one channel's events reach Redis, and so get their
 //!   offsets, in the order they were queued.
 //! - Results: every publication gets its own: its reply, its own error
@@ -23,11 +26,14 @@
 //! - Scripts: called by hash (`EVALSHA`); when Redis answers `NOSCRIPT`
 //!   (it restarted or its scripts were flushed) the writer loads the
 //!   scripts and runs those commands again, in their order, in one more
-//!   round trip.
+//!   round trip (behind any pipeline sent meanwhile: the one case where a
+//!   channel's order can change, as it could with `Script::invoke`).
 
 use std::hash::{BuildHasher as _, Hash};
 use std::sync::Arc;
 
+use futures_util::StreamExt as _;
+use futures_util::stream::FuturesOrdered;
 use redis::{Cmd, RedisResult, Value};
 use tokio::sync::{mpsc, oneshot};
 
@@ -39,6 +45,8 @@ pub(super) const WRITERS: usize = 2;
 pub(super) const QUEUE: usize = 4096;
 /// Most commands written in one round trip.
 pub(super) const MAX_BATCH: usize = 512;
+/// Pipelines of one writer waiting for their replies at once.
+pub(super) const IN_FLIGHT: usize = 16;
 
 /// Why a publication was refused before reaching Redis: its writer's queue
 /// holds [`QUEUE`] publications already (Redis is slower than publishers).
@@ -100,20 +108,25 @@ impl Queues {
 /// A writer's end of its queue.
 pub(super) struct Receiver(mpsc::Receiver<Job>);
 
-/// One writer: takes what is queued, writes it as one pipeline, answers
-/// each caller; until the broker shuts down.
+/// One writer: takes what is queued and writes it as one pipeline, without
+/// waiting for the replies of the previous ones (up to [`IN_FLIGHT`]
+/// pipelines wait for theirs), answering each caller as its reply comes;
+/// until the broker shuts down.
 pub(super) async fn run(shared: Arc<Shared>, Receiver(mut rx): Receiver) {
-    let mut replies: Vec<Reply> = Vec::with_capacity(MAX_BATCH);
-    let mut pipe = redis::Pipeline::with_capacity(MAX_BATCH);
-    pipe.ignore_errors();
+    let mut in_flight = FuturesOrdered::new();
     loop {
         let first = tokio::select! {
             _ = shared.shutdown.cancelled() => return,
-            job = rx.recv() => match job {
+            Some(()) = in_flight.next(), if !in_flight.is_empty() => continue,
+            job = rx.recv(), if in_flight.len() < IN_FLIGHT => match job {
                 Some(job) => job,
                 None => return,
             },
         };
+        let batch = rx.len().min(MAX_BATCH - 1) + 1;
+        let mut pipe = redis::Pipeline::with_capacity(batch);
+        pipe.ignore_errors();
+        let mut replies = Vec::with_capacity(batch);
         let mut next = Some(first);
         while let Some(job) = next.take() {
             // A caller that gave up was answered already: sending its
@@ -126,10 +139,15 @@ pub(super) async fn run(shared: Arc<Shared>, Receiver(mut rx): Receiver) {
                 next = rx.try_recv().ok();
             }
         }
-        if !replies.is_empty() {
-            write(&shared, &pipe, &mut replies).await;
+        if replies.is_empty() {
+            continue;
         }
-        pipe.clear();
+        // Polled once here, so the pipeline is handed to the connection
+        // now, in queue order, before the next one is taken.
+        let mut write = Box::pin(write(shared.clone(), pipe, replies));
+        if futures_util::poll!(&mut write).is_pending() {
+            in_flight.push_back(write);
+        }
     }
 }
 
@@ -137,9 +155,10 @@ type Reply = oneshot::Sender<Result<Value, String>>;
 
 /// Writes `pipe` in one round trip and answers each of `replies` (one per
 /// command, in order).
-async fn write(shared: &Shared, pipe: &redis::Pipeline, replies: &mut Vec<Reply>) {
+async fn write(shared: Arc<Shared>, pipe: redis::Pipeline, mut replies: Vec<Reply>) {
+    let shared = &*shared;
     let results = if shared.state.is_up() {
-        round_trip(shared, pipe).await
+        round_trip(shared, &pipe).await
     } else {
         Err(shared.state.reason())
     };
