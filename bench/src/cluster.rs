@@ -464,6 +464,7 @@ pub fn compare_table(reports: &[ClusterReport]) -> String {
             configs.push(c);
         }
     }
+    configs.sort_by_key(|&(nodes, channels, history)| (nodes, channels, history));
     let mut out = String::new();
     let _ = writeln!(
         out,
