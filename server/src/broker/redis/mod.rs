@@ -115,7 +115,8 @@ struct State {
     reason: Mutex<String>,
     errors: AtomicU64,
     reconnects: AtomicU64,
-    /// Publications refused because Redis was unreachable.
+    /// Publications refused: Redis unreachable or too slow, or the publish
+    /// queue full.
     refused: AtomicU64,
     gap_fills: AtomicU64,
 }
