@@ -184,6 +184,17 @@ pub enum BrokerFailure {
         /// The broker's error.
         source: FailureSource,
     },
+    /// Too many publications are waiting for the broker: `capacity` are
+    /// queued already. Refused at once rather than waiting unbounded; the
+    /// publisher retries later (HTTP 503).
+    #[error("publish queue full: {capacity} publications are waiting for the broker; retry later")]
+    QueueFull {
+        /// How many publications the queue holds.
+        capacity: usize,
+    },
+    /// The node is shutting down: nothing more is sent to the broker.
+    #[error("shutting down")]
+    ShuttingDown,
     /// No answer to `what` within the time allowed (2 s per Redis command,
     /// 1 s per connection attempt).
     #[error("{what}: timed out")]

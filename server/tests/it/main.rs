@@ -25,6 +25,7 @@ mod http_api;
 mod lifecycle;
 mod multinode;
 mod protocol_errors;
+mod publish_queue;
 mod security;
 mod settings;
 mod tls;

@@ -59,7 +59,7 @@ impl Collector for BrokerMetrics {
         counter(
             e,
             "brain_ws_broker_unavailable_publications",
-            "Publications refused (HTTP 503, delivered nowhere) because Redis was unreachable.",
+            "Publications refused (HTTP 503, delivered nowhere): Redis unreachable or too slow, or the publish queue full.",
             get(&s.refused),
         )?;
         counter(

@@ -4,7 +4,9 @@
 //!   `PUBLISH` of the ready frame; a history channel runs the `publish` Lua
 //!   script (offset, `XADD` to the channel's stream, `PUBLISH`, atomically);
 //!   user-directed and broadcast-all events are a `PUBLISH` on the single
-//!   node-wide channel. Every node, the publisher included, delivers what its
+//!   node-wide channel. Concurrent publications share round trips: they
+//!   queue (bounded) for writer tasks that send each batch as one pipeline
+//!   (`pipeline.rs`), keeping each channel's order. Every node, the publisher included, delivers what its
 //!   subscription receives to its own hub, so every node sees one order per
 //!   channel: Redis's.
 //! - Subscribing: one Redis subscription per node per channel with local
@@ -43,6 +45,7 @@ mod cluster;
 mod failure;
 pub(crate) mod health;
 mod metrics;
+mod pipeline;
 pub(crate) mod probe;
 mod scripts;
 mod subscriber;
@@ -103,6 +106,8 @@ struct Shared {
     others: Mutex<Vec<NodeStats>>,
     publish_script: redis::Script,
     publish_once_script: redis::Script,
+    /// The publish queues feeding the writer tasks (`pipeline.rs`).
+    queues: pipeline::Queues,
     position_script: redis::Script,
     shutdown: CancellationToken,
     tasks: TaskTracker,
@@ -115,7 +120,8 @@ struct State {
     down: Mutex<Option<BrokerFailure>>,
     errors: AtomicU64,
     reconnects: AtomicU64,
-    /// Publications refused because Redis was unreachable.
+    /// Publications refused: Redis unreachable or too slow, or the publish
+    /// queue full.
     refused: AtomicU64,
     gap_fills: AtomicU64,
 }
@@ -238,6 +244,7 @@ impl RedisBroker {
         interest_rx: mpsc::UnboundedReceiver<Interest>,
     ) -> Result<Self, ConfigError> {
         let client = client(url, &config.redis_tls)?;
+        let (queues, writers) = pipeline::Queues::new();
         let shared = Arc::new(Shared {
             keys: Keys::new(&config.redis_prefix),
             config,
@@ -249,6 +256,7 @@ impl RedisBroker {
             others: Mutex::default(),
             publish_script: scripts::publish(),
             publish_once_script: scripts::publish_once(),
+            queues,
             position_script: scripts::position(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
@@ -257,6 +265,9 @@ impl RedisBroker {
             .tasks
             .spawn(subscriber::run(shared.clone(), interest_rx));
         shared.tasks.spawn(cluster::run(shared.clone()));
+        for writer in writers {
+            shared.tasks.spawn(pipeline::run(shared.clone(), writer));
+        }
         shared.tasks.close();
         Ok(Self { shared })
     }
@@ -312,6 +323,17 @@ impl Shared {
             .clone()
     }
 
+    /// The sum of `count` over the other nodes' latest reports (read in
+    /// place: a publication must not copy every node's channel map).
+    fn sum_others(&self, count: impl Fn(&NodeStats) -> u64) -> u64 {
+        self.others
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(count)
+            .sum()
+    }
+
     /// Waits until the subscription task has applied every interest change
     /// sent so far; true when Redis is subscribed.
     async fn sync(&self) -> bool {
@@ -360,81 +382,77 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    /// Runs `PUBLISH`, or with an idempotency key the script that publishes
-    /// once per key; `None` for a repeated key.
+    /// Queues `PUBLISH`, or with an idempotency key the script that
+    /// publishes once per key; `None` for a repeated key.
     async fn publish_message(
         &self,
         p: &Publication,
-        conn: &mut MultiplexedConnection,
         channel: String,
         message: &str,
     ) -> Result<Option<u64>, BrokerFailure> {
-        if p.idempotency_key.is_none() {
-            return timed(
-                "publish",
-                redis::cmd("PUBLISH")
-                    .arg(channel)
+        let command = match &p.idempotency_key {
+            None => {
+                let mut command = redis::cmd("PUBLISH");
+                command.arg(&channel).arg(message);
+                command
+            }
+            Some(key) => pipeline::evalsha(&self.publish_once_script, |c| {
+                c.arg(1)
+                    .arg(self.keys.idempotency(key))
+                    .arg(&channel)
                     .arg(message)
-                    .query_async::<u64>(conn),
-            )
-            .await
-            .map(Some);
-        }
-        let mut invocation = self.publish_once_script.key(self.idempotency_key(p));
-        invocation
-            .arg(channel)
-            .arg(message)
-            .arg(ms(crate::idempotency::WINDOW));
-        let n: i64 = timed("publish", invocation.invoke_async(conn)).await?;
+                    .arg(ms(crate::idempotency::WINDOW));
+            }),
+        };
+        let reply = self.queues.call(&channel, command).await?;
+        let n: i64 =
+            redis::from_redis_value(reply).map_err(|e| BrokerFailure::protocol("publish", e))?;
         Ok(u64::try_from(n).ok())
     }
 
     async fn publish(&self, p: &Publication) -> Result<Published, BrokerFailure> {
-        let mut conn = self.commands()?;
         let recipients = match &p.target {
             Target::Channel(channel) => {
                 let frame = frames::event(&p.event_type, Some(channel), &p.data, p.timestamp, None);
                 if self.config.keeps_history(channel.as_str()) {
                     let open = wire::open_frame(&frame)
                         .ok_or_else(|| BrokerFailure::protocol("publish", "frame shape"))?;
-                    let mut invocation = self.publish_script.key(self.keys.meta(channel));
-                    invocation
-                        .key(self.keys.stream(channel))
-                        .key(self.idempotency_key(p))
-                        .arg(new_epoch())
-                        .arg(open)
-                        .arg(self.config.history_size)
-                        .arg(self.history_ttl())
-                        .arg(self.history_ttl() + ms(META_GRACE))
-                        .arg(self.keys.channel(channel))
-                        .arg(ms(crate::idempotency::WINDOW));
-                    let (_, _, n) = timed(
-                        "publish",
-                        invocation.invoke_async::<(String, u64, i64)>(&mut conn),
-                    )
-                    .await?;
+                    let redis_channel = self.keys.channel(channel);
+                    let command = pipeline::evalsha(&self.publish_script, |c| {
+                        c.arg(3)
+                            .arg(self.keys.meta(channel))
+                            .arg(self.keys.stream(channel))
+                            .arg(self.idempotency_key(p))
+                            .arg(new_epoch())
+                            .arg(open)
+                            .arg(self.config.history_size)
+                            .arg(self.history_ttl())
+                            .arg(self.history_ttl() + ms(META_GRACE))
+                            .arg(&redis_channel)
+                            .arg(ms(crate::idempotency::WINDOW));
+                    });
+                    let reply = self.queues.call(&redis_channel, command).await?;
+                    let (_, _, n): (String, u64, i64) = redis::from_redis_value(reply)
+                        .map_err(|e| BrokerFailure::protocol("publish", e))?;
                     if n < 0 {
                         return Ok(Published::Duplicate);
                     }
                 } else if self
-                    .publish_message(p, &mut conn, self.keys.channel(channel), frame.as_str())
+                    .publish_message(p, self.keys.channel(channel), frame.as_str())
                     .await?
                     .is_none()
                 {
                     return Ok(Published::Duplicate);
                 }
-                let remote: u64 = self
-                    .others()
-                    .iter()
-                    .filter_map(|n| n.channels.get(channel.as_str()))
-                    .sum();
+                let remote =
+                    self.sum_others(|n| n.channels.get(channel.as_str()).copied().unwrap_or(0));
                 self.hub.subscriber_count(channel) + remote as usize
             }
             Target::User(user) => {
                 let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
                 let message = wire::encode_user(user, &frame);
                 if self
-                    .publish_message(p, &mut conn, self.keys.node_wide(), &message)
+                    .publish_message(p, self.keys.node_wide(), &message)
                     .await?
                     .is_none()
                 {
@@ -453,13 +471,13 @@ impl Shared {
                 let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
                 let message = wire::encode_all(&frame);
                 if self
-                    .publish_message(p, &mut conn, self.keys.node_wide(), &message)
+                    .publish_message(p, self.keys.node_wide(), &message)
                     .await?
                     .is_none()
                 {
                     return Ok(Published::Duplicate);
                 }
-                let remote: u64 = self.others().iter().map(|n| n.total_connections).sum();
+                let remote = self.sum_others(|n| n.total_connections);
                 self.hub.connection_count() + remote as usize
             }
         };

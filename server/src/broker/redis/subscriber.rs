@@ -170,7 +170,7 @@ async fn dispatch(shared: &Shared, message: &redis::Msg) {
         );
         return;
     };
-    if name == shared.keys.node_wide() {
+    if shared.keys.is_node_wide(name) {
         match wire::decode_node_wide(payload) {
             Ok(NodeWidePayload::User(user, frame)) => {
                 shared.hub.deliver(Recipients::User(&user), &frame);
