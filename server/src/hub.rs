@@ -182,7 +182,9 @@ pub(crate) struct Joined {
     pub(crate) position: Option<Position>,
     /// With `since`: whether every missed event is in `replay`.
     pub(crate) recovered: Option<bool>,
-    /// The missed events, in order.
+    /// With `rewind`: how many events `replay` holds.
+    pub(crate) replayed: Option<u64>,
+    /// The missed (`since`) or latest (`rewind`) events, in order.
     pub(crate) replay: Vec<Frame>,
 }
 
@@ -334,7 +336,12 @@ impl Hub {
             return;
         };
         let buffered = sub.pending.take().unwrap_or_default();
-        let answer = frames::subscribed(channel, joined.position.as_ref(), joined.recovered);
+        let answer = frames::subscribed(
+            channel,
+            joined.position.as_ref(),
+            joined.recovered,
+            joined.replayed,
+        );
         sub.floor = joined.position;
         for frame in std::iter::once(answer).chain(joined.replay) {
             if conn.offer(frame) != Offer::Queued {
@@ -451,7 +458,7 @@ impl Hub {
     fn announce(&self, channel: &ChannelName, entry: &mut ChannelEntry, before: &Position) {
         inc(&self.metrics.stream_discontinuities);
         let limit = self.config.outbound_queue;
-        let notice = frames::subscribed(channel, Some(before), Some(false));
+        let notice = frames::subscribed(channel, Some(before), Some(false), None);
         for sub in entry.subscribers.values_mut() {
             if !sub.has(Some(before)) {
                 sub.offer(None, &notice, limit);

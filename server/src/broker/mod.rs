@@ -14,9 +14,10 @@ pub(crate) mod memory;
 pub(crate) mod redis;
 
 use brain_ws_protocol::http::NodeStats;
-use brain_ws_protocol::{ChannelName, EventType, StreamPosition};
+use brain_ws_protocol::{ChannelName, EventType};
 use futures_util::future::BoxFuture;
 
+use crate::history::{Page, Position, Replay, Start};
 use crate::hub::{Joined, Target};
 
 /// One event to deliver.
@@ -98,14 +99,26 @@ pub(crate) trait Broker: Send + Sync + 'static {
 
     /// The answer to a subscription to `channel` (the hub already holds the
     /// subscriber's live events back): the channel's position and, with
-    /// `since`, the missed events if the history still has them all. Always
-    /// answers: without history (or without Redis) the position is `None`
-    /// and `recovered` false when `since` was given.
+    /// `since`, the missed events if the history still has them all, or
+    /// with `rewind`, the latest retained events (`history::joined`).
+    /// Always answers: without history (or without Redis) the position is
+    /// `None`, `recovered` false for `since` and `replayed` 0 for `rewind`.
     fn subscribe<'a>(
         &'a self,
         channel: &'a ChannelName,
-        since: Option<&'a StreamPosition>,
+        replay: Option<&'a Replay>,
     ) -> BoxFuture<'a, Joined>;
+
+    /// Reads a history channel's retained events by `history::page`'s rule,
+    /// with the channel's position (`GET /api/ws/channels/{channel}/history`).
+    /// The caller checks that the channel keeps history. Fails only when
+    /// the cluster broker is unreachable.
+    fn history<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        start: Start<'a>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(Position, Page), BrokerError>>;
 
     /// `memory` or `redis`, as shown in `/api/ws/info` and `/ready`.
     fn kind(&self) -> &'static str;

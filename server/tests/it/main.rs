@@ -24,6 +24,7 @@ mod http_api;
 mod lifecycle;
 mod multinode;
 mod protocol_errors;
+mod rewind;
 mod security;
 mod settings;
 mod tls;

@@ -82,9 +82,19 @@ export interface Features {
    */
   history: boolean;
   /**
+   * `GET /api/ws/channels/{channel}/history` is served; absent (false)
+   * on servers that predate it.
+   */
+  history_read?: boolean;
+  /**
    * The server shares a broker with other nodes.
    */
   multi_node: boolean;
+  /**
+   * History channels support `subscribe.rewind` (docs/protocol.md,
+   * "Rewind"); absent (false) on servers that predate it.
+   */
+  rewind?: boolean;
 }
 /**
  * History settings.
@@ -98,6 +108,11 @@ export interface HistoryInfo {
    * Whether any channel keeps history.
    */
   enabled: boolean;
+  /**
+   * The largest `subscribe.rewind` and history `limit` accepted (the
+   * history size); absent (0) on servers that predate rewind.
+   */
+  max_rewind?: number;
   /**
    * Events kept per channel.
    */
