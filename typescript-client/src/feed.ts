@@ -36,6 +36,13 @@ export interface FeedOptions {
    * `minIntervalMs`.
    */
   minIntervalMs?: number;
+  /**
+   * Start with the channel's last `rewind` retained events (docs/protocol.md,
+   * Rewind), e.g. `rewind: limit` for a dashboard that opens mid-stream.
+   * Only for the client's first subscription of the channel (see
+   * `client.subscribe`).
+   */
+  rewind?: number;
 }
 
 type Scheduler = (flush: () => void) => void;
@@ -60,6 +67,7 @@ export class ChannelFeed {
   private scheduled = false;
   private readonly minIntervalMs: number;
   private lastFlush = -Infinity;
+  private readonly rewind: number | undefined;
 
   constructor(
     private readonly client: BrainWsClient,
@@ -69,6 +77,7 @@ export class ChannelFeed {
   ) {
     this.limit = Math.max(1, Math.floor(options.limit ?? 100));
     this.minIntervalMs = Math.max(0, options.minIntervalMs ?? 0);
+    this.rewind = options.rewind;
     this.ring = new Array<EventEnvelope | undefined>(this.limit);
     this.snapshot = this.build();
   }
@@ -76,7 +85,9 @@ export class ChannelFeed {
   /** Subscribes (again); a no-op while started. */
   start(): void {
     if (this.sub) return;
-    const sub = this.client.subscribe(this.channel);
+    // Only the first start rewinds: a restart (React StrictMode) resumes
+    // the subscription that already replayed.
+    const sub = this.client.subscribe(this.channel, this.received === 0 && this.rewind !== undefined ? { rewind: this.rewind } : {});
     this.sub = sub;
     this.offs = [
       sub.on("event", (event) => this.push(event)),
