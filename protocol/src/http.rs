@@ -200,8 +200,10 @@ pub struct HistoryInfo {
     pub ttl_seconds: u64,
     /// Channel names or patterns that keep history.
     pub channels: Vec<String>,
-    /// The largest `subscribe.rewind` and history `limit` accepted (the
-    /// history size); absent (0) on servers that predate rewind.
+    /// The largest `subscribe.rewind` accepted: the history size, or half
+    /// the connection's outbound queue when that is smaller (a replay must
+    /// fit it); absent (0) on servers that predate rewind. The history
+    /// read's `limit` goes up to `size`.
     #[serde(default)]
     pub max_rewind: u64,
 }

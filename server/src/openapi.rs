@@ -60,7 +60,7 @@ pub(crate) fn document() -> Value {
                       "description": "A channel name (an invalid one is 400 invalid_channel; one without history is 404 not_found).",
                       "schema": { "$ref": "#/components/schemas/ChannelName" } },
                     { "name": "limit", "in": "query", "required": false,
-                      "description": "Most events to return: 1 to the history size (info history.max_rewind), default the history size; outside that 400 invalid_message.",
+                      "description": "Most events to return: 1 to the history size (info history.size), default the history size; outside that 400 invalid_message.",
                       "schema": { "type": "integer", "minimum": 1 } },
                     { "name": "since", "in": "query", "required": false,
                       "description": "EPOCH:OFFSET of the last event read: the events after it. Outside the retained window the oldest retained, with complete false. Malformed: 400 invalid_message.",

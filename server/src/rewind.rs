@@ -12,12 +12,15 @@ use crate::config::Config;
 use crate::history::Replay;
 use crate::http_api::ApiError;
 
-/// The largest `rewind` accepted: the history size, the most events a
-/// channel retains (`history.max_rewind` in `GET /api/ws/info`). A larger
-/// one is refused rather than cut down, so a client never believes it got
-/// what it asked for.
+/// The largest `rewind` accepted (`history.max_rewind` in `GET
+/// /api/ws/info`): the history size, the most events a channel retains, or
+/// half the connection's outbound queue when that is smaller, so that the
+/// replay (queued at once, behind `subscribed`) never overflows the queue
+/// and closes the connection as a slow consumer. A larger one is refused
+/// rather than cut down, so a client never believes it got what it asked
+/// for.
 pub(crate) fn max_rewind(config: &Config) -> u64 {
-    config.history_size as u64
+    config.history_size.min(config.outbound_queue / 2) as u64
 }
 
 /// The replay a subscribe asks for; `Err` with the message of the
@@ -38,8 +41,8 @@ pub(crate) fn replay(
 
 fn too_large(config: &Config, n: u64) -> String {
     format!(
-        "rewind {n} is above this server's limit of {} events (the history size, \
-         history.max_rewind in GET /api/ws/info)",
+        "rewind {n} is above this server's limit of {} events \
+         (history.max_rewind in GET /api/ws/info)",
         max_rewind(config)
     )
 }
@@ -68,6 +71,16 @@ pub(crate) fn from_query(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_limit_is_the_smaller_of_the_history_size_and_half_the_queue() {
+        let queue_bound = Config {
+            history_size: 5000,
+            outbound_queue: 1024,
+            ..Config::default()
+        };
+        assert_eq!(max_rewind(&queue_bound), 512);
+    }
 
     #[test]
     fn the_limit_is_the_history_size() {

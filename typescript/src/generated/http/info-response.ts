@@ -109,8 +109,10 @@ export interface HistoryInfo {
    */
   enabled: boolean;
   /**
-   * The largest `subscribe.rewind` and history `limit` accepted (the
-   * history size); absent (0) on servers that predate rewind.
+   * The largest `subscribe.rewind` accepted: the history size, or half
+   * the connection's outbound queue when that is smaller (a replay must
+   * fit it); absent (0) on servers that predate rewind. The history
+   * read's `limit` goes up to `size`.
    */
   max_rewind?: number;
   /**

@@ -69,8 +69,10 @@ class HistoryInfo(BaseModel):
     """
     max_rewind: Annotated[int | None, Field(ge=0)] = 0
     """
-    The largest `subscribe.rewind` and history `limit` accepted (the
-    history size); absent (0) on servers that predate rewind.
+    The largest `subscribe.rewind` accepted: the history size, or half
+    the connection's outbound queue when that is smaller (a replay must
+    fit it); absent (0) on servers that predate rewind. The history
+    read's `limit` goes up to `size`.
     """
     size: Annotated[int, Field(ge=0)]
     """
