@@ -17,6 +17,23 @@ use crate::{
     Subscription, SubscriptionEvent,
 };
 
+/// Options of [`Client::subscribe_with`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubscribeOptions {
+    /// Replay this many of the channel's latest retained events first.
+    pub rewind: Option<u64>,
+}
+
+impl SubscribeOptions {
+    /// Replay the channel's last `n` retained events before live ones: at
+    /// most the server's `history.max_rewind` (`GET /api/ws/info`).
+    pub fn rewind(mut self, n: u64) -> Self {
+        self.rewind = Some(n);
+        self
+    }
+}
+
 /// What a handle asks of the connection task.
 pub(crate) enum Command {
     /// Add a subscriber to `channel`; answer once the server confirmed it.
@@ -25,6 +42,8 @@ pub(crate) enum Command {
         sid: u64,
         tx: mpsc::Sender<SubscriptionEvent>,
         reply: oneshot::Sender<Result<(), SubscribeError>>,
+        /// The `rewind` of the channel's first server subscription.
+        rewind: Option<u64>,
     },
     /// Remove subscriber `sid`; `reply` is `None` when a subscription is dropped.
     Unsubscribe {
@@ -144,6 +163,33 @@ impl Client {
         &self,
         channel: impl AsRef<str>,
     ) -> Result<Subscription, SubscribeError> {
+        self.subscribe_with(channel, SubscribeOptions::default())
+            .await
+    }
+
+    /// [`subscribe`](Client::subscribe) with options: with
+    /// [`SubscribeOptions::rewind`], the subscription first receives the
+    /// channel's last `n` retained events (fewer when the history holds
+    /// fewer, none on a channel without history), then live events, with
+    /// no gap or duplicate between them (docs/protocol.md, "Rewind").
+    ///
+    /// Fails with [`SubscribeErrorKind::RewindOnShared`] when this client
+    /// already subscribes to the channel, and with the server's
+    /// `invalid_message` when `n` is above its `history.max_rewind`.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: brain_ws_client::Client) -> Result<(), brain_ws_client::SubscribeError> {
+    /// use brain_ws_client::SubscribeOptions;
+    /// let missions = client
+    ///     .subscribe_with("missions", SubscribeOptions::default().rewind(20))
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn subscribe_with(
+        &self,
+        channel: impl AsRef<str>,
+        options: SubscribeOptions,
+    ) -> Result<Subscription, SubscribeError> {
         let channel = ChannelName::new(channel.as_ref()).map_err(|e| {
             SubscribeError::new(SubscribeErrorKind::InvalidChannel, e.to_string())
                 .with_code(brain_ws_protocol::ErrorCode::INVALID_CHANNEL)
@@ -157,6 +203,7 @@ impl Client {
             sid,
             tx,
             reply,
+            rewind: options.rewind,
         };
         self.commands
             .send(command)

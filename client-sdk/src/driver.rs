@@ -189,8 +189,10 @@ impl Driver {
                 sid,
                 tx,
                 reply,
+                rewind,
             }) => {
-                self.table.subscribe(channel, sid, tx, reply, online, fx);
+                self.table
+                    .subscribe(channel, sid, tx, reply, rewind, online, fx);
                 true
             }
             Some(Command::Unsubscribe {

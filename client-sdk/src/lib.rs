@@ -90,7 +90,7 @@ mod tls;
 mod transport;
 
 pub use backoff::Backoff;
-pub use client::Client;
+pub use client::{Client, SubscribeOptions};
 pub use error::{
     ConnectError, ConnectErrorKind, Error, PublishError, PublishErrorKind, SubscribeError,
     SubscribeErrorKind,

@@ -13,7 +13,7 @@ use brain_ws_protocol::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::SubscribeError;
+use crate::error::{SubscribeError, SubscribeErrorKind};
 use crate::{ConnectionEvent, Message, SubscriptionEvent};
 
 type Reply = oneshot::Sender<Result<(), SubscribeError>>;
@@ -44,6 +44,8 @@ struct Entry {
     since_sent: bool,
     /// The server confirmed at least once, so a new confirmation is a renewal.
     established: bool,
+    /// The `rewind` of the first subscribe, until the server confirms it.
+    rewind: Option<u64>,
     /// The channel history's epoch, from the last `subscribed`; `None`
     /// once the live stream restarted in an epoch not yet announced.
     epoch: Option<String>,
@@ -61,6 +63,7 @@ impl Entry {
             requested: false,
             since_sent: false,
             established: false,
+            rewind: None,
             epoch: None,
             resume: None,
         }
@@ -113,20 +116,36 @@ impl Table {
     }
 
     /// A subscribe call. Joins a confirmed channel at once; otherwise waits
-    /// for the server, sending `subscribe` now if `online`.
+    /// for the server, sending `subscribe` now if `online`. `rewind` is
+    /// only for the channel's first subscriber.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn subscribe(
         &mut self,
         channel: ChannelName,
         sid: u64,
         tx: mpsc::Sender<SubscriptionEvent>,
         reply: Reply,
+        rewind: Option<u64>,
         online: bool,
         fx: &mut Effects,
     ) {
+        if rewind.is_some() && self.channels.contains_key(&channel) {
+            let _ = reply.send(Err(SubscribeError::new(
+                SubscribeErrorKind::RewindOnShared,
+                format!(
+                    "this client already subscribes to {channel}: rewind applies to a \
+                     channel's first subscription only"
+                ),
+            )));
+            return;
+        }
         let entry = self
             .channels
             .entry(channel.clone())
-            .or_insert_with(Entry::new);
+            .or_insert_with(|| Entry {
+                rewind,
+                ..Entry::new()
+            });
         if entry.established && !entry.requested && online {
             entry.subscribers.push((sid, tx));
             let _ = reply.send(Ok(()));
@@ -148,7 +167,12 @@ impl Table {
         entry.requested = true;
         entry.since_sent = since.is_some();
         requested.push_back(channel.clone());
-        fx.frames.push(ClientMessage::Subscribe { channel, since });
+        let rewind = if since.is_none() { entry.rewind } else { None };
+        fx.frames.push(ClientMessage::Subscribe {
+            channel,
+            since,
+            rewind,
+        });
     }
 
     /// Removes subscriber `sid`. The last one out sends `unsubscribe` (when
@@ -256,9 +280,12 @@ impl Table {
             && msg.epoch.is_some()
             && msg.epoch == entry.epoch;
         if !recovered {
-            // New epoch or lost history: offsets restart from the server's.
-            entry.resume = msg.offset;
+            // New epoch or lost history: offsets restart from the server's,
+            // or before the `replayed` events of a rewind that precede them.
+            let replayed = msg.replayed.unwrap_or(0);
+            entry.resume = msg.offset.map(|top| top.saturating_sub(replayed));
         }
+        entry.rewind = None;
         entry.epoch = msg.epoch;
         if entry.established {
             let item = SubscriptionEvent::Resubscribed { recovered };

@@ -21,6 +21,10 @@ pub enum Feature {
     ClientPublish,
     /// Several nodes sharing a broker (`features.multi_node`).
     MultiNode,
+    /// `subscribe.rewind` (`features.rewind`).
+    Rewind,
+    /// `GET /api/ws/channels/{channel}/history` (`features.history_read`).
+    HistoryRead,
     /// Not a server feature: the heartbeat scenarios wait several heartbeat
     /// intervals, so they are skipped when the interval is longer than
     /// [`Config::max_heartbeat`] unless this is forced.
@@ -35,6 +39,8 @@ impl Feature {
             Feature::History => "history",
             Feature::ClientPublish => "client-publish",
             Feature::MultiNode => "multi-node",
+            Feature::Rewind => "rewind",
+            Feature::HistoryRead => "history-read",
             Feature::SlowHeartbeat => "slow-heartbeat",
         }
     }

@@ -77,10 +77,24 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
         .and_then(Value::as_str)
         .ok_or(DecodeError::MissingType)?;
     match kind {
-        "subscribe" => Ok(ClientMessage::Subscribe {
-            channel: channel_field(&map)?,
-            since: since_field(&map)?,
-        }),
+        "subscribe" => {
+            let channel = channel_field(&map)?;
+            let since = since_field(&map)?;
+            let rewind = rewind_field(&map)?;
+            if since.is_some() && rewind.is_some() {
+                return Err(DecodeError::InvalidField {
+                    field: "rewind",
+                    reason: "`since` and `rewind` exclude each other: recover from a position \
+                             or replay the latest events, not both"
+                        .into(),
+                });
+            }
+            Ok(ClientMessage::Subscribe {
+                channel,
+                since,
+                rewind,
+            })
+        }
         "unsubscribe" => Ok(ClientMessage::Unsubscribe {
             channel: channel_field(&map)?,
         }),
@@ -122,6 +136,22 @@ fn since_field(map: &Map<String, Value>) -> Result<Option<StreamPosition>, Decod
             .map_err(|reason| DecodeError::InvalidField {
                 field: "since",
                 reason,
+            }),
+    }
+}
+
+fn rewind_field(map: &Map<String, Value>) -> Result<Option<u64>, DecodeError> {
+    match map.get("rewind") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| DecodeError::InvalidField {
+                field: "rewind",
+                reason: format!(
+                    "must be a whole number of events (0 or more), got {}",
+                    truncate(&value.to_string())
+                ),
             }),
     }
 }
@@ -212,6 +242,20 @@ mod tests {
             "invalid_message"
         );
         assert_eq!(
+            code(r#"{"type":"subscribe","channel":"m","rewind":-1}"#),
+            "invalid_message"
+        );
+        assert_eq!(
+            code(r#"{"type":"subscribe","channel":"m","rewind":"5"}"#),
+            "invalid_message"
+        );
+        assert_eq!(
+            code(
+                r#"{"type":"subscribe","channel":"m","rewind":2,"since":{"epoch":"e","offset":1}}"#
+            ),
+            "invalid_message"
+        );
+        assert_eq!(
             code(r#"{"type":"publish","channel":"m"}"#),
             "invalid_message"
         );
@@ -227,7 +271,8 @@ mod tests {
             decode_client_message(r#"{"type":"subscribe","channel":"missions","x":1}"#),
             Ok(ClientMessage::Subscribe {
                 channel: ChannelName::new("missions").expect("valid"),
-                since: None
+                since: None,
+                rewind: None,
             })
         );
         assert_eq!(code(r#"{"type":"pong","timestamp":1.5}"#), "ok:pong");

@@ -58,6 +58,11 @@ pub struct Subscribed {
     /// (true) or some were lost (false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered: Option<bool>,
+    /// For a subscribe with `rewind`: how many retained events are replayed
+    /// before live ones (fewer than asked when the history holds fewer; 0
+    /// on a channel without history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<u64>,
 }
 
 /// Channel System, "Unsubscribing" confirmation.

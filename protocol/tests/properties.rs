@@ -40,10 +40,13 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
     prop_oneof![
         (
             channel(),
-            prop::option::of(("[a-z0-9]{1,12}", any::<u64>()))
+            prop::option::of(("[a-z0-9]{1,12}", any::<u64>())),
+            prop::option::of(any::<u64>())
         )
-            .prop_map(|(channel, since)| ClientMessage::Subscribe {
+            .prop_map(|(channel, since, rewind)| ClientMessage::Subscribe {
                 channel,
+                // `since` and `rewind` exclude each other on the wire.
+                rewind: rewind.filter(|_| since.is_none()),
                 since: since.map(|(epoch, offset)| StreamPosition { epoch, offset }),
             }),
         channel().prop_map(|channel| ClientMessage::Unsubscribe { channel }),
@@ -83,15 +86,17 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
             timestamp(),
             prop::option::of("[a-z0-9]{1,12}"),
             prop::option::of(any::<u64>()),
-            prop::option::of(any::<bool>())
+            prop::option::of(any::<bool>()),
+            prop::option::of(any::<u64>())
         )
-            .prop_map(|(channel, timestamp, epoch, offset, recovered)| {
+            .prop_map(|(channel, timestamp, epoch, offset, recovered, replayed)| {
                 ServerMessage::Subscribed(Subscribed {
                     channel,
                     timestamp,
                     epoch,
                     offset,
                     recovered,
+                    replayed,
                 })
             }),
         (channel(), timestamp()).prop_map(|(channel, timestamp)| {

@@ -58,6 +58,18 @@ fn server_samples() -> Vec<(&'static str, ServerMessage)> {
                 epoch: Some("e1".into()),
                 offset: Some(7),
                 recovered: Some(true),
+                replayed: None,
+            }),
+        ),
+        (
+            "subscribed_rewind",
+            ServerMessage::Subscribed(Subscribed {
+                channel: ch("missions"),
+                timestamp: TS,
+                epoch: Some("e1".into()),
+                offset: Some(7),
+                recovered: None,
+                replayed: Some(3),
             }),
         ),
         (
@@ -106,6 +118,12 @@ fn every_client_message_snapshot() {
                 epoch: "e1".into(),
                 offset: 7,
             }),
+            rewind: None,
+        },
+        ClientMessage::Subscribe {
+            channel: ch("missions"),
+            since: None,
+            rewind: Some(10),
         },
         ClientMessage::Unsubscribe {
             channel: ch("missions"),
@@ -119,7 +137,13 @@ fn every_client_message_snapshot() {
         },
     ];
     for msg in samples {
-        insta::assert_json_snapshot!(format!("client_{}", msg.type_name()), msg);
+        let name = match &msg {
+            ClientMessage::Subscribe {
+                rewind: Some(_), ..
+            } => "subscribe_rewind",
+            other => other.type_name(),
+        };
+        insta::assert_json_snapshot!(format!("client_{name}"), msg);
         assert_eq!(decode_client_message(&msg.to_json()), Ok(msg));
     }
 }
@@ -130,7 +154,8 @@ fn seed_client_messages_decode() {
         decode_client_message(r#"{"type": "subscribe", "channel": "missions"}"#),
         Ok(ClientMessage::Subscribe {
             channel: ch("missions"),
-            since: None
+            since: None,
+            rewind: None,
         })
     );
     assert_eq!(
@@ -169,6 +194,7 @@ fn seed_server_examples_come_out_key_for_key() {
             epoch: None,
             offset: None,
             recovered: None,
+            replayed: None,
         }))
         .expect("json"),
         json!({"type": "subscribed", "channel": "missions", "timestamp": TS})

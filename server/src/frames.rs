@@ -158,6 +158,7 @@ pub(crate) fn subscribed(
     channel: &ChannelName,
     position: Option<&crate::history::Position>,
     recovered: Option<bool>,
+    replayed: Option<u64>,
 ) -> Frame {
     encode(&ServerMessage::Subscribed(Subscribed {
         channel: channel.clone(),
@@ -165,6 +166,7 @@ pub(crate) fn subscribed(
         epoch: position.map(|p| p.epoch.to_string()),
         offset: position.map(|p| p.offset),
         recovered,
+        replayed,
     }))
 }
 

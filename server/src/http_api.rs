@@ -234,16 +234,24 @@ pub(crate) async fn channel(
     State(node): State<Node>,
     channel: Result<Path<String>, PathRejection>,
 ) -> Result<Json<ChannelSubscribersResponse>, ApiError> {
+    let channel = channel_in_path(channel)?;
+    Ok(Json(node.cluster_channel(&channel).await))
+}
+
+/// The `{channel}` of an `/api/ws/channels/{channel}...` path: 400
+/// `invalid_channel` when it is not UTF-8 or not a valid name.
+pub(crate) fn channel_in_path(
+    channel: Result<Path<String>, PathRejection>,
+) -> Result<ChannelName, ApiError> {
     let Path(channel) =
         channel.map_err(|e| bad_path(&e, StatusCode::BAD_REQUEST, ErrorCode::INVALID_CHANNEL))?;
-    let channel = ChannelName::new(&channel).map_err(|e| {
+    ChannelName::new(&channel).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::INVALID_CHANNEL,
             e.to_string(),
         )
-    })?;
-    Ok(Json(node.cluster_channel(&channel).await))
+    })
 }
 
 /// Every endpoint, as listed by `GET /api/ws/info`.
@@ -254,6 +262,7 @@ pub(crate) const HTTP_ENDPOINTS: &[&str] = &[
     "POST /api/ws/users/{user_id}/send",
     "GET /api/ws/stats",
     "GET /api/ws/channels/{channel}",
+    "GET /api/ws/channels/{channel}/history",
     "GET /api/ws/info",
     "GET /health",
     "GET /ready",
@@ -297,6 +306,8 @@ pub(crate) fn info_of(node: &Node, prefix: &str) -> InfoResponse {
             authentication: config.effective_auth_mode() != AuthMode::None,
             history: config.history_size > 0 && !history_channels.is_empty(),
             client_publish: !config.client_publish_channels.is_empty(),
+            rewind: config.history_size > 0 && !history_channels.is_empty(),
+            history_read: config.history_size > 0 && !history_channels.is_empty(),
             multi_node: node.is_cluster(),
         },
         endpoints: Endpoints {
@@ -314,6 +325,7 @@ pub(crate) fn info_of(node: &Node, prefix: &str) -> InfoResponse {
             size: config.history_size as u64,
             ttl_seconds: config.history_ttl.as_secs(),
             channels: history_channels,
+            max_rewind: crate::rewind::max_rewind(config),
         },
         client_publish_channels: strings(&config.client_publish_channels),
     }

@@ -190,17 +190,24 @@ pub struct Joined {
     /// With `since`: whether every missed event is in `replay` (`None`
     /// without `since`).
     pub recovered: Option<bool>,
-    /// The missed events (offsets after `since` up to `position`), in order.
+    /// With `rewind`: how many events `replay` holds (`None` without
+    /// `rewind`).
+    pub replayed: Option<u64>,
+    /// The missed events (`since`: offsets after it up to `position`) or
+    /// the latest ones (`rewind`), in order.
     pub replay: Vec<Frame>,
 }
 
 impl Joined {
-    /// The answer for a channel without history: no position, and with
-    /// `since`, `recovered: false` (the client may have missed events).
-    pub fn without_history(since: Option<&brain_ws_protocol::StreamPosition>) -> Self {
+    /// The answer for a channel without history (or while the cluster is
+    /// unreachable): no position; with `since`, `recovered: false` (the
+    /// client may have missed events); with `rewind`, `replayed: 0`.
+    pub fn without_history(replay: Option<&crate::history::Replay>) -> Self {
+        use crate::history::Replay;
         Self {
             position: None,
-            recovered: since.map(|_| false),
+            recovered: matches!(replay, Some(Replay::Since(_))).then_some(false),
+            replayed: matches!(replay, Some(Replay::Rewind(_))).then_some(0),
             replay: Vec::new(),
         }
     }
@@ -368,7 +375,12 @@ impl Hub {
             return;
         };
         let buffered = sub.pending.take().unwrap_or_default();
-        let answer = frames::subscribed(channel, joined.position.as_ref(), joined.recovered);
+        let answer = frames::subscribed(
+            channel,
+            joined.position.as_ref(),
+            joined.recovered,
+            joined.replayed,
+        );
         sub.floor = joined.position;
         for frame in std::iter::once(answer).chain(joined.replay) {
             if conn.offer(frame) != Offer::Queued {
@@ -496,7 +508,7 @@ impl Hub {
     fn announce(&self, channel: &ChannelName, entry: &mut ChannelEntry, before: &Position) {
         inc(&self.metrics.stream_discontinuities);
         let limit = self.config.outbound_queue;
-        let notice = frames::subscribed(channel, Some(before), Some(false));
+        let notice = frames::subscribed(channel, Some(before), Some(false), None);
         for sub in entry.subscribers.values_mut() {
             if !sub.has(Some(before)) {
                 sub.offer(None, &notice, limit);

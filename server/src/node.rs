@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use brain_ws_protocol::catalog::{Event, StandardChannel, SystemEvent, SystemStatus};
 use brain_ws_protocol::http::{ChannelSubscribersResponse, NodeStats, StatsResponse};
-use brain_ws_protocol::{ChannelName, EventType, StreamPosition, unix_timestamp};
+use brain_ws_protocol::{ChannelName, EventType, unix_timestamp};
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -20,6 +20,7 @@ use crate::clock::Clock;
 use crate::config::{BrokerConfig, Config};
 use crate::connection::Connection;
 use crate::frames::Frame;
+use crate::history::{Page, Position, Replay, Start};
 use crate::hub::{Hub, Slot, Target};
 use crate::metrics::{HubGauges, Metrics};
 
@@ -262,19 +263,30 @@ impl Node {
     }
 
     /// Subscribes a connection: the hub holds its live events back while
-    /// the broker answers with the channel's position and the replay for
-    /// `since`; then `subscribed`, the replay and the held-back events go
-    /// out in order, without gap or duplicate.
+    /// the broker answers with the channel's position and the replay
+    /// (`since` or `rewind`); then `subscribed`, the replay and the
+    /// held-back events go out in order, without gap or duplicate.
     pub(crate) async fn subscribe(
         &self,
         conn: &Arc<Connection>,
         channel: &ChannelName,
-        since: Option<&StreamPosition>,
+        replay: Option<&Replay>,
     ) {
         let hub = &self.inner.hub;
         hub.subscribe_pending(conn, channel);
-        let joined = self.inner.broker.subscribe(channel, since).await;
+        let joined = self.inner.broker.subscribe(channel, replay).await;
         hub.activate(conn, channel, joined);
+    }
+
+    /// Reads a history channel's retained events (`history::page`), with
+    /// its position; the caller checks that it keeps history.
+    pub(crate) async fn history(
+        &self,
+        channel: &ChannelName,
+        start: Start<'_>,
+        limit: usize,
+    ) -> Result<(Position, Page), BrokerError> {
+        self.inner.broker.history(channel, start, limit).await
     }
 
     /// Ends a connection's subscription; false if it had none.

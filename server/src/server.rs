@@ -13,10 +13,10 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
-use crate::http_api;
 use crate::node::Node;
 use crate::tls::Reloadable;
 use crate::ws;
+use crate::{history_api, http_api};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +197,10 @@ pub(crate) fn admin_router(node: &Node) -> Router {
         .route("/api/ws/users/{user_id}/send", post(http_api::send_to_user))
         .route("/api/ws/stats", get(http_api::stats))
         .route("/api/ws/channels/{channel}", get(http_api::channel))
+        .route(
+            "/api/ws/channels/{channel}/history",
+            get(history_api::history),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             node.clone(),
             http_api::admin_guard,

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use brain_ws_protocol::{
-    ChannelName, ClientMessage, CloseCode, ErrorCode, EventType, StreamPosition,
-    decode_client_message,
+    ChannelName, ClientMessage, CloseCode, ErrorCode, EventType, decode_client_message,
 };
 use futures_util::{SinkExt, StreamExt};
 
@@ -22,6 +21,7 @@ use crate::connection::{Connection, Next};
 use crate::direct::{DirectSocket, DirectSocketParts};
 use crate::frames;
 use crate::frames::Frame;
+use crate::history::Replay;
 use crate::hub::Slot;
 use crate::metrics::inc;
 use crate::node::Node;
@@ -56,6 +56,8 @@ pub(crate) struct SessionStart {
     pub(crate) user_slot: Option<UserSlot>,
     /// For `/ws/channel/{channel}`: subscribe right after the welcome.
     pub(crate) initial_channel: Option<ChannelName>,
+    /// With `initial_channel`: its `?rewind=N`.
+    pub(crate) initial_replay: Option<Replay>,
 }
 
 /// How a session reaches its client.
@@ -93,6 +95,7 @@ pub(crate) async fn run(transport: Transport, start: SessionStart) {
         slot,
         user_slot,
         initial_channel,
+        initial_replay,
     } = start;
     let heartbeat_interval = node.config().heartbeat_interval.as_secs_f64();
     let conn = node.register(identity.user_id.clone(), |conn| {
@@ -126,7 +129,7 @@ pub(crate) async fn run(transport: Transport, start: SessionStart) {
         publications: None,
     };
     if let Some(channel) = initial_channel {
-        session.subscribe(channel, None).await;
+        session.subscribe(channel, initial_replay).await;
     }
 
     let close = session.pump(&mut socket).await;
@@ -328,7 +331,16 @@ impl Session<'_> {
                 let channel = e.channel().map(str::to_owned);
                 self.reply_error(e.code(), e.to_string(), channel.as_deref());
             }
-            Ok(ClientMessage::Subscribe { channel, since }) => self.subscribe(channel, since).await,
+            Ok(ClientMessage::Subscribe {
+                channel,
+                since,
+                rewind,
+            }) => match crate::rewind::replay(self.node.config(), since, rewind) {
+                Ok(replay) => self.subscribe(channel, replay).await,
+                Err(message) => {
+                    self.reply_error(ErrorCode::INVALID_MESSAGE, message, Some(channel.as_str()));
+                }
+            },
             Ok(ClientMessage::Unsubscribe { channel }) => self.unsubscribe(channel),
             Ok(ClientMessage::Ping) => {
                 self.conn.offer(frames::pong());
@@ -347,7 +359,7 @@ impl Session<'_> {
         self.conn.offer(frames::error(code, message, channel));
     }
 
-    async fn subscribe(&mut self, channel: ChannelName, since: Option<StreamPosition>) {
+    async fn subscribe(&mut self, channel: ChannelName, replay: Option<Replay>) {
         let max = self.node.config().max_subscriptions;
         if !self.subscriptions.contains(&channel) && self.subscriptions.len() >= max {
             return self.reply_error(
@@ -364,7 +376,7 @@ impl Session<'_> {
             );
         }
         self.node
-            .subscribe(self.conn, &channel, since.as_ref())
+            .subscribe(self.conn, &channel, replay.as_ref())
             .await;
         self.subscriptions.insert(channel);
     }

@@ -139,7 +139,7 @@ export const DEFAULTS = {
 } as const;
 
 /** Server errors that answer a `subscribe` (and so fail the subscription). */
-const SUBSCRIBE_ERRORS: ReadonlySet<string> = new Set(["forbidden", "subscription_limit", "invalid_channel"]);
+const SUBSCRIBE_ERRORS: ReadonlySet<string> = new Set(["forbidden", "subscription_limit", "invalid_channel", "invalid_message"]);
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_TYPES);
 
 /** What the client calls on a subscription handle. */
@@ -160,8 +160,24 @@ class Channel implements ChannelView {
   answered = false;
   /** Set when the last handle went: the wire unsubscribe waits one task, so a remount (React StrictMode) keeps it. */
   linger: ReturnType<typeof setTimeout> | undefined;
+  /** The `rewind` of the first subscribe, until the server answers it. */
+  rewind: number | undefined;
 
   constructor(readonly name: string) {}
+}
+
+/** Options of {@link BrainWsClient.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * Replay the channel's last `rewind` retained events before live ones
+   * (docs/protocol.md, Rewind): at most the server's `history.max_rewind`
+   * (`GET /api/ws/info`; a larger one fails the subscription with the
+   * server's `invalid_message`). Only for a channel's first subscription on
+   * this client: on a channel it already holds, `subscribe` throws
+   * `invalid` (the replay would reach the existing handles again).
+   * `subscribed.replayed` says how many came.
+   */
+  rewind?: number;
 }
 
 function validChannel(channel: unknown): asserts channel is string {
@@ -288,14 +304,26 @@ export class BrainWsClient {
    * shares one subscription on the wire. Throws a `BrainWsError` of kind
    * `invalid` for a bad channel name, `closed_by_client` after `close()`.
    */
-  subscribe<C extends string>(channel: C): Subscription<C> {
+  subscribe<C extends string>(channel: C, options: SubscribeOptions = {}): Subscription<C> {
     validChannel(channel);
     if (this.state_ === "closed") {
       throw new BrainWsError("closed_by_client", "the client is closed", { channel });
     }
+    const rewind = options.rewind;
+    if (rewind !== undefined && !(Number.isSafeInteger(rewind) && rewind >= 0)) {
+      throw new BrainWsError("invalid", `rewind must be a whole number of events, not ${String(rewind)}`, { channel });
+    }
     let ch = this.channels.get(channel);
+    if (ch && rewind !== undefined && ch.subs.size > 0) {
+      throw new BrainWsError(
+        "invalid",
+        `this client already subscribes to ${channel}: rewind applies to a channel's first subscription only`,
+        { channel },
+      );
+    }
     if (!ch) {
       ch = new Channel(channel);
+      ch.rewind = rewind;
       this.channels.set(channel, ch);
       if (this.state_ === "connected") this.sendSubscribe(ch);
     } else {
@@ -638,12 +666,17 @@ export class BrainWsClient {
     for (const { frame } of this.publishQueue.splice(0)) this.ws?.send(frame);
   }
 
-  /** Sends `subscribe`, with the channel's position as `since` unless `fresh`. */
+  /**
+   * Sends `subscribe`, with the channel's position as `since` unless
+   * `fresh`; the first one of a channel carries its `rewind`, if any.
+   */
   private sendSubscribe(ch: Channel, fresh = false): void {
     const since = fresh ? undefined : ch.position;
     ch.outstanding = true;
     ch.sentSince = since ? { ...since } : null;
-    this.send(since ? { type: "subscribe", channel: ch.name, since: { ...since } } : { type: "subscribe", channel: ch.name });
+    if (since) this.send({ type: "subscribe", channel: ch.name, since: { ...since } });
+    else if (ch.rewind !== undefined && !ch.answered) this.send({ type: "subscribe", channel: ch.name, rewind: ch.rewind });
+    else this.send({ type: "subscribe", channel: ch.name });
   }
 
   /** Whether an answer for `channel` belongs to a subscription already dropped (and consumes it). */
@@ -672,14 +705,20 @@ export class BrainWsClient {
     const epoch = typeof msg.epoch === "string" ? msg.epoch : undefined;
     const offset = typeof msg.offset === "number" ? msg.offset : undefined;
     const recovered = notice ? false : since ? msg.recovered === true : null;
-    // After a recovery the replay follows and moves the position on; in any
-    // other case the answer's position is where the stream continues.
-    if (epoch !== undefined && offset !== undefined && recovered !== true) ch.position = { epoch, offset };
+    const replayed = typeof msg.replayed === "number" ? msg.replayed : null;
+    // After a recovery the replay follows and moves the position on; after a
+    // rewind the stream continues from before the `replayed` events that
+    // follow; in any other case from the answer's position.
+    if (epoch !== undefined && offset !== undefined && recovered !== true) {
+      ch.position = { epoch, offset: offset - (notice ? 0 : (replayed ?? 0)) };
+    }
+    ch.rewind = undefined;
     const info: SubscribedInfo = {
       channel: ch.name,
       epoch,
       offset,
       recovered,
+      replayed: notice ? null : replayed,
       renewed: ch.answered,
       epochChanged: epoch !== undefined && previous !== undefined && previous.epoch !== epoch,
       previousEpoch: previous?.epoch,

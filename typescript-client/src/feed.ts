@@ -40,6 +40,13 @@ export interface FeedOptions {
    * every event that arrived meanwhile (up to `limit`).
    */
   minIntervalMs?: number;
+  /**
+   * Start with the channel's last `rewind` retained events (docs/protocol.md,
+   * Rewind), e.g. `rewind: limit` for a dashboard that opens mid-stream.
+   * Only for the client's first subscription of the channel (see
+   * `client.subscribe`).
+   */
+  rewind?: number;
 }
 
 /** The default `minIntervalMs`: a busy channel re-renders at most 10 times a second. */
@@ -67,6 +74,7 @@ export class ChannelFeed {
   private scheduled = false;
   private readonly minIntervalMs: number;
   private lastFlush = -Infinity;
+  private readonly rewind: number | undefined;
 
   constructor(
     private readonly client: BrainWsClient,
@@ -76,6 +84,7 @@ export class ChannelFeed {
   ) {
     this.limit = Math.max(1, Math.floor(options.limit ?? 100));
     this.minIntervalMs = Math.max(0, options.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS);
+    this.rewind = options.rewind;
     this.ring = new Array<EventEnvelope | undefined>(this.limit);
     this.snapshot = this.build();
   }
@@ -83,7 +92,9 @@ export class ChannelFeed {
   /** Subscribes (again); a no-op while started. */
   start(): void {
     if (this.sub) return;
-    const sub = this.client.subscribe(this.channel);
+    // Only the first start rewinds: a restart (React StrictMode) resumes
+    // the subscription that already replayed.
+    const sub = this.client.subscribe(this.channel, this.received === 0 && this.rewind !== undefined ? { rewind: this.rewind } : {});
     this.sub = sub;
     this.offs = [
       sub.on("event", (event) => this.push(event)),

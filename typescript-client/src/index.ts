@@ -5,6 +5,7 @@ export { createClient, BrainWsClient, DEFAULTS } from "./client.js";
 export type {
   ClientOptions,
   FetchResponseLike,
+  SubscribeOptions,
   ConnectionState,
   Logger,
   StateChange,
@@ -15,6 +16,7 @@ export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } fr
 export { BrainWsError, type BrainWsErrorKind } from "./errors.js";
 export type { Off } from "./emitter.js";
 export { Subscription } from "./subscription.js";
+export { fetchHistory, type HistoryOptions } from "./history.js";
 export { ChannelFeed, DEFAULT_MIN_INTERVAL_MS, type ChannelSnapshot, type FeedOptions } from "./feed.js";
 export type {
   CatalogueType,

@@ -454,7 +454,7 @@ describe("reconnect and recovery", () => {
     await waitFor(() => c.state === "reconnecting", 5_000, "reconnecting");
     server = await startServer([], port);
     await waitFor(() => infos.length === 2 && chatInfos.length === 2, 10_000, "renewed");
-    expect(infos[0]).toEqual({ channel: "missions", epoch: firstEpoch, offset: 0, recovered: null, renewed: false, epochChanged: false, previousEpoch: undefined });
+    expect(infos[0]).toEqual({ channel: "missions", epoch: firstEpoch, offset: 0, recovered: null, replayed: null, renewed: false, epochChanged: false, previousEpoch: undefined });
     expect(infos[1]).toMatchObject({ channel: "missions", offset: 0, recovered: false, renewed: true, epochChanged: true, previousEpoch: firstEpoch });
     expect(infos[1]!.epoch).not.toBe(firstEpoch);
     expect(chatInfos.map((i) => [i.recovered, i.renewed, i.epoch])).toEqual([[null, false, undefined], [null, true, undefined]]);

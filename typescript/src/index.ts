@@ -50,6 +50,7 @@ export type { SendToUserRequest } from "./generated/http/send-to-user-request.js
 export type { SendToUserResponse } from "./generated/http/send-to-user-response.js";
 export type { NodeStats, StatsResponse } from "./generated/http/stats-response.js";
 export type { ChannelSubscribersResponse } from "./generated/http/channel-subscribers-response.js";
+export type { HistoryResponse } from "./generated/http/history-response.js";
 export type { Endpoints, Features, HistoryInfo, InfoResponse } from "./generated/http/info-response.js";
 export type { HealthResponse } from "./generated/http/health-response.js";
 export type { ErrorBody, ErrorDetail } from "./generated/http/error-body.js";

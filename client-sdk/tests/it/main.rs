@@ -8,6 +8,7 @@ mod jitter;
 mod reconnect;
 mod recovery;
 mod restart;
+mod rewind;
 mod server;
 mod stream_restart;
 mod subscriptions;

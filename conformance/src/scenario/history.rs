@@ -40,7 +40,7 @@ pub(super) fn scenarios() -> Vec<Scenario> {
 
 /// A channel that keeps history: a pattern from info with its `*` replaced
 /// by a unique word, or else the first plain name listed.
-fn history_channel(ctx: &Ctx, tag: &str) -> Outcome<String> {
+pub(super) fn history_channel(ctx: &Ctx, tag: &str) -> Outcome<String> {
     let Ok(info) = &ctx.shared.info else {
         skip!("GET /api/ws/info failed, so no history channel is known");
     };

@@ -23,6 +23,7 @@ mod http_api;
 mod limits;
 mod multi_node;
 mod publish;
+mod rewind;
 mod stats;
 mod subscribe;
 mod user;
@@ -38,6 +39,7 @@ pub(crate) mod section {
     pub(crate) const CLOSE_CODES: &str = "docs/protocol.md#close-codes";
     pub(crate) const HISTORY: &str = "docs/protocol.md#history";
     pub(crate) const STREAM_RESTARTS: &str = "docs/protocol.md#stream-restarts";
+    pub(crate) const REWIND: &str = "docs/protocol.md#rewind";
     pub(crate) const CLIENT_PUBLISH: &str = "docs/protocol.md#client-publish";
     pub(crate) const DECISIONS: &str = "docs/protocol.md#decisions";
 }
@@ -144,6 +146,7 @@ pub(crate) fn all() -> Vec<Scenario> {
     all.extend(limits::scenarios());
     all.extend(delivery::scenarios());
     all.extend(history::scenarios());
+    all.extend(rewind::scenarios());
     all.extend(auth::scenarios());
     all.extend(publish::scenarios());
     all.extend(multi_node::scenarios());
@@ -172,6 +175,7 @@ pub(crate) fn group_title(group: &str) -> &'static str {
         "order" => "Ordering",
         "fanout" => "Fan-out",
         "history" => "History and recovery",
+        "rewind" => "Rewind",
         "auth" => "Authentication",
         "publish" => "Client publish",
         "multi_node" => "Multi-node",

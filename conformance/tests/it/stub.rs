@@ -346,6 +346,7 @@ fn subscribe(hub: &Hub, id: Uuid, channel: &str) -> Option<Message> {
         epoch: None,
         offset: None,
         recovered: None,
+        replayed: None,
     })))
 }
 
@@ -565,6 +566,8 @@ async fn info(State(hub): Shared) -> Response {
             history: false,
             client_publish: false,
             multi_node: false,
+            rewind: false,
+            history_read: false,
         },
         endpoints: Endpoints {
             websocket: vec!["/ws/connect".into(), "/ws/channel/{channel}".into()],
@@ -585,6 +588,7 @@ async fn info(State(hub): Shared) -> Response {
             size: 0,
             ttl_seconds: 0,
             channels: vec![],
+            max_rewind: 0,
         },
         client_publish_channels: vec![],
     })

@@ -40,6 +40,7 @@ from .generated.http.broadcast_all_response import BroadcastAllResponse
 from .generated.http.broadcast_response import BroadcastResponse
 from .generated.http.channel_subscribers_response import ChannelSubscribersResponse
 from .generated.http.error_body import ErrorBody
+from .generated.http.history_response import HistoryResponse
 from .generated.http.info_response import InfoResponse
 from .generated.http.send_to_user_response import SendToUserResponse
 from .generated.http.stats_response import StatsResponse
@@ -98,6 +99,20 @@ def _stats() -> _Call[StatsResponse]:
 def _channel_subscribers(channel: str) -> _Call[ChannelSubscribersResponse]:
     path = f"/api/ws/channels/{quote(channel, safe='')}"
     return _Call("GET", path, None, ChannelSubscribersResponse)
+
+
+def _history(
+    channel: str, limit: int | None, since: tuple[str, int] | None
+) -> _Call[HistoryResponse]:
+    query = []
+    if limit is not None:
+        query.append(f"limit={limit}")
+    if since is not None:
+        query.append(f"since={quote(since[0], safe='')}:{since[1]}")
+    path = f"/api/ws/channels/{quote(channel, safe='')}/history"
+    if query:
+        path += "?" + "&".join(query)
+    return _Call("GET", path, None, HistoryResponse)
 
 
 def _info() -> _Call[InfoResponse]:
@@ -261,6 +276,19 @@ class BrainPublisher:
         (`GET /api/ws/channels/{channel}`)."""
         return self._call(_channel_subscribers(channel))
 
+    def history(
+        self, channel: str, limit: int | None = None, since: tuple[str, int] | None = None
+    ) -> HistoryResponse:
+        """A history channel's retained events, oldest first, newest last
+        (`GET /api/ws/channels/{channel}/history`): without `since` the
+        latest `limit` (default: the server's history size), with `since`
+        (`(epoch, offset)` of the last event read) the first `limit` after
+        it. `complete` is False when events before the first returned are
+        lost. Raises `PublishError` 404 `not_found` for a channel without
+        history, 400 `invalid_message` for a `limit` outside 1 to the
+        history size."""
+        return self._call(_history(channel, limit, since))
+
     def info(self) -> InfoResponse:
         """The server's settings and features (`GET /api/ws/info`, public)."""
         return self._call(_info())
@@ -342,6 +370,12 @@ class AsyncBrainPublisher:
     async def channel_subscribers(self, channel: str) -> ChannelSubscribersResponse:
         """See `BrainPublisher.channel_subscribers`."""
         return await self._call(_channel_subscribers(channel))
+
+    async def history(
+        self, channel: str, limit: int | None = None, since: tuple[str, int] | None = None
+    ) -> HistoryResponse:
+        """See `BrainPublisher.history`."""
+        return await self._call(_history(channel, limit, since))
 
     async def info(self) -> InfoResponse:
         """See `BrainPublisher.info`."""

@@ -12,11 +12,11 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use brain_ws_protocol::{ChannelName, StreamPosition};
+use brain_ws_protocol::ChannelName;
 use futures_util::future::BoxFuture;
 
 use super::{Broker, BrokerError, Publication, Published};
-use crate::history::Ring;
+use crate::history::{Page, Position, Replay, Ring, Start};
 use crate::hub::{Hub, Joined, Recipients, Sequenced, Target};
 use crate::idempotency::Remembered;
 
@@ -92,28 +92,20 @@ impl MemoryBroker {
         }
     }
 
-    fn join(&self, channel: &ChannelName, since: Option<&StreamPosition>) -> Joined {
+    fn join(&self, channel: &ChannelName, replay: Option<&Replay>) -> Joined {
         if !self.hub.config().keeps_history(channel.as_str()) {
-            return Joined::without_history(since);
+            return Joined::without_history(replay);
         }
         let now = self.hub.now_ms();
+        self.with_ring(channel, |ring| ring.join(replay, now))
+    }
+
+    /// Runs `f` on the channel's ring (created if new) under its shard's lock.
+    fn with_ring<T>(&self, channel: &ChannelName, f: impl FnOnce(&mut Ring) -> T) -> T {
         let mut rings = lock(&self.rings[shard_of(channel)]);
-        let ring = rings
+        f(rings
             .entry(channel.clone())
-            .or_insert_with(|| self.new_ring());
-        let position = Some(ring.position());
-        match since.map(|s| ring.recover(s, now)) {
-            None => Joined {
-                position,
-                recovered: None,
-                replay: Vec::new(),
-            },
-            Some(replay) => Joined {
-                position,
-                recovered: Some(replay.is_some()),
-                replay: replay.unwrap_or_default(),
-            },
-        }
+            .or_insert_with(|| self.new_ring()))
     }
 }
 
@@ -136,9 +128,23 @@ impl Broker for MemoryBroker {
     fn subscribe<'a>(
         &'a self,
         channel: &'a ChannelName,
-        since: Option<&'a StreamPosition>,
+        replay: Option<&'a Replay>,
     ) -> BoxFuture<'a, Joined> {
-        Box::pin(std::future::ready(self.join(channel, since)))
+        Box::pin(std::future::ready(self.join(channel, replay)))
+    }
+
+    fn history<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        start: Start<'a>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(Position, Page), BrokerError>> {
+        let now = self.hub.clock().now_ms();
+        let read = self.with_ring(channel, |ring| {
+            let page = ring.page(start, limit, now);
+            (ring.position(), page)
+        });
+        Box::pin(std::future::ready(Ok(read)))
     }
 
     fn kind(&self) -> &'static str {

@@ -22,11 +22,11 @@ mod memory;
 pub(crate) mod redis;
 
 use brain_ws_protocol::http::NodeStats;
-use brain_ws_protocol::{ChannelName, EventType, StreamPosition};
+use brain_ws_protocol::{ChannelName, EventType};
 use futures_util::future::BoxFuture;
 
 pub use crate::frames::Frame;
-pub use crate::history::{Position, recover};
+pub use crate::history::{Page, Position, Replay, Start, recover};
 pub use crate::hub::{Hub, Interest, Joined, Outcome, Recipients, Sequenced, Target};
 
 /// The hub's [`Interest`] messages, handed to an application's broker by
@@ -294,7 +294,8 @@ pub trait Broker: Send + Sync + 'static {
     fn publish(&self, publication: Publication) -> BoxFuture<'_, Result<Published, BrokerError>>;
 
     /// The answer to a subscription to `channel`: the channel's position
-    /// (history channels) and, with `since`, the events after it.
+    /// (history channels) and, with `since`, the events after it, or with
+    /// `rewind`, the latest retained events.
     ///
     /// Contract:
     /// - When it is called, the hub already holds the subscriber's live
@@ -302,19 +303,39 @@ pub trait Broker: Send + Sync + 'static {
     ///   the hub through [`Hub::deliver`] (those delivered meanwhile are
     ///   buffered and flushed after the replay, deduplicated by offset), so
     ///   nothing falls between the replay and the live stream.
-    /// - `replay` holds the events after `since` up to `position`, in offset
-    ///   order, and `recovered` is `Some(true)` only if it holds every one
-    ///   of them (same epoch, none trimmed or expired: [`recover`] applies
-    ///   the rule); otherwise `Some(false)` and an empty replay. Without
-    ///   `since`, `recovered` is `None`.
+    /// - With `since`: `replay` holds the events after it up to `position`,
+    ///   in offset order, and `recovered` is `Some(true)` only if it holds
+    ///   every one of them (same epoch, none trimmed or expired: [`recover`]
+    ///   applies the rule); otherwise `Some(false)` and an empty replay.
+    ///   With `rewind` N: `replay` holds the latest min(N, retained) events
+    ///   up to `position` and `replayed` says how many. Without either,
+    ///   `recovered` and `replayed` are `None`.
     /// - It always answers: without history (or while the cluster is
-    ///   unreachable) the position is `None` and `recovered` is `false` when
-    ///   `since` was given ([`Joined::without_history`]).
+    ///   unreachable) the position is `None`, `recovered` is `false` for
+    ///   `since` and `replayed` 0 for `rewind`
+    ///   ([`Joined::without_history`]).
     fn subscribe<'a>(
         &'a self,
         channel: &'a ChannelName,
-        since: Option<&'a StreamPosition>,
+        replay: Option<&'a Replay>,
     ) -> BoxFuture<'a, Joined>;
+
+    /// Reads a history channel's retained events by `history::page`'s rule,
+    /// with the channel's position (`GET /api/ws/channels/{channel}/history`).
+    /// The caller checks that the channel keeps history. Fails only when
+    /// the cluster broker is unreachable. The default, for a broker that
+    /// keeps no history, fails with [`BrokerFailure::Protocol`] "this
+    /// broker keeps no history" (HTTP 503).
+    fn history<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        start: Start<'a>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(Position, Page), BrokerError>> {
+        let _ = (channel, start, limit);
+        let failure = BrokerFailure::protocol("reading history", "this broker keeps no history");
+        Box::pin(std::future::ready(Err(BrokerError::Unavailable(failure))))
+    }
 
     /// The broker's name, as shown in `/api/ws/info` (`broker`) and `/ready`
     /// (`checks.broker`): `memory` or `redis` for the built-in ones.

@@ -5,9 +5,10 @@
 
 use std::sync::{Arc, Mutex};
 
-use brain_ws_protocol::{ChannelName, EventType, StreamPosition};
+use brain_ws_protocol::{ChannelName, EventType};
 use brain_ws_server::broker::{
-    Broker, BrokerHealth, Hub, Interest, Interests, Joined, MemoryBroker, Publication, Target,
+    Broker, BrokerHealth, Hub, Interest, Interests, Joined, MemoryBroker, Page, Position,
+    Publication, Replay, Start, Target,
 };
 use brain_ws_server::{BrokerError, BrokerFailure, Config, Node, Published};
 use futures_util::SinkExt;
@@ -48,13 +49,23 @@ impl Broker for Recording {
     fn subscribe<'a>(
         &'a self,
         channel: &'a ChannelName,
-        since: Option<&'a StreamPosition>,
+        replay: Option<&'a Replay>,
     ) -> BoxFuture<'a, Joined> {
-        self.record(Call::Subscribe(
-            channel.to_string(),
-            since.map(|s| s.offset),
-        ));
-        self.inner.subscribe(channel, since)
+        let since = match replay {
+            Some(Replay::Since(since)) => Some(since.offset),
+            _ => None,
+        };
+        self.record(Call::Subscribe(channel.to_string(), since));
+        self.inner.subscribe(channel, replay)
+    }
+
+    fn history<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        start: Start<'a>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(Position, Page), BrokerError>> {
+        self.inner.history(channel, start, limit)
     }
 
     fn kind(&self) -> &'static str {
@@ -268,9 +279,9 @@ impl Broker for Down {
     fn subscribe<'a>(
         &'a self,
         _: &'a ChannelName,
-        since: Option<&'a StreamPosition>,
+        replay: Option<&'a Replay>,
     ) -> BoxFuture<'a, Joined> {
-        Box::pin(std::future::ready(Joined::without_history(since)))
+        Box::pin(std::future::ready(Joined::without_history(replay)))
     }
 
     fn kind(&self) -> &'static str {

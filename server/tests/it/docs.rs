@@ -209,7 +209,7 @@ async fn every_http_api_example_is_what_the_server_answers() {
         }
         executed += 1;
     }
-    assert_eq!(executed, 8, "every endpoint section of ## HTTP API");
+    assert_eq!(executed, 9, "every endpoint section of ## HTTP API");
 }
 
 /// The error-body example and every row of the status table.

@@ -26,6 +26,7 @@ mod lifecycle;
 mod multinode;
 mod protocol_errors;
 mod publish_queue;
+mod rewind;
 mod security;
 mod settings;
 mod tls;

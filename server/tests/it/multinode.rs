@@ -151,7 +151,12 @@ pub(crate) struct Client {
 impl Client {
     pub(crate) async fn connect(addr: SocketAddr, token: Option<&str>) -> Self {
         let query = token.map(|t| format!("?token={t}")).unwrap_or_default();
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/connect{query}"))
+        Self::connect_path(addr, &format!("/ws/connect{query}")).await
+    }
+
+    /// Connects to `path` (with its query) and reads the welcome.
+    pub(crate) async fn connect_path(addr: SocketAddr, path: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
             .await
             .unwrap();
         let mut c = Self { ws };

@@ -10,6 +10,12 @@ export type ClientMessage =
        */
       channel: string;
       /**
+       * Replay the channel's last `rewind` retained events before live
+       * ones (docs/protocol.md, "Rewind"): at most the server's
+       * `history.max_rewind` (`GET /api/ws/info`), and not with `since`.
+       */
+      rewind?: number | null;
+      /**
        * The last position seen, for recovery after a reconnect.
        */
       since?: StreamPosition | null;

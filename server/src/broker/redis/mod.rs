@@ -55,8 +55,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use brain_ws_protocol::ChannelName;
 use brain_ws_protocol::http::NodeStats;
-use brain_ws_protocol::{ChannelName, StreamPosition};
 use futures_util::future::BoxFuture;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
@@ -70,7 +70,7 @@ use super::{
 use crate::config::{Config, ConfigError, RedisTls};
 use crate::frames;
 use crate::frames::Frame;
-use crate::history::{Position, new_epoch, recover};
+use crate::history::{Page, Position, Replay, Start, joined, new_epoch, page};
 use crate::hub::{Hub, Interest, Joined, Target};
 use health::Cause;
 use wire::Keys;
@@ -484,20 +484,29 @@ impl Shared {
         Ok(Published::Cluster { recipients })
     }
 
-    /// The channel's position and, with `since`, the missed events.
-    async fn position(
+    /// The channel's position, the time in Redis and the stream entries
+    /// `start` asks for (at most `count`), in one atomic script.
+    async fn read(
         &self,
         channel: &ChannelName,
-        since: Option<&StreamPosition>,
-    ) -> Result<Joined, BrokerFailure> {
+        start: Option<Start<'_>>,
+        count: usize,
+    ) -> Result<(Position, u64, Vec<(u64, u64, Frame)>), BrokerFailure> {
         let mut conn = self.commands()?;
         let mut invocation = self.position_script.key(self.keys.meta(channel));
         invocation
             .key(self.keys.stream(channel))
             .arg(new_epoch())
-            .arg(since.map(|s| s.offset.to_string()).unwrap_or_default())
+            .arg(match start {
+                None => "none",
+                Some(Start::Latest) => "latest",
+                Some(Start::After(_)) => "after",
+            })
             .arg(self.history_ttl() + ms(META_GRACE))
-            .arg(self.config.history_size + 1);
+            .arg(count);
+        if let Some(Start::After(since)) = start {
+            invocation.arg(&since.epoch).arg(since.offset);
+        }
         let reply: Vec<redis::Value> =
             timed("reading history", invocation.invoke_async(&mut conn)).await?;
         let mut items = reply.into_iter();
@@ -517,13 +526,41 @@ impl Shared {
             let offset = wire::offset_of_id(&id).ok_or_else(|| bad("bad stream id"))?;
             entries.push((offset, at, Frame::from(frame)));
         }
-        let position = Position::new(epoch, top);
-        let replay = since.map(|s| recover(s, &position, now, self.history_ttl(), entries));
-        Ok(Joined {
-            position: Some(position),
-            recovered: replay.as_ref().map(Option::is_some),
-            replay: replay.flatten().unwrap_or_default(),
-        })
+        Ok((Position::new(epoch, top), now, entries))
+    }
+
+    /// The channel's position and the events `replay` asks for
+    /// (`history::joined`).
+    async fn position(
+        &self,
+        channel: &ChannelName,
+        replay: Option<&Replay>,
+    ) -> Result<Joined, BrokerFailure> {
+        let (start, count) = match replay {
+            None => (None, 0),
+            Some(Replay::Since(since)) => (Some(Start::After(since)), self.config.history_size + 1),
+            Some(Replay::Rewind(n)) => (
+                Some(Start::Latest),
+                usize::try_from(*n)
+                    .unwrap_or(usize::MAX)
+                    .min(self.config.history_size),
+            ),
+        };
+        let (position, now, entries) = self.read(channel, start, count).await?;
+        Ok(joined(position, replay, now, self.history_ttl(), entries))
+    }
+
+    /// A history read (see [`Broker::history`]).
+    async fn history(
+        &self,
+        channel: &ChannelName,
+        start: Start<'_>,
+        limit: usize,
+    ) -> Result<(Position, Page), BrokerFailure> {
+        let count = limit.min(self.config.history_size);
+        let (position, now, entries) = self.read(channel, Some(start), count).await?;
+        let read = page(start, &position, now, self.history_ttl(), limit, entries);
+        Ok((position, read))
     }
 
     /// Reads the stream entries `from..=to` (catching up after a gap).
@@ -555,21 +592,17 @@ impl Shared {
     }
 
     /// Answers a subscription (see [`Broker::subscribe`]).
-    async fn subscribe(&self, channel: &ChannelName, since: Option<&StreamPosition>) -> Joined {
+    async fn subscribe(&self, channel: &ChannelName, replay: Option<&Replay>) -> Joined {
         let synced = self.sync().await;
         if synced && self.config.keeps_history(channel.as_str()) {
-            match self.position(channel, since).await {
+            match self.position(channel, replay).await {
                 Ok(joined) => return joined,
                 Err(e) => self.state.error("reading a channel's position", &e),
             }
         }
         // No history here, or Redis unreachable (then the client learns, with
         // `recovered: false`, that it may have missed events).
-        Joined {
-            position: None,
-            recovered: since.map(|_| false),
-            replay: Vec::new(),
-        }
+        Joined::without_history(replay)
     }
 }
 
@@ -594,9 +627,27 @@ impl Broker for RedisBroker {
     fn subscribe<'a>(
         &'a self,
         channel: &'a ChannelName,
-        since: Option<&'a StreamPosition>,
+        replay: Option<&'a Replay>,
     ) -> BoxFuture<'a, Joined> {
-        Box::pin(self.shared.subscribe(channel, since))
+        Box::pin(self.shared.subscribe(channel, replay))
+    }
+
+    fn history<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        start: Start<'a>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(Position, Page), BrokerError>> {
+        Box::pin(async move {
+            let s = &self.shared;
+            if !s.state.is_up() {
+                return Err(BrokerError::Unavailable(s.state.reason()));
+            }
+            s.history(channel, start, limit)
+                .await
+                .inspect_err(|e| s.state.error("reading history", e))
+                .map_err(BrokerError::Unavailable)
+        })
     }
 
     fn kind(&self) -> &'static str {

@@ -82,9 +82,19 @@ export interface Features {
    */
   history: boolean;
   /**
+   * `GET /api/ws/channels/{channel}/history` is served; absent (false)
+   * on servers that predate it.
+   */
+  history_read?: boolean;
+  /**
    * The server shares a broker with other nodes.
    */
   multi_node: boolean;
+  /**
+   * History channels support `subscribe.rewind` (docs/protocol.md,
+   * "Rewind"); absent (false) on servers that predate it.
+   */
+  rewind?: boolean;
 }
 /**
  * History settings.
@@ -98,6 +108,13 @@ export interface HistoryInfo {
    * Whether any channel keeps history.
    */
   enabled: boolean;
+  /**
+   * The largest `subscribe.rewind` accepted: the history size, or half
+   * the connection's outbound queue when that is smaller (a replay must
+   * fit it); absent (0) on servers that predate rewind. The history
+   * read's `limit` goes up to `size`.
+   */
+  max_rewind?: number;
   /**
    * Events kept per channel.
    */
