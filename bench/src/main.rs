@@ -12,6 +12,20 @@ fn main() -> ExitCode {
     if !opts.compare.is_empty() {
         return compare(&opts);
     }
+    if let Some(path) = &opts.steps {
+        return match read_report(path) {
+            Ok(r) => {
+                if let Some(t) = &r.throughput {
+                    print!("{}", report::throughput_table(t));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {}: {e}", path.display());
+                ExitCode::from(2)
+            }
+        };
+    }
     match procfs::raise_nofile_limit() {
         Ok(limit) if (limit as usize) < opts.connections + 64 => eprintln!(
             "warning: open-file limit {limit} is below {} connections",
@@ -71,13 +85,16 @@ fn main() -> ExitCode {
     }
 }
 
+fn read_report(path: &std::path::Path) -> Result<Report, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| e.to_string())
+        .and_then(|text| serde_json::from_str::<Report>(&text).map_err(|e| e.to_string()))
+}
+
 fn compare(opts: &Options) -> ExitCode {
     let mut reports = Vec::new();
     for path in &opts.compare {
-        let parsed = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| serde_json::from_str::<Report>(&text).map_err(|e| e.to_string()));
-        match parsed {
+        match read_report(path) {
             Ok(r) => reports.push(r),
             Err(e) => {
                 eprintln!("error: {}: {e}", path.display());
