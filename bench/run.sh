@@ -13,7 +13,7 @@
 # show the median run), THROUGHPUT (1: ramp with THROUGHPUT_N=1000 clients on
 # CHANNELS=10 channels, 100 subscribers each),
 # HOLD (300s: ours holds HOLD_N=19000 connections with heartbeats; 0 skips),
-# STEADY (1: steady stream, STEADY_N=1000 subscribers, STEADY_RATE=20 events/s
+# STEADY (1: steady stream, REPEAT rounds, STEADY_N=1000 subscribers, STEADY_RATE=20 events/s
 # for STEADY_DURATION=10s of 150 B and of 1 KiB, with background traffic of
 # the other size at STEADY_BACKGROUND_RATE=200/s to 100 more clients; floor,
 # axum, ours), MANY (1: many channels, ours only: MANY_N=10000 connections
@@ -22,11 +22,14 @@
 # connection at MEMORY_NS="10000 19000" by path and by /ws/connect +
 # subscribe; and with 1, 10 and 100 subscriptions at MEMORY_SUBS_N=5000),
 # PORT_BASE (18100: servers listen on PORT_BASE+1..+4, so two runs with
-# different bases can share a machine), OUT (target/bench-results).
+# different bases can share a machine), OUT (target/bench-results),
+# REPORT_ONLY (1: run nothing, rebuild $OUT/summary.md from the JSON already
+# in $OUT, e.g. OUT=docs/bench-results/2026-11-30 REPORT_ONLY=1 bench/run.sh;
+# give the same knobs as the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-NS=${NS:-"1000 10000"}
+NS=${NS-"1000 10000"}
 BROADCASTS=${BROADCASTS:-20}
 REPEAT=${REPEAT:-3}
 THROUGHPUT=${THROUGHPUT:-1}
@@ -48,8 +51,9 @@ MEMORY_SUBS_N=${MEMORY_SUBS_N:-5000}
 PORT_BASE=${PORT_BASE:-18100}
 OUT=${OUT:-target/bench-results}
 BIN=target/release
+REPORT_ONLY=${REPORT_ONLY:-0}
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json "$OUT"/*.txt
+[ "$REPORT_ONLY" = 1 ] || rm -f "$OUT"/*.json "$OUT"/*.txt
 
 packages=(-p brain-ws-bench)
 have_ours=0
@@ -111,37 +115,46 @@ bench() { # name json-file args... (LABEL=... names the run in tables; default: 
 
 # Servers take turns, REPEAT rounds, so a neighbour's burst on the shared
 # machine hits one round of every server rather than all runs of one.
-for n in $NS; do
+if [ "$REPORT_ONLY" = 1 ]; then
+  NS_RUN=""
+  THROUGHPUT_RUN=0 HOLD_RUN=0 STEADY_RUN=0 MANY_RUN=0 MEMORY_RUN=0
+else
+  NS_RUN=$NS
+  THROUGHPUT_RUN=$THROUGHPUT HOLD_RUN=$HOLD STEADY_RUN=$STEADY MANY_RUN=$MANY MEMORY_RUN=$MEMORY
+fi
+for n in $NS_RUN; do
   for r in $(seq "$REPEAT"); do
     for s in "${LATENCY_SERVERS[@]}"; do
       bench "$s" "$OUT/latency-$n-$s-$r.json" -n "$n" --broadcasts "$BROADCASTS"
     done
   done
 done
-if [ "$THROUGHPUT" = 1 ]; then
+if [ "$THROUGHPUT_RUN" = 1 ]; then
   for s in "${SERVERS[@]}"; do
     bench "$s" "$OUT/throughput-$s.json" -n "$THROUGHPUT_N" --throughput --channels "$CHANNELS" --publishers 16
   done
 fi
-if [ "$HOLD" != 0 ] && [ "$have_ours" = 1 ]; then
+if [ "$HOLD_RUN" != 0 ] && [ "$have_ours" = 1 ]; then
   bench ours "$OUT/hold-ours.json" -n "$HOLD_N" --hold "$HOLD"
 fi
-if [ "$STEADY" = 1 ]; then
-  for bytes in 150 1024; do
-    background=$((bytes == 150 ? 1024 : 150))
-    for s in "${SERVERS[@]}"; do
-      bench "$s" "$OUT/steady-$bytes-$s.json" -n "$STEADY_N" --steady --rate "$STEADY_RATE" \
-        --duration "$STEADY_DURATION" --frame-bytes "$bytes" \
-        --background-rate "$STEADY_BACKGROUND_RATE" --background-frame-bytes "$background"
+if [ "$STEADY_RUN" = 1 ]; then
+  for r in $(seq "$REPEAT"); do
+    for bytes in 150 1024; do
+      background=$((bytes == 150 ? 1024 : 150))
+      for s in "${SERVERS[@]}"; do
+        bench "$s" "$OUT/steady-$bytes-$s-$r.json" -n "$STEADY_N" --steady --rate "$STEADY_RATE" \
+          --duration "$STEADY_DURATION" --frame-bytes "$bytes" \
+          --background-rate "$STEADY_BACKGROUND_RATE" --background-frame-bytes "$background"
+      done
     done
   done
 fi
-if [ "$MANY" = 1 ] && [ "$have_ours" = 1 ]; then
+if [ "$MANY_RUN" = 1 ] && [ "$have_ours" = 1 ]; then
   # The floor cannot serve this shape (one channel per connection, by path).
   bench ours "$OUT/many-ours.json" -n "$MANY_N" --throughput --subscriptions 10 \
     --channels "$MANY_CHANNELS" --publishers 16 --p99-limit 100ms --timeout 30s
 fi
-if [ "$MEMORY" = 1 ] && [ "$have_ours" = 1 ]; then
+if [ "$MEMORY_RUN" = 1 ] && [ "$have_ours" = 1 ]; then
   for n in $MEMORY_NS; do
     LABEL="ours /ws/channel" bench ours "$OUT/memory-$n-path.json" -n "$n" --broadcasts 1 --settle 2s
     LABEL="ours /ws/connect, 1 sub" bench ours "$OUT/memory-$n-connect1.json" -n "$n" --broadcasts 1 --settle 2s --subscriptions 1
@@ -179,8 +192,8 @@ compare() { # title files-or-globs...
   fi
   if [ "$STEADY" = 1 ]; then
     for bytes in 150 1024; do
-      compare "Steady stream: $STEADY_N subscribers, $STEADY_RATE events/s of $bytes B for $STEADY_DURATION, background $STEADY_BACKGROUND_RATE/s (ratios vs the floor)" \
-        "$OUT/steady-$bytes-floor.json" "$OUT/steady-$bytes-axum.json" "$OUT/steady-$bytes-ours.json"
+      compare "Steady stream: $STEADY_N subscribers, $STEADY_RATE events/s of $bytes B for $STEADY_DURATION, background $STEADY_BACKGROUND_RATE/s (median of $REPEAT runs; ratios vs the floor)" \
+        "$OUT/steady-$bytes-floor-*.json" "$OUT/steady-$bytes-axum-*.json" "$OUT/steady-$bytes-ours-*.json"
     done
   fi
   if [ "$MANY" = 1 ]; then

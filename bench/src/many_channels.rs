@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use crate::client::Dial;
 use crate::options::Options;
-use crate::report::ThroughputReport;
+use crate::report::{ThroughputReport, ThroughputStep};
 use crate::stream::Connector;
 
 /// `k` distinct channels of `channels` for client `i`, spread with a stride
@@ -95,12 +95,18 @@ pub fn subscribers_per_channel(channels: &[String], clients: &[Arc<Dial>]) -> Ve
         .collect()
 }
 
-/// The first target publish rate whose delivery p99 exceeded the report's
-/// limit, with the deliveries/s of that step; `None` if no step did.
+/// The target publish rate from which the delivery p99 stayed above the
+/// report's limit (the first over-limit step after the last step within
+/// it: one early step spoiled by a neighbour's burst does not count when a
+/// later, faster step came back under the limit), with the deliveries/s of
+/// that step; `None` if the last step was within the limit.
 pub fn p99_passed_at(t: &ThroughputReport) -> Option<(f64, f64)> {
+    let over = |s: &&ThroughputStep| s.p99_us > t.p99_limit_us;
+    let from = t.steps.iter().rposition(|s| !over(&s)).map_or(0, |i| i + 1);
     t.steps
+        .get(from..)?
         .iter()
-        .find(|s| s.p99_us > t.p99_limit_us)
+        .find(over)
         .map(|s| (s.target_rate, s.deliveries_per_s))
 }
 
@@ -128,6 +134,35 @@ mod tests {
         }
         assert_eq!(per.len(), 1000);
         assert!(per.values().all(|&v| v == 100));
+    }
+
+    fn ramp(p99_ms: &[u64]) -> ThroughputReport {
+        ThroughputReport {
+            p99_limit_us: 100_000,
+            steps: p99_ms
+                .iter()
+                .enumerate()
+                .map(|(i, &ms)| ThroughputStep {
+                    target_rate: 100.0 * (i + 1) as f64,
+                    deliveries_per_s: 1000.0 * (i + 1) as f64,
+                    p99_us: ms * 1000,
+                    ..ThroughputStep::default()
+                })
+                .collect(),
+            ..ThroughputReport::default()
+        }
+    }
+
+    #[test]
+    fn p99_passes_the_limit_where_it_stays_above() {
+        assert_eq!(
+            p99_passed_at(&ramp(&[130, 60, 200, 280])),
+            Some((300.0, 3000.0))
+        );
+        assert_eq!(p99_passed_at(&ramp(&[150, 200])), Some((100.0, 1000.0)));
+        assert_eq!(p99_passed_at(&ramp(&[150, 20])), None);
+        assert_eq!(p99_passed_at(&ramp(&[10, 100])), None);
+        assert_eq!(p99_passed_at(&ramp(&[])), None);
     }
 
     #[test]
