@@ -13,11 +13,23 @@
 # show the median run), THROUGHPUT (1: ramp with THROUGHPUT_N=1000 clients on
 # CHANNELS=10 channels, 100 subscribers each),
 # HOLD (300s: ours holds HOLD_N=19000 connections with heartbeats; 0 skips),
-# OUT (target/bench-results).
+# STEADY (1: steady stream, REPEAT rounds, STEADY_N=1000 subscribers, STEADY_RATE=20 events/s
+# for STEADY_DURATION=10s of 150 B and of 1 KiB, with background traffic of
+# the other size at STEADY_BACKGROUND_RATE=200/s to 100 more clients; floor,
+# axum, ours), MANY (1: many channels, ours only: MANY_N=10000 connections
+# each subscribed with messages to 10 of MANY_CHANNELS=1000 channels, rising
+# publish rate until p99 passes 100 ms), MEMORY (1: ours, idle cost per
+# connection at MEMORY_NS="10000 19000" by path and by /ws/connect +
+# subscribe; and with 1, 10 and 100 subscriptions at MEMORY_SUBS_N=5000),
+# PORT_BASE (18100: servers listen on PORT_BASE+1..+4, so two runs with
+# different bases can share a machine), OUT (target/bench-results),
+# REPORT_ONLY (1: run nothing, rebuild $OUT/summary.md from the JSON already
+# in $OUT, e.g. OUT=docs/bench-results/2026-11-30 REPORT_ONLY=1 bench/run.sh;
+# give the same knobs as the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-NS=${NS:-"1000 10000"}
+NS=${NS-"1000 10000"}
 BROADCASTS=${BROADCASTS:-20}
 REPEAT=${REPEAT:-3}
 THROUGHPUT=${THROUGHPUT:-1}
@@ -25,10 +37,23 @@ THROUGHPUT_N=${THROUGHPUT_N:-1000}
 CHANNELS=${CHANNELS:-10}
 HOLD=${HOLD:-300s}
 HOLD_N=${HOLD_N:-19000}
+STEADY=${STEADY:-1}
+STEADY_N=${STEADY_N:-1000}
+STEADY_RATE=${STEADY_RATE:-20}
+STEADY_DURATION=${STEADY_DURATION:-10s}
+STEADY_BACKGROUND_RATE=${STEADY_BACKGROUND_RATE:-200}
+MANY=${MANY:-1}
+MANY_N=${MANY_N:-10000}
+MANY_CHANNELS=${MANY_CHANNELS:-1000}
+MEMORY=${MEMORY:-1}
+MEMORY_NS=${MEMORY_NS:-"10000 19000"}
+MEMORY_SUBS_N=${MEMORY_SUBS_N:-5000}
+PORT_BASE=${PORT_BASE:-18100}
 OUT=${OUT:-target/bench-results}
 BIN=target/release
+REPORT_ONLY=${REPORT_ONLY:-0}
 mkdir -p "$OUT"
-rm -f "$OUT"/*.json "$OUT"/*.txt
+[ "$REPORT_ONLY" = 1 ] || rm -f "$OUT"/*.json "$OUT"/*.txt
 
 packages=(-p brain-ws-bench)
 have_ours=0
@@ -39,7 +64,7 @@ fi
 cargo build --release "${packages[@]}"
 
 # name -> port and command line.
-declare -A PORT=([floor]=18101 [axum]=18102 [ours]=18103 [floor2]=18104)
+declare -A PORT=([floor]=$((PORT_BASE + 1)) [axum]=$((PORT_BASE + 2)) [ours]=$((PORT_BASE + 3)) [floor2]=$((PORT_BASE + 4)))
 server_cmd() {
   case $1 in
     floor) echo "$BIN/bench-floor --bind 127.0.0.1:${PORT[floor]}" ;;
@@ -75,14 +100,14 @@ stop_server() {
 }
 trap stop_server EXIT
 
-bench() { # name json-file args...
+bench() { # name json-file args... (LABEL=... names the run in tables; default: name)
   local name=$1 json=$2
   shift 2
   echo "== $name: brain-ws-bench $*" >&2
   start_server "$name"
   local rc=0
   "$BIN/brain-ws-bench" --url "ws://127.0.0.1:${PORT[$name]}" --server-pid "$SERVER_PID" \
-    --label "$name" --json "$json" "$@" >"${json%.json}.txt" || rc=$?
+    --label "${LABEL:-$name}" --json "$json" "$@" >"${json%.json}.txt" || rc=$?
   stop_server
   cat "${json%.json}.txt"
   [ "$rc" = 0 ] || echo "!! $name: brain-ws-bench exited $rc" >&2
@@ -90,20 +115,54 @@ bench() { # name json-file args...
 
 # Servers take turns, REPEAT rounds, so a neighbour's burst on the shared
 # machine hits one round of every server rather than all runs of one.
-for n in $NS; do
+if [ "$REPORT_ONLY" = 1 ]; then
+  NS_RUN=""
+  THROUGHPUT_RUN=0 HOLD_RUN=0 STEADY_RUN=0 MANY_RUN=0 MEMORY_RUN=0
+else
+  NS_RUN=$NS
+  THROUGHPUT_RUN=$THROUGHPUT HOLD_RUN=$HOLD STEADY_RUN=$STEADY MANY_RUN=$MANY MEMORY_RUN=$MEMORY
+fi
+for n in $NS_RUN; do
   for r in $(seq "$REPEAT"); do
     for s in "${LATENCY_SERVERS[@]}"; do
       bench "$s" "$OUT/latency-$n-$s-$r.json" -n "$n" --broadcasts "$BROADCASTS"
     done
   done
 done
-if [ "$THROUGHPUT" = 1 ]; then
+if [ "$THROUGHPUT_RUN" = 1 ]; then
   for s in "${SERVERS[@]}"; do
     bench "$s" "$OUT/throughput-$s.json" -n "$THROUGHPUT_N" --throughput --channels "$CHANNELS" --publishers 16
   done
 fi
-if [ "$HOLD" != 0 ] && [ "$have_ours" = 1 ]; then
+if [ "$HOLD_RUN" != 0 ] && [ "$have_ours" = 1 ]; then
   bench ours "$OUT/hold-ours.json" -n "$HOLD_N" --hold "$HOLD"
+fi
+if [ "$STEADY_RUN" = 1 ]; then
+  for r in $(seq "$REPEAT"); do
+    for bytes in 150 1024; do
+      background=$((bytes == 150 ? 1024 : 150))
+      for s in "${SERVERS[@]}"; do
+        bench "$s" "$OUT/steady-$bytes-$s-$r.json" -n "$STEADY_N" --steady --rate "$STEADY_RATE" \
+          --duration "$STEADY_DURATION" --frame-bytes "$bytes" \
+          --background-rate "$STEADY_BACKGROUND_RATE" --background-frame-bytes "$background"
+      done
+    done
+  done
+fi
+if [ "$MANY_RUN" = 1 ] && [ "$have_ours" = 1 ]; then
+  # The floor cannot serve this shape (one channel per connection, by path).
+  bench ours "$OUT/many-ours.json" -n "$MANY_N" --throughput --subscriptions 10 \
+    --channels "$MANY_CHANNELS" --publishers 16 --p99-limit 100ms --timeout 30s
+fi
+if [ "$MEMORY_RUN" = 1 ] && [ "$have_ours" = 1 ]; then
+  for n in $MEMORY_NS; do
+    LABEL="ours /ws/channel" bench ours "$OUT/memory-$n-path.json" -n "$n" --broadcasts 1 --settle 2s
+    LABEL="ours /ws/connect, 1 sub" bench ours "$OUT/memory-$n-connect1.json" -n "$n" --broadcasts 1 --settle 2s --subscriptions 1
+  done
+  for k in 1 10 100; do
+    LABEL="ours /ws/connect, $k subs" bench ours "$OUT/memory-subs-$k.json" -n "$MEMORY_SUBS_N" --broadcasts 1 \
+      --settle 2s --subscriptions "$k" --channels 1000 --timeout 30s
+  done
 fi
 
 compare() { # title files-or-globs...
@@ -130,5 +189,23 @@ compare() { # title files-or-globs...
   fi
   if [ "$HOLD" != 0 ]; then
     compare "Hold: $HOLD_N connections for $HOLD with 30 s heartbeats" "$OUT/hold-ours.json"
+  fi
+  if [ "$STEADY" = 1 ]; then
+    for bytes in 150 1024; do
+      compare "Steady stream: $STEADY_N subscribers, $STEADY_RATE events/s of $bytes B for $STEADY_DURATION, background $STEADY_BACKGROUND_RATE/s (median of $REPEAT runs; ratios vs the floor)" \
+        "$OUT/steady-$bytes-floor-*.json" "$OUT/steady-$bytes-axum-*.json" "$OUT/steady-$bytes-ours-*.json"
+    done
+  fi
+  if [ "$MANY" = 1 ]; then
+    compare "Many channels: $MANY_N connections x 10 of $MANY_CHANNELS channels (ours)" "$OUT/many-ours.json"
+    [ -f "$OUT/many-ours.json" ] && "$BIN/brain-ws-bench" --steps "$OUT/many-ours.json"
+  fi
+  if [ "$MEMORY" = 1 ]; then
+    for n in $MEMORY_NS; do
+      compare "Idle memory at $n connections: by path, then /ws/connect + 1 subscribe (ours)" \
+        "$OUT/memory-$n-path.json" "$OUT/memory-$n-connect1.json"
+    done
+    compare "Subscriptions per connection at $MEMORY_SUBS_N connections: 1, 10, 100 (ours)" \
+      "$OUT/memory-subs-1.json" "$OUT/memory-subs-10.json" "$OUT/memory-subs-100.json"
   fi
 } | tee "$OUT/summary.md"

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# CI smoke of the benchmark: 100 connections, 3 broadcasts, fails only if a
-# delivery is missing (or the server cannot be reached). Timing is printed,
-# never asserted.
+# CI smoke of the benchmark: 100 connections, 3 broadcasts; then a 1 s
+# steady stream (20 subscribers, background traffic) and a two-step
+# many-channels ramp (50 connections subscribed with messages to 10 of 50
+# channels), about 5 s more. Fails only if a delivery is missing (or the
+# server cannot be reached). Timing is printed, never asserted.
 #
 #   bench/smoke.sh ws://127.0.0.1:8000   # against a running server
 #   bench/smoke.sh                       # builds and starts brain-ws-server itself
@@ -28,3 +30,7 @@ else
   cargo build -q "${flag[@]}" -p brain-ws-bench
 fi
 "$PROFILE_DIR/brain-ws-bench" --url "$url" -n 100 --broadcasts 3 --timeout 10s --label smoke
+"$PROFILE_DIR/brain-ws-bench" --url "$url" -n 20 --steady --duration 1s --background-connections 5 \
+  --background-rate 50 --label smoke-steady
+"$PROFILE_DIR/brain-ws-bench" --url "$url" -n 50 --throughput --subscriptions 10 --channels 50 \
+  --start-rate 20 --max-steps 2 --step 500ms --p99-limit 5s --label smoke-many-channels

@@ -223,8 +223,36 @@ pub struct Dial {
     pub connector: Connector,
     /// The request path, e.g. `/ws/channel/bench`.
     pub path: String,
-    /// Wait for a `subscribed` frame before counting the connection ready.
+    /// Wait for a `subscribed` frame (one per channel of `subscribe`, or one
+    /// for the path's channel) before counting the connection ready.
     pub wait_subscribed: bool,
+    /// Channels to subscribe to with `subscribe` messages right after the
+    /// handshake (with `path` = `/ws/connect`); empty for `/ws/channel/{c}`.
+    pub subscribe: Vec<String>,
+}
+
+impl Dial {
+    /// The channels this connection receives: the path's, or `subscribe`.
+    pub fn channels(&self) -> Vec<&str> {
+        match self.path.strip_prefix("/ws/channel/") {
+            Some(channel) => vec![channel],
+            None => self.subscribe.iter().map(String::as_str).collect(),
+        }
+    }
+
+    /// The masked `subscribe` frames written after the handshake.
+    fn subscribe_frames(&self, mask: &mut impl FnMut() -> [u8; 4]) -> Vec<u8> {
+        let mut out = Vec::new();
+        for channel in &self.subscribe {
+            let message = serde_json::json!({"type": "subscribe", "channel": channel}).to_string();
+            out.extend(wire::encode_frame(
+                wire::OP_TEXT,
+                message.as_bytes(),
+                Some(mask()),
+            ));
+        }
+        out
+    }
 }
 
 /// Runs one client: connects, waits until subscribed, releases `permit`, then
@@ -246,7 +274,15 @@ pub async fn run_client(
             out: Vec::new(),
             mask_state: (id as u32).wrapping_mul(2_654_435_761) | 1,
             ready: false,
+            awaiting_subscribed: dial.subscribe.len().max(1),
         };
+        if !dial.subscribe.is_empty() {
+            let frames = dial.subscribe_frames(&mut || conn.next_mask());
+            conn.stream
+                .write_all(&frames)
+                .await
+                .map_err(|e| (false, e.into()))?;
+        }
         if !dial.wait_subscribed {
             conn.set_ready(&probe, &mut permit);
         }
@@ -323,6 +359,8 @@ struct Conn {
     out: Vec<u8>,
     mask_state: u32,
     ready: bool,
+    /// `subscribed` confirmations still to come before the connection is ready.
+    awaiting_subscribed: usize,
 }
 
 impl Conn {
@@ -453,7 +491,12 @@ impl Conn {
                     Some(mask),
                 ));
             }
-            Inbound::Subscribed => self.set_ready(probe, permit),
+            Inbound::Subscribed => {
+                self.awaiting_subscribed = self.awaiting_subscribed.saturating_sub(1);
+                if self.awaiting_subscribed == 0 {
+                    self.set_ready(probe, permit);
+                }
+            }
             Inbound::Other => {}
         }
     }

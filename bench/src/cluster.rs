@@ -137,6 +137,7 @@ pub async fn run(opts: &Options) -> Result<ClusterReport, BenchError> {
                     connector: conn.clone(),
                     path: format!("/ws/channel/{c}"),
                     wait_subscribed: true,
+                    subscribe: Vec::new(),
                 })
             })
         })

@@ -71,11 +71,23 @@ pub fn error_body(code: &str, message: &str) -> String {
 /// A broadcast request body whose delivered frame is about `frame_bytes`
 /// bytes (header included) on `channel`, carrying `seq`.
 pub fn broadcast_body(channel: &str, seq: u64, frame_bytes: usize) -> String {
-    let pad = "x".repeat(pad_len(channel, frame_bytes));
+    typed_broadcast_body(channel, BENCH_EVENT_TYPE, seq, frame_bytes)
+}
+
+/// [`broadcast_body`] with another event type: clients time only
+/// [`BENCH_EVENT_TYPE`] deliveries, so other types are background traffic.
+pub fn typed_broadcast_body(
+    channel: &str,
+    event_type: &str,
+    seq: u64,
+    frame_bytes: usize,
+) -> String {
+    let extra = event_type.len().saturating_sub(BENCH_EVENT_TYPE.len());
+    let pad = "x".repeat(pad_len(channel, frame_bytes).saturating_sub(extra));
     serde_json::json!({
         "channel": channel,
         "message": {"seq": seq, "pad": pad},
-        "type": BENCH_EVENT_TYPE,
+        "type": event_type,
     })
     .to_string()
 }

@@ -15,6 +15,17 @@ fn main() -> ExitCode {
     if !opts.cluster_compare.is_empty() {
         return cluster_compare(&opts);
     }
+    if let Some(path) = &opts.steps {
+        return match read_reports::<Report>(std::slice::from_ref(path)) {
+            Ok(reports) => {
+                for t in reports.iter().filter_map(|r| r.throughput.as_ref()) {
+                    print!("{}", report::throughput_table(t));
+                }
+                ExitCode::SUCCESS
+            }
+            Err(code) => code,
+        };
+    }
     match procfs::raise_nofile_limit() {
         Ok(limit) if (limit as usize) < opts.connections + 64 => eprintln!(
             "warning: open-file limit {limit} is below {} connections",

@@ -109,7 +109,39 @@ pub struct Options {
     /// per configuration, ratio of the last label to the first) and exit.
     #[arg(long, num_args = 1.., conflicts_with_all = ["throughput", "hold", "compare"])]
     pub cluster_compare: Vec<PathBuf>,
+    /// Subscribe with messages instead of the path: each client opens
+    /// `/ws/connect` and sends this many `subscribe` messages, counting itself
+    /// ready at the last `subscribed`. In latency and hold modes the first is
+    /// --channel and the rest are spread over `{channel}-0..` (--channels of
+    /// them); in throughput mode all are spread over the --channels channels
+    /// (the many-channels shape, `many_channels.rs`). 0 = `/ws/channel/{c}`.
+    #[arg(long, default_value_t = 0)]
+    pub subscriptions: usize,
+    /// Steady-stream mode (`steady.rs`): events at a fixed --rate to the
+    /// -n subscribers of --channel for --duration, while a background
+    /// publisher sends --background-rate events to `{channel}-bg`;
+    /// per-event p50/p99/max delivery latency.
+    #[arg(long, conflicts_with_all = ["throughput", "hold"])]
+    pub steady: bool,
+    /// Steady mode: timed events per second.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Steady mode: how long the stream runs.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "10s")]
+    pub duration: Duration,
+    /// Steady mode: background events per second on `{channel}-bg` (0 = none).
+    #[arg(long, default_value_t = 200.0)]
+    pub background_rate: f64,
+    /// Steady mode: approximate frame size of the background events.
+    #[arg(long, default_value_t = 1024)]
+    pub background_frame_bytes: usize,
+    /// Steady mode: extra connections subscribed to `{channel}-bg`.
+    #[arg(long, default_value_t = 100)]
+    pub background_connections: usize,
+    /// Print the throughput steps of this JSON report as a table and exit.
+    #[arg(long, conflicts_with_all = ["throughput", "hold", "steady"])]
+    pub steps: Option<PathBuf>,
     /// Print a side-by-side table of these JSON reports (ratios against the first) and exit.
-    #[arg(long, num_args = 1.., conflicts_with_all = ["throughput", "hold"])]
+    #[arg(long, num_args = 1.., conflicts_with_all = ["throughput", "hold", "steady"])]
     pub compare: Vec<PathBuf>,
 }

@@ -5,6 +5,9 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use crate::many_channels::p99_passed_at;
+use crate::steady::SteadyReport;
+
 /// Everything one run measured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Report {
@@ -30,6 +33,9 @@ pub struct Report {
     pub throughput: Option<ThroughputReport>,
     /// Hold mode results.
     pub hold: Option<HoldReport>,
+    /// Steady-stream mode results.
+    #[serde(default)]
+    pub steady: Option<SteadyReport>,
     /// Deliveries that never arrived, over the whole run.
     pub missing: u64,
     /// Ready connections that ended during the run.
@@ -288,6 +294,55 @@ pub fn single_table(r: &Report) -> String {
             format!("{:.0}", t.peak_deliveries_per_s),
         ));
     }
+    if let Some(t) = &r.throughput
+        && let Some((rate, deliveries)) = p99_passed_at(t)
+    {
+        rows.push((
+            format!(
+                "p99 passed {} ms at (pub/s, deliveries/s)",
+                ms(t.p99_limit_us)
+            ),
+            format!("{rate:.0}, {deliveries:.0}"),
+        ));
+    }
+    if let Some(s) = &r.steady {
+        rows.extend([
+            (
+                "steady events sent (rate achieved/s)".into(),
+                format!("{} ({:.1})", s.events, s.achieved_rate),
+            ),
+            (
+                "background events sent (rate achieved/s)".into(),
+                format!("{} ({:.1})", s.background_events, s.background_rate),
+            ),
+            (
+                "steady p50 / p99 / p99.9 / max (ms)".into(),
+                format!(
+                    "{} / {} / {} / {}",
+                    ms(s.p50_us),
+                    ms(s.p99_us),
+                    ms(s.p999_us),
+                    ms(s.max_us)
+                ),
+            ),
+            (
+                "server CPU per delivery (us)".into(),
+                opt(s.server_cpu_us_per_delivery.map(|v| format!("{v:.3}"))),
+            ),
+            (
+                "server / other processes' cores".into(),
+                format!(
+                    "{} / {}",
+                    opt(s.server_cores.map(|v| format!("{v:.2}"))),
+                    opt(s.other_cores.map(|v| format!("{v:.2}")))
+                ),
+            ),
+            (
+                "delivered / missing".into(),
+                format!("{} / {}", s.delivered, s.missing),
+            ),
+        ]);
+    }
     if let Some(h) = &r.hold {
         rows.extend([
             ("held seconds".into(), format!("{:.0}", h.seconds)),
@@ -463,6 +518,55 @@ const ROWS: &[Row] = &[
         value: |r| r.throughput.as_ref().map(|t| t.peak_deliveries_per_s),
         decimals: 0,
         ratio: true,
+        combine: Combine::Median,
+    },
+    Row {
+        name: "pub/s where p99 passed the limit",
+        value: |r| r.throughput.as_ref().and_then(p99_passed_at).map(|p| p.0),
+        decimals: 0,
+        ratio: true,
+        combine: Combine::Median,
+    },
+    Row {
+        name: "steady p50 (ms)",
+        value: |r| r.steady.as_ref().map(|s| s.p50_us as f64 / 1e3),
+        decimals: 2,
+        ratio: true,
+        combine: Combine::Median,
+    },
+    Row {
+        name: "steady p99 (ms)",
+        value: |r| r.steady.as_ref().map(|s| s.p99_us as f64 / 1e3),
+        decimals: 2,
+        ratio: true,
+        combine: Combine::Median,
+    },
+    Row {
+        name: "steady p99.9 (ms)",
+        value: |r| r.steady.as_ref().map(|s| s.p999_us as f64 / 1e3),
+        decimals: 2,
+        ratio: true,
+        combine: Combine::Median,
+    },
+    Row {
+        name: "steady max (ms)",
+        value: |r| r.steady.as_ref().map(|s| s.max_us as f64 / 1e3),
+        decimals: 2,
+        ratio: true,
+        combine: Combine::Median,
+    },
+    Row {
+        name: "steady server CPU per delivery (us)",
+        value: |r| r.steady.as_ref().and_then(|s| s.server_cpu_us_per_delivery),
+        decimals: 3,
+        ratio: true,
+        combine: Combine::Median,
+    },
+    Row {
+        name: "steady other processes' cores (noise)",
+        value: |r| r.steady.as_ref().and_then(|s| s.other_cores),
+        decimals: 2,
+        ratio: false,
         combine: Combine::Median,
     },
     Row {

@@ -22,6 +22,7 @@ use crate::report::{
 };
 use crate::stats::{median, percentile};
 use crate::stream::Connector;
+use crate::{many_channels, steady};
 
 const BROADCAST_PATH: &str = "/api/ws/broadcast";
 
@@ -37,6 +38,9 @@ pub enum BenchError {
     /// The server refused the broadcast request.
     #[error("broadcast answered HTTP {0}: {1}")]
     Status(u16, String),
+    /// A publishing task panicked or was cancelled.
+    #[error("publisher task failed: {0}")]
+    Task(String),
 }
 
 /// `scheme://host:port[/...]` -> a loopback socket address. Anything off this
@@ -77,12 +81,12 @@ pub fn connector_for(url: &str, opts: &Options) -> Result<Connector, BenchError>
 }
 
 /// Server-side readings, absent when the server's process is unknown.
-struct ServerProc {
+pub(crate) struct ServerProc {
     pid: Option<u32>,
 }
 
 impl ServerProc {
-    fn cpu(&self) -> Option<CpuTime> {
+    pub(crate) fn cpu(&self) -> Option<CpuTime> {
         self.pid.and_then(|p| procfs::cpu_time(p).ok())
     }
     fn rss(&self) -> Option<u64> {
@@ -90,7 +94,7 @@ impl ServerProc {
     }
 }
 
-fn own_cpu() -> CpuTime {
+pub(crate) fn own_cpu() -> CpuTime {
     procfs::cpu_time(std::process::id()).unwrap_or_default()
 }
 
@@ -105,7 +109,7 @@ fn per(us: Option<u64>, count: u64) -> Option<f64> {
 
 /// Cores the rest of the machine used since `started`: all busy time minus
 /// the server's and the bench's.
-fn other_cores(
+pub(crate) fn other_cores(
     busy0: Option<u64>,
     server_us: Option<u64>,
     client_us: u64,
@@ -116,7 +120,7 @@ fn other_cores(
     Some(others as f64 / started.elapsed().as_micros().max(1) as f64)
 }
 
-fn cpu_between(before: Option<CpuTime>, after: Option<CpuTime>) -> Option<u64> {
+pub(crate) fn cpu_between(before: Option<CpuTime>, after: Option<CpuTime>) -> Option<u64> {
     Some(after?.micros_since(&before?))
 }
 
@@ -154,47 +158,64 @@ pub async fn run(opts: &Options) -> Result<Report, BenchError> {
         ..Report::default()
     };
 
-    // Connect.
-    let probe = Arc::new(Probe::new(n, throughput));
-    let dials: Vec<Arc<Dial>> = channels
-        .iter()
-        .map(|c| {
-            Arc::new(Dial {
-                connector: ws.clone(),
-                path: format!("/ws/channel/{c}"),
-                wait_subscribed: !opts.no_wait_subscribed,
-            })
+    // Connect: `n` clients, plus the steady stream's background subscribers.
+    let extra = if opts.steady {
+        opts.background_connections
+    } else {
+        0
+    };
+    let total = n + extra;
+    let by_path = |c: &str| {
+        Arc::new(Dial {
+            connector: ws.clone(),
+            path: format!("/ws/channel/{c}"),
+            wait_subscribed: !opts.no_wait_subscribed,
+            subscribe: Vec::new(),
         })
-        .collect();
+    };
+    // One dial per client (client i uses dials[i % len]).
+    let dials: Vec<Arc<Dial>> = match many_channels::dials(opts, &ws, &channels, n) {
+        Some(per_client) => per_client,
+        None if extra > 0 => {
+            let timed = by_path(&opts.channel);
+            let background = by_path(&steady::background_channel(&opts.channel));
+            (0..total)
+                .map(|i| if i < n { &timed } else { &background }.clone())
+                .collect()
+        }
+        None => channels.iter().map(|c| by_path(c)).collect(),
+    };
+    let probe = Arc::new(Probe::new(total, throughput || opts.steady));
     let rss_base = server.rss();
     let client_rss_base = own_rss();
     let cpu0 = server.cpu();
     let started = Instant::now();
     let gate = Arc::new(Semaphore::new(opts.connect_concurrency.max(1)));
-    let mut tasks: Vec<JoinHandle<()>> = Vec::with_capacity(n);
-    for i in 0..n {
+    let mut tasks: Vec<JoinHandle<()>> = Vec::with_capacity(total);
+    for i in 0..total {
         let Ok(permit) = gate.clone().acquire_owned().await else {
             break;
         };
         let dial = dials[i % dials.len()].clone();
         tasks.push(tokio::spawn(run_client(i, dial, probe.clone(), permit)));
     }
-    let connect_deadline = started + Duration::from_secs(60) + Duration::from_millis(n as u64 * 10);
-    while probe.ready() + probe.failed() < n && Instant::now() < connect_deadline {
+    let connect_deadline =
+        started + Duration::from_secs(60) + Duration::from_millis(total as u64 * 10);
+    while probe.ready() + probe.failed() < total && Instant::now() < connect_deadline {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let connect_secs = started.elapsed().as_secs_f64();
     let cpu1 = server.cpu();
     report.connect = ConnectReport {
         ready: probe.ready(),
-        failed: n - probe.ready().min(n),
+        failed: total - probe.ready().min(total),
         seconds: connect_secs,
         per_second: probe.ready() as f64 / connect_secs.max(1e-9),
         server_cpu_us_per_connection: per(cpu_between(cpu0, cpu1), probe.ready() as u64),
     };
     eprintln!(
         "connected {}/{} in {:.2}s ({:.0} conn/s)",
-        report.connect.ready, n, connect_secs, report.connect.per_second
+        report.connect.ready, total, connect_secs, report.connect.per_second
     );
 
     tokio::time::sleep(opts.settle).await;
@@ -215,8 +236,27 @@ pub async fn run(opts: &Options) -> Result<Report, BenchError> {
 
     let mut http = HttpClient::new(http_connector.clone());
     http.connect().await?;
-    if throughput {
-        let t = throughput_ramp(opts, &probe, &server, &http_connector, &channels).await?;
+    if opts.steady {
+        let s = steady::steady(opts, &probe, &server, &http_connector, n).await?;
+        report.missing += s.missing;
+        report.steady = Some(s);
+    } else if throughput {
+        let per_channel = if dials.len() == n && opts.subscriptions > 0 {
+            many_channels::subscribers_per_channel(&channels, &dials)
+        } else {
+            // Client i is on channel i % k.
+            let k = channels.len();
+            (0..k).map(|c| ((n + k - 1 - c) / k) as u64).collect()
+        };
+        let t = throughput_ramp(
+            opts,
+            &probe,
+            &server,
+            &http_connector,
+            &channels,
+            per_channel,
+        )
+        .await?;
         report.missing += t.steps.iter().map(|s| s.missing).sum::<u64>();
         report.throughput = Some(t);
     } else if let Some(hold_for) = opts.hold {
@@ -240,7 +280,10 @@ pub async fn run(opts: &Options) -> Result<Report, BenchError> {
 
 /// Sends one broadcast request and checks it was accepted; returns the
 /// server's `subscribers` answer.
-pub async fn post_broadcast(http: &mut HttpClient, body: &str) -> Result<Option<u64>, BenchError> {
+pub(crate) async fn post_broadcast(
+    http: &mut HttpClient,
+    body: &str,
+) -> Result<Option<u64>, BenchError> {
     let response = http.post_json(BROADCAST_PATH, body.as_bytes()).await?;
     if response.status != 200 {
         return Err(BenchError::Status(
@@ -369,12 +412,11 @@ async fn throughput_ramp(
     server: &ServerProc,
     http_connector: &Connector,
     channels: &[String],
+    per_channel: Vec<u64>,
 ) -> Result<ThroughputReport, BenchError> {
-    let n = opts.connections;
     let k = channels.len();
-    // Client i is on channel i % k.
-    let per_channel: Arc<Vec<u64>> =
-        Arc::new((0..k).map(|c| ((n + k - 1 - c) / k) as u64).collect());
+    // Deliveries one publish to channel c makes.
+    let per_channel: Arc<Vec<u64>> = Arc::new(per_channel);
     let channels: Arc<Vec<String>> = Arc::new(channels.to_vec());
     let mut report = ThroughputReport {
         channels: k,

@@ -29,12 +29,15 @@ const BUCKETS: usize = 41 * SUB;
 /// A concurrent histogram of nanosecond latencies with ~3% resolution.
 pub struct Histogram {
     buckets: Vec<AtomicU64>,
+    /// The largest sample, exact.
+    max: AtomicU64,
 }
 
 impl Default for Histogram {
     fn default() -> Self {
         Self {
             buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            max: AtomicU64::new(0),
         }
     }
 }
@@ -62,6 +65,12 @@ impl Histogram {
     /// Adds one sample.
     pub fn record(&self, value_ns: u64) {
         self.buckets[Self::index(value_ns)].fetch_add(1, Ordering::Relaxed);
+        self.max.fetch_max(value_ns, Ordering::Relaxed);
+    }
+
+    /// The largest sample (exact, not a bucket bound); 0 when empty.
+    pub fn max(&self) -> u64 {
+        self.max.load(Ordering::Relaxed)
     }
 
     /// Forgets every sample.
@@ -69,6 +78,7 @@ impl Histogram {
         for b in &self.buckets {
             b.store(0, Ordering::Relaxed);
         }
+        self.max.store(0, Ordering::Relaxed);
     }
 
     /// How many samples were recorded.

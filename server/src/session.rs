@@ -88,7 +88,11 @@ enum Inbound {
 }
 
 /// Runs a connection to its end.
-pub(crate) async fn run(transport: Transport, start: SessionStart) {
+/// (A plain `fn` returning an `async move` block, not an `async fn`: an
+/// `async fn` keeps a second copy of its arguments, the 368-byte
+/// `Transport` among them, in its state for the whole connection; the
+/// block captures each value once. See docs/benchmarks.md, memory.)
+pub(crate) fn run(transport: Transport, start: SessionStart) -> impl Future<Output = ()> + Send {
     let SessionStart {
         node,
         identity,
@@ -97,52 +101,55 @@ pub(crate) async fn run(transport: Transport, start: SessionStart) {
         initial_channel,
         initial_replay,
     } = start;
-    let heartbeat_interval = node.config().heartbeat_interval.as_secs_f64();
-    let conn = node.register(identity.user_id.clone(), |conn| {
-        frames::encode(&brain_ws_protocol::ServerMessage::Connected(
-            brain_ws_protocol::Connected {
-                connection_id: conn.id,
-                timestamp: brain_ws_protocol::unix_timestamp(),
-                user_id: conn.user_id.as_deref().map(str::to_owned),
-                heartbeat_interval,
-                protocol: brain_ws_protocol::PROTOCOL_VERSION.to_owned(),
-            },
-        ))
-    });
-    let mut socket = match transport {
-        Transport::Axum(socket) => Socket::Axum(socket),
-        Transport::Direct(stream, parts) => {
-            conn.attach(stream.clone());
-            Socket::Direct(parts.into_socket(stream, conn.clone()).await)
+    async move {
+        let heartbeat_interval = node.config().heartbeat_interval.as_secs_f64();
+        let conn = node.register(identity.user_id.clone(), |conn| {
+            frames::encode(&brain_ws_protocol::ServerMessage::Connected(
+                brain_ws_protocol::Connected {
+                    connection_id: conn.id,
+                    timestamp: brain_ws_protocol::unix_timestamp(),
+                    user_id: conn.user_id.as_deref().map(str::to_owned),
+                    heartbeat_interval,
+                    protocol: brain_ws_protocol::PROTOCOL_VERSION.to_owned(),
+                },
+            ))
+        });
+        let mut socket = match transport {
+            Transport::Axum(socket) => Socket::Axum(socket),
+            Transport::Direct(stream, parts) => {
+                conn.attach(stream.clone());
+                Socket::Direct(parts.into_socket(stream, conn.clone()).await)
+            }
+        };
+        tracing::debug!(connection_id = %conn.id, user = ?conn.user_id, "connected");
+        let mut session = Session {
+            node: &node,
+            conn: &conn,
+            limiter: node
+                .config()
+                .rate_limit
+                .map(|limit| Limiter::new(limit, Instant::now())),
+            identity,
+            subscriptions: HashSet::new(),
+            publications: None,
+        };
+        if let Some(channel) = initial_channel {
+            session.subscribe(channel, initial_replay).await;
         }
-    };
-    tracing::debug!(connection_id = %conn.id, user = ?conn.user_id, "connected");
-    let mut session = Session {
-        node: &node,
-        conn: &conn,
-        limiter: node
-            .config()
-            .rate_limit
-            .map(|limit| Limiter::new(limit, Instant::now())),
-        identity,
-        subscriptions: HashSet::new(),
-        publications: None,
-    };
-    if let Some(channel) = initial_channel {
-        session.subscribe(channel, initial_replay).await;
-    }
 
-    let close = session.pump(&mut socket).await;
-    if let Some(code) = close {
-        count_close(&node, code);
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, say_goodbye(&mut socket, &conn, code)).await;
+        let close = session.pump(&mut socket).await;
+        if let Some(code) = close {
+            count_close(&node, code);
+            let _ =
+                tokio::time::timeout(CLOSE_TIMEOUT, say_goodbye(&mut socket, &conn, code)).await;
+        }
+        conn.finish();
+        let subscriptions: Vec<ChannelName> = session.subscriptions.drain().collect();
+        node.unregister(&conn, &subscriptions);
+        drop(slot);
+        drop(user_slot);
+        tracing::debug!(connection_id = %conn.id, close = ?close, "disconnected");
     }
-    conn.finish();
-    let subscriptions: Vec<ChannelName> = session.subscriptions.drain().collect();
-    node.unregister(&conn, &subscriptions);
-    drop(slot);
-    drop(user_slot);
-    tracing::debug!(connection_id = %conn.id, close = ?close, "disconnected");
 }
 
 /// Sends the close frame. On a graceful close (shutdown) what is already

@@ -8,5 +8,7 @@ mod procfs;
 mod report;
 mod runs;
 mod servers;
+mod shapes;
 mod stats;
+mod subscribing;
 mod wire;

@@ -10,7 +10,8 @@ use clap::Parser as _;
 
 use crate::servers::{Script, start_axum, start_floor, start_scripted};
 
-fn opts(addr: SocketAddr, extra: &[&str]) -> Options {
+/// Options for a short run against `addr`, plus `extra` arguments.
+pub(crate) fn opts(addr: SocketAddr, extra: &[&str]) -> Options {
     let url = format!("ws://{addr}");
     let mut args = vec![
         "brain-ws-bench",
