@@ -14,7 +14,7 @@ use crate::options::Options;
 use crate::transport::Socket;
 use crate::{
     ClientBuilder, ConnectionEvent, ConnectionEvents, ConnectionState, Events, Message,
-    Subscription, SubscriptionEvent,
+    SubscribeOptions, Subscription, SubscriptionEvent,
 };
 
 /// What a handle asks of the connection task.
@@ -23,6 +23,7 @@ pub(crate) enum Command {
     Subscribe {
         channel: ChannelName,
         sid: u64,
+        options: SubscribeOptions,
         tx: mpsc::Sender<SubscriptionEvent>,
         reply: oneshot::Sender<Result<(), SubscribeError>>,
     },
@@ -144,6 +145,34 @@ impl Client {
         &self,
         channel: impl AsRef<str>,
     ) -> Result<Subscription, SubscribeError> {
+        self.subscribe_with(channel, SubscribeOptions::default())
+            .await
+    }
+
+    /// [`subscribe`](Client::subscribe) with options: with
+    /// [`SubscribeOptions::presence`], the subscription also yields the
+    /// channel's [`SubscriptionEvent::Join`] and [`SubscriptionEvent::Leave`].
+    ///
+    /// ```no_run
+    /// # async fn demo(client: brain_ws_client::Client) -> Result<(), brain_ws_client::SubscribeError> {
+    /// use brain_ws_client::{SubscribeOptions, SubscriptionEvent};
+    /// use futures_util::StreamExt;
+    ///
+    /// let mut agents = client
+    ///     .subscribe_with("agents", SubscribeOptions::new().presence(true))
+    ///     .await?;
+    /// while let Some(item) = agents.next().await {
+    ///     if let SubscriptionEvent::Join(who) = item {
+    ///         println!("{} is online", who.user_id.unwrap_or_default());
+    ///     }
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn subscribe_with(
+        &self,
+        channel: impl AsRef<str>,
+        options: SubscribeOptions,
+    ) -> Result<Subscription, SubscribeError> {
         let channel = ChannelName::new(channel.as_ref()).map_err(|e| {
             SubscribeError::new(SubscribeErrorKind::InvalidChannel, e.to_string())
                 .with_code(brain_ws_protocol::ErrorCode::INVALID_CHANNEL)
@@ -155,6 +184,7 @@ impl Client {
         let command = Command::Subscribe {
             channel: channel.clone(),
             sid,
+            options,
             tx,
             reply,
         };

@@ -187,10 +187,13 @@ impl Driver {
             Some(Command::Subscribe {
                 channel,
                 sid,
+                options,
                 tx,
                 reply,
             }) => {
-                self.table.subscribe(channel, sid, tx, reply, online, fx);
+                let presence = options.presence;
+                self.table
+                    .subscribe(channel, sid, presence, tx, reply, online, fx);
                 true
             }
             Some(Command::Unsubscribe {
@@ -314,6 +317,20 @@ impl Driver {
                 }
             }
             ServerMessage::Event(envelope) => self.table.on_event(envelope, fx),
+            ServerMessage::Join(join) => {
+                self.table.on_presence(
+                    &join.channel,
+                    crate::SubscriptionEvent::Join(join.info),
+                    fx,
+                );
+            }
+            ServerMessage::Leave(leave) => {
+                self.table.on_presence(
+                    &leave.channel,
+                    crate::SubscriptionEvent::Leave(leave.info),
+                    fx,
+                );
+            }
         }
     }
 

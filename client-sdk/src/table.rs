@@ -30,6 +30,8 @@ pub(crate) struct Effects {
 /// A subscribe call waiting for the server's `subscribed`.
 struct Waiter {
     sid: u64,
+    /// It asked for `join` and `leave`.
+    presence: bool,
     tx: mpsc::Sender<SubscriptionEvent>,
     reply: Reply,
 }
@@ -44,6 +46,10 @@ struct Entry {
     since_sent: bool,
     /// The server confirmed at least once, so a new confirmation is a renewal.
     established: bool,
+    /// `subscribe` asks for presence: some subscriber wants `join`/`leave`.
+    presence: bool,
+    /// The subscribers (by id) that receive `join` and `leave`.
+    watchers: Vec<u64>,
     /// The channel history's epoch, from the last `subscribed`; `None`
     /// once the live stream restarted in an epoch not yet announced.
     epoch: Option<String>,
@@ -61,6 +67,8 @@ impl Entry {
             requested: false,
             since_sent: false,
             established: false,
+            presence: false,
+            watchers: Vec::new(),
             epoch: None,
             resume: None,
         }
@@ -114,10 +122,14 @@ impl Table {
 
     /// A subscribe call. Joins a confirmed channel at once; otherwise waits
     /// for the server, sending `subscribe` now if `online`.
+    /// The first subscriber asking for presence on a confirmed channel
+    /// subscribes again, with `presence: true`.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn subscribe(
         &mut self,
         channel: ChannelName,
         sid: u64,
+        presence: bool,
         tx: mpsc::Sender<SubscriptionEvent>,
         reply: Reply,
         online: bool,
@@ -127,12 +139,22 @@ impl Table {
             .channels
             .entry(channel.clone())
             .or_insert_with(Entry::new);
-        if entry.established && !entry.requested && online {
+        let upgrade = presence && !entry.presence;
+        entry.presence |= presence;
+        if entry.established && !entry.requested && online && !upgrade {
             entry.subscribers.push((sid, tx));
+            if presence {
+                entry.watchers.push(sid);
+            }
             let _ = reply.send(Ok(()));
             return;
         }
-        entry.waiters.push(Waiter { sid, tx, reply });
+        entry.waiters.push(Waiter {
+            sid,
+            presence,
+            tx,
+            reply,
+        });
         if online && !entry.requested {
             Self::request(&mut self.requested, channel, entry, fx);
         }
@@ -148,7 +170,11 @@ impl Table {
         entry.requested = true;
         entry.since_sent = since.is_some();
         requested.push_back(channel.clone());
-        fx.frames.push(ClientMessage::Subscribe { channel, since });
+        fx.frames.push(ClientMessage::Subscribe {
+            channel,
+            since,
+            presence: entry.presence,
+        });
     }
 
     /// Removes subscriber `sid`. The last one out sends `unsubscribe` (when
@@ -168,6 +194,7 @@ impl Table {
             return;
         };
         entry.subscribers.retain(|(s, _)| *s != sid);
+        entry.watchers.retain(|s| *s != sid);
         entry.waiters.retain(|w| w.sid != sid);
         if entry.is_wanted() {
             if let Some(reply) = reply {
@@ -274,6 +301,9 @@ impl Table {
         for waiter in entry.waiters.drain(..) {
             if waiter.reply.send(Ok(())).is_ok() {
                 entry.subscribers.push((waiter.sid, waiter.tx));
+                if waiter.presence {
+                    entry.watchers.push(waiter.sid);
+                }
             }
         }
         if entry.subscribers.is_empty() {
@@ -358,6 +388,23 @@ impl Table {
     /// [`SubscriptionEvent::Gap`]. Events carry no epoch, so an offset at or
     /// below the last one is a restarted stream, never a duplicate: the
     /// server sends each offset of an epoch once (the hub's floor).
+    /// `join` or `leave` (`item`) on `channel`: to the subscribers that
+    /// asked for presence.
+    pub(crate) fn on_presence(
+        &mut self,
+        channel: &ChannelName,
+        item: SubscriptionEvent,
+        fx: &mut Effects,
+    ) {
+        let Some(entry) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let watchers = &entry.watchers;
+        entry
+            .subscribers
+            .retain(|(sid, tx)| !watchers.contains(sid) || deliver(tx, item.clone(), channel, fx));
+    }
+
     pub(crate) fn on_event(&mut self, envelope: EventEnvelope, fx: &mut Effects) {
         let Some(channel) = envelope.channel.clone() else {
             let message = Message::from(envelope);

@@ -80,6 +80,7 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
         "subscribe" => Ok(ClientMessage::Subscribe {
             channel: channel_field(&map)?,
             since: since_field(&map)?,
+            presence: presence_field(&map)?,
         }),
         "unsubscribe" => Ok(ClientMessage::Unsubscribe {
             channel: channel_field(&map)?,
@@ -123,6 +124,17 @@ fn since_field(map: &Map<String, Value>) -> Result<Option<StreamPosition>, Decod
                 field: "since",
                 reason,
             }),
+    }
+}
+
+fn presence_field(map: &Map<String, Value>) -> Result<bool, DecodeError> {
+    match map.get("presence") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(DecodeError::InvalidField {
+            field: "presence",
+            reason: format!("must be a boolean, got {}", json_kind(other)),
+        }),
     }
 }
 
@@ -212,6 +224,10 @@ mod tests {
             "invalid_message"
         );
         assert_eq!(
+            code(r#"{"type":"subscribe","channel":"m","presence":"yes"}"#),
+            "invalid_message"
+        );
+        assert_eq!(
             code(r#"{"type":"publish","channel":"m"}"#),
             "invalid_message"
         );
@@ -227,7 +243,8 @@ mod tests {
             decode_client_message(r#"{"type":"subscribe","channel":"missions","x":1}"#),
             Ok(ClientMessage::Subscribe {
                 channel: ChannelName::new("missions").expect("valid"),
-                since: None
+                since: None,
+                presence: false,
             })
         );
         assert_eq!(code(r#"{"type":"pong","timestamp":1.5}"#), "ok:pong");

@@ -40,11 +40,13 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
     prop_oneof![
         (
             channel(),
-            prop::option::of(("[a-z0-9]{1,12}", any::<u64>()))
+            prop::option::of(("[a-z0-9]{1,12}", any::<u64>())),
+            any::<bool>()
         )
-            .prop_map(|(channel, since)| ClientMessage::Subscribe {
+            .prop_map(|(channel, since, presence)| ClientMessage::Subscribe {
                 channel,
                 since: since.map(|(epoch, offset)| StreamPosition { epoch, offset }),
+                presence,
             }),
         channel().prop_map(|channel| ClientMessage::Unsubscribe { channel }),
         Just(ClientMessage::Ping),
@@ -83,16 +85,46 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
             timestamp(),
             prop::option::of("[a-z0-9]{1,12}"),
             prop::option::of(any::<u64>()),
+            prop::option::of(any::<bool>()),
             prop::option::of(any::<bool>())
         )
-            .prop_map(|(channel, timestamp, epoch, offset, recovered)| {
+            .prop_map(|(channel, timestamp, epoch, offset, recovered, presence)| {
                 ServerMessage::Subscribed(Subscribed {
                     channel,
                     timestamp,
                     epoch,
                     offset,
                     recovered,
+                    presence,
                 })
+            }),
+        (
+            channel(),
+            timestamp(),
+            timestamp(),
+            prop::option::of("[a-z0-9]{1,12}"),
+            any::<bool>()
+        )
+            .prop_map(|(channel, timestamp, joined_at, user_id, join)| {
+                let info = PresenceInfo {
+                    connection_id: uuid::Uuid::from_u128(joined_at.to_bits().into()),
+                    user_id,
+                    node_id: "node-1".into(),
+                    joined_at,
+                };
+                if join {
+                    ServerMessage::Join(Join {
+                        channel,
+                        info,
+                        timestamp,
+                    })
+                } else {
+                    ServerMessage::Leave(Leave {
+                        channel,
+                        info,
+                        timestamp,
+                    })
+                }
             }),
         (channel(), timestamp()).prop_map(|(channel, timestamp)| {
             ServerMessage::Unsubscribed(Unsubscribed { channel, timestamp })

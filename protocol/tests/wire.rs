@@ -58,6 +58,7 @@ fn server_samples() -> Vec<(&'static str, ServerMessage)> {
                 epoch: Some("e1".into()),
                 offset: Some(7),
                 recovered: Some(true),
+                presence: None,
             }),
         ),
         (
@@ -106,6 +107,7 @@ fn every_client_message_snapshot() {
                 epoch: "e1".into(),
                 offset: 7,
             }),
+            presence: true,
         },
         ClientMessage::Unsubscribe {
             channel: ch("missions"),
@@ -130,7 +132,8 @@ fn seed_client_messages_decode() {
         decode_client_message(r#"{"type": "subscribe", "channel": "missions"}"#),
         Ok(ClientMessage::Subscribe {
             channel: ch("missions"),
-            since: None
+            since: None,
+            presence: false,
         })
     );
     assert_eq!(
@@ -169,6 +172,7 @@ fn seed_server_examples_come_out_key_for_key() {
             epoch: None,
             offset: None,
             recovered: None,
+            presence: None,
         }))
         .expect("json"),
         json!({"type": "subscribed", "channel": "missions", "timestamp": TS})

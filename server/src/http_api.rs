@@ -131,7 +131,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::UNAVAILABLE,
@@ -229,20 +229,28 @@ pub(crate) async fn stats(State(node): State<Node>) -> Json<StatsResponse> {
     Json(node.cluster_stats().await)
 }
 
-/// `GET /api/ws/channels/{channel}`.
-pub(crate) async fn channel(
-    State(node): State<Node>,
+/// The `{channel}` of a path: 400 `invalid_channel` when it is not a
+/// valid channel name (or not UTF-8).
+pub(crate) fn channel_path(
     channel: Result<Path<String>, PathRejection>,
-) -> Result<Json<ChannelSubscribersResponse>, ApiError> {
+) -> Result<ChannelName, ApiError> {
     let Path(channel) =
         channel.map_err(|e| bad_path(&e, StatusCode::BAD_REQUEST, ErrorCode::INVALID_CHANNEL))?;
-    let channel = ChannelName::new(&channel).map_err(|e| {
+    ChannelName::new(&channel).map_err(|e| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             ErrorCode::INVALID_CHANNEL,
             e.to_string(),
         )
-    })?;
+    })
+}
+
+/// `GET /api/ws/channels/{channel}`.
+pub(crate) async fn channel(
+    State(node): State<Node>,
+    channel: Result<Path<String>, PathRejection>,
+) -> Result<Json<ChannelSubscribersResponse>, ApiError> {
+    let channel = channel_path(channel)?;
     Ok(Json(node.cluster_channel(&channel).await))
 }
 
@@ -254,6 +262,8 @@ pub(crate) const HTTP_ENDPOINTS: &[&str] = &[
     "POST /api/ws/users/{user_id}/send",
     "GET /api/ws/stats",
     "GET /api/ws/channels/{channel}",
+    "GET /api/ws/channels/{channel}/presence",
+    "GET /api/ws/channels/{channel}/presence/stats",
     "GET /api/ws/info",
     "GET /health",
     "GET /ready",
@@ -298,6 +308,7 @@ pub(crate) fn info_of(node: &Node, prefix: &str) -> InfoResponse {
             history: config.history_size > 0 && !history_channels.is_empty(),
             client_publish: !config.client_publish_channels.is_empty(),
             multi_node: node.is_cluster(),
+            presence: !config.presence_channels.is_empty(),
         },
         endpoints: Endpoints {
             websocket: WS_ENDPOINTS.iter().map(|s| prefixed(s, prefix)).collect(),
@@ -316,6 +327,7 @@ pub(crate) fn info_of(node: &Node, prefix: &str) -> InfoResponse {
             channels: history_channels,
         },
         client_publish_channels: strings(&config.client_publish_channels),
+        presence_channels: strings(&config.presence_channels),
     }
 }
 

@@ -184,6 +184,9 @@ pub(crate) struct Joined {
     pub(crate) recovered: Option<bool>,
     /// The missed events, in order.
     pub(crate) replay: Vec<Frame>,
+    /// For a subscribe with `presence: true`: whether `join` and `leave`
+    /// follow (`subscribed.presence`).
+    pub(crate) presence: Option<bool>,
 }
 
 /// This node's connections and subscriptions.
@@ -334,7 +337,12 @@ impl Hub {
             return;
         };
         let buffered = sub.pending.take().unwrap_or_default();
-        let answer = frames::subscribed(channel, joined.position.as_ref(), joined.recovered);
+        let answer = frames::subscribed(
+            channel,
+            joined.position.as_ref(),
+            joined.recovered,
+            joined.presence,
+        );
         sub.floor = joined.position;
         for frame in std::iter::once(answer).chain(joined.replay) {
             if conn.offer(frame) != Offer::Queued {
@@ -451,7 +459,7 @@ impl Hub {
     fn announce(&self, channel: &ChannelName, entry: &mut ChannelEntry, before: &Position) {
         inc(&self.metrics.stream_discontinuities);
         let limit = self.config.outbound_queue;
-        let notice = frames::subscribed(channel, Some(before), Some(false));
+        let notice = frames::subscribed(channel, Some(before), Some(false), None);
         for sub in entry.subscribers.values_mut() {
             if !sub.has(Some(before)) {
                 sub.offer(None, &notice, limit);

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use brain_ws_protocol::catalog::{Event, StandardChannel, SystemEvent, SystemStatus};
-use brain_ws_protocol::http::{ChannelSubscribersResponse, NodeStats, StatsResponse};
+use brain_ws_protocol::http::{
+    ChannelSubscribersResponse, NodeStats, PresenceResponse, PresenceStatsResponse, StatsResponse,
+};
 use brain_ws_protocol::{ChannelName, EventType, StreamPosition, unix_timestamp};
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
@@ -22,6 +24,7 @@ use crate::connection::Connection;
 use crate::frames::Frame;
 use crate::hub::{Hub, Slot, Target};
 use crate::metrics::{HubGauges, Metrics};
+use crate::presence::{Change, Presence};
 
 /// A handle on a running node: cheap to clone, safe to share.
 #[derive(Clone)]
@@ -33,6 +36,8 @@ struct NodeInner {
     config: Arc<Config>,
     hub: Arc<Hub>,
     broker: Arc<dyn Broker>,
+    /// This node's members of presence channels.
+    presence: Arc<Presence>,
     metrics: Arc<Metrics>,
     /// Every metric of `GET /metrics`: the node's counters, the hub's
     /// gauges and the broker's state.
@@ -51,6 +56,18 @@ const STARTUP_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Why an event could not be published.
 pub type PublishError = BrokerError;
+
+/// Why a presence read was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PresenceError {
+    /// The channel has no presence (no `presence_channels` pattern matches
+    /// it): HTTP 404 `presence_disabled`.
+    #[error("channel {0} does not keep presence (see --presence-channel)")]
+    Disabled(ChannelName),
+    /// The cluster broker cannot be reached: HTTP 503 `unavailable`.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+}
 
 impl Node {
     /// Validates `config` and starts a node (with its heartbeat task) without
@@ -151,6 +168,7 @@ impl Node {
     fn new(config: Config) -> Result<Self, crate::ConfigError> {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
+        let presence = Arc::new(Presence::new(&config.node_id));
         let (hub, broker): (Arc<Hub>, Arc<dyn Broker>) = match &config.broker {
             BrokerConfig::Memory => {
                 let hub = Arc::new(Hub::new(
@@ -161,7 +179,7 @@ impl Node {
                 ));
                 (
                     hub.clone(),
-                    Arc::new(MemoryBroker::new(config.clone(), hub)),
+                    Arc::new(MemoryBroker::new(config.clone(), hub, presence.clone())),
                 )
             }
             BrokerConfig::Redis(url) => {
@@ -172,7 +190,8 @@ impl Node {
                     metrics.clone(),
                     Some(tx.clone()),
                 ));
-                let broker = RedisBroker::start(config.clone(), url, hub.clone(), tx, rx)?;
+                let broker =
+                    RedisBroker::start(config.clone(), url, hub.clone(), presence.clone(), tx, rx)?;
                 tracing::info!(broker = %config.broker.redacted(), prefix = %config.redis_prefix, "using the redis broker");
                 (hub, Arc::new(broker))
             }
@@ -185,6 +204,7 @@ impl Node {
                 config,
                 hub,
                 broker,
+                presence,
                 metrics,
                 registry,
                 shutdown: CancellationToken::new(),
@@ -197,22 +217,49 @@ impl Node {
     /// Subscribes a connection: the hub holds its live events back while
     /// the broker answers with the channel's position and the replay for
     /// `since`; then `subscribed`, the replay and the held-back events go
-    /// out in order, without gap or duplicate.
+    /// out in order, without gap or duplicate. On a presence channel the
+    /// connection then becomes a member (announced with `join` to the
+    /// channel's other watchers) and, with `presence`, a watcher.
     pub(crate) async fn subscribe(
         &self,
         conn: &Arc<Connection>,
         channel: &ChannelName,
         since: Option<&StreamPosition>,
+        presence: bool,
     ) {
         let hub = &self.inner.hub;
+        let keeps_presence = self.inner.config.keeps_presence(channel.as_str());
         hub.subscribe_pending(conn, channel);
-        let joined = self.inner.broker.subscribe(channel, since).await;
+        let mut joined = self.inner.broker.subscribe(channel, since).await;
+        joined.presence = presence.then_some(keeps_presence);
         hub.activate(conn, channel, joined);
+        if keeps_presence && let Some(info) = self.inner.presence.join(conn, channel, presence) {
+            self.inner
+                .broker
+                .presence_changed(channel.clone(), Change::Join, info)
+                .await;
+        }
     }
 
     /// Ends a connection's subscription; false if it had none.
     pub(crate) fn unsubscribe(&self, conn: &Connection, channel: &ChannelName) -> bool {
+        self.leave_presence(conn, channel);
         self.inner.hub.unsubscribe(conn, channel)
+    }
+
+    /// Removes `conn` from presence channel `channel` and announces its
+    /// `leave` (in the background: the caller is not async).
+    fn leave_presence(&self, conn: &Connection, channel: &ChannelName) {
+        if !self.inner.config.keeps_presence(channel.as_str()) {
+            return;
+        }
+        if let Some(info) = self.inner.presence.leave(conn, channel) {
+            let announced =
+                self.inner
+                    .broker
+                    .presence_changed(channel.clone(), Change::Leave, info);
+            tokio::spawn(announced);
+        }
     }
 
     /// Registers a new connection; `welcome` builds its first frame.
@@ -226,6 +273,9 @@ impl Node {
 
     /// Removes a connection and its subscriptions.
     pub(crate) fn unregister(&self, conn: &Connection, subscriptions: &[ChannelName]) {
+        for channel in subscriptions {
+            self.leave_presence(conn, channel);
+        }
         self.inner.hub.unregister(conn, subscriptions);
     }
 
@@ -384,8 +434,9 @@ impl Node {
     }
 
     /// Counts of every node sharing the broker (`GET /api/ws/stats`): the
-    /// totals add up the nodes (a user connected to two nodes counts on
-    /// each), and `nodes` lists each one. With the in-memory broker, the
+    /// totals add up the nodes, except `total_users`, which counts distinct
+    /// users (a user connected to two nodes counts once, while each node's
+    /// entry in `nodes` counts it), and `nodes` lists each one. With the in-memory broker, the
     /// same as [`Node::stats`].
     pub async fn cluster_stats(&self) -> StatsResponse {
         let local = self.stats();
@@ -408,7 +459,9 @@ impl Node {
         }
         StatsResponse {
             total_connections: nodes.iter().map(|n| n.total_connections).sum(),
-            total_users: nodes.iter().map(|n| n.total_users).sum(),
+            total_users: view
+                .users
+                .unwrap_or_else(|| nodes.iter().map(|n| n.total_users).sum()),
             total_channels: channels.len() as u64,
             channels,
             nodes,
@@ -429,6 +482,41 @@ impl Node {
                 .sum::<u64>();
         }
         answer
+    }
+
+    /// Every subscriber of presence channel `channel` across the cluster
+    /// (`GET /api/ws/channels/{channel}/presence`), oldest join first.
+    pub async fn presence(&self, channel: &ChannelName) -> Result<PresenceResponse, PresenceError> {
+        self.presence_enabled(channel)?;
+        let members = self.inner.broker.presence_members(channel).await?;
+        Ok(PresenceResponse {
+            channel: channel.clone(),
+            members,
+        })
+    }
+
+    /// The connection and distinct-user counts of presence channel
+    /// `channel` across the cluster (`.../presence/stats`): kept as members
+    /// come and go, so the read does not grow with the channel.
+    pub async fn presence_stats(
+        &self,
+        channel: &ChannelName,
+    ) -> Result<PresenceStatsResponse, PresenceError> {
+        self.presence_enabled(channel)?;
+        let counts = self.inner.broker.presence_counts(channel).await?;
+        Ok(PresenceStatsResponse {
+            channel: channel.clone(),
+            connections: counts.connections,
+            users: counts.users,
+        })
+    }
+
+    fn presence_enabled(&self, channel: &ChannelName) -> Result<(), PresenceError> {
+        if self.inner.config.keeps_presence(channel.as_str()) {
+            Ok(())
+        } else {
+            Err(PresenceError::Disabled(channel.clone()))
+        }
     }
 
     /// Whether the broker is reachable: `None` when it is, or why not

@@ -15,6 +15,7 @@ use tokio::task::JoinHandle;
 use crate::config::{Config, ConfigError};
 use crate::http_api;
 use crate::node::Node;
+use crate::presence_api;
 use crate::tls::Reloadable;
 use crate::ws;
 
@@ -193,6 +194,14 @@ pub(crate) fn admin_router(node: &Node) -> Router {
         .route("/api/ws/users/{user_id}/send", post(http_api::send_to_user))
         .route("/api/ws/stats", get(http_api::stats))
         .route("/api/ws/channels/{channel}", get(http_api::channel))
+        .route(
+            "/api/ws/channels/{channel}/presence",
+            get(presence_api::members),
+        )
+        .route(
+            "/api/ws/channels/{channel}/presence/stats",
+            get(presence_api::stats),
+        )
         .route_layer(axum::middleware::from_fn_with_state(
             node.clone(),
             http_api::admin_guard,

@@ -122,7 +122,7 @@ pub(crate) async fn run(transport: Transport, start: SessionStart) {
         publications: None,
     };
     if let Some(channel) = initial_channel {
-        session.subscribe(channel, None).await;
+        session.subscribe(channel, None, false).await;
     }
 
     let close = session.pump(&mut socket).await;
@@ -324,7 +324,11 @@ impl Session<'_> {
                 let channel = e.channel().map(str::to_owned);
                 self.reply_error(e.code(), e.to_string(), channel.as_deref());
             }
-            Ok(ClientMessage::Subscribe { channel, since }) => self.subscribe(channel, since).await,
+            Ok(ClientMessage::Subscribe {
+                channel,
+                since,
+                presence,
+            }) => self.subscribe(channel, since, presence).await,
             Ok(ClientMessage::Unsubscribe { channel }) => self.unsubscribe(channel),
             Ok(ClientMessage::Ping) => {
                 self.conn.offer(frames::pong());
@@ -343,7 +347,12 @@ impl Session<'_> {
         self.conn.offer(frames::error(code, message, channel));
     }
 
-    async fn subscribe(&mut self, channel: ChannelName, since: Option<StreamPosition>) {
+    async fn subscribe(
+        &mut self,
+        channel: ChannelName,
+        since: Option<StreamPosition>,
+        presence: bool,
+    ) {
         let max = self.node.config().max_subscriptions;
         if !self.subscriptions.contains(&channel) && self.subscriptions.len() >= max {
             return self.reply_error(
@@ -360,7 +369,7 @@ impl Session<'_> {
             );
         }
         self.node
-            .subscribe(self.conn, &channel, since.as_ref())
+            .subscribe(self.conn, &channel, since.as_ref(), presence)
             .await;
         self.subscriptions.insert(channel);
     }

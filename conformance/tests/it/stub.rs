@@ -346,6 +346,7 @@ fn subscribe(hub: &Hub, id: Uuid, channel: &str) -> Option<Message> {
         epoch: None,
         offset: None,
         recovered: None,
+        presence: None,
     })))
 }
 
@@ -565,6 +566,7 @@ async fn info(State(hub): Shared) -> Response {
             history: false,
             client_publish: false,
             multi_node: false,
+            presence: false,
         },
         endpoints: Endpoints {
             websocket: vec!["/ws/connect".into(), "/ws/channel/{channel}".into()],
@@ -587,6 +589,7 @@ async fn info(State(hub): Shared) -> Response {
             channels: vec![],
         },
         client_publish_channels: vec![],
+        presence_channels: vec![],
     })
     .into_response()
 }

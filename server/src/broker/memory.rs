@@ -12,7 +12,7 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use brain_ws_protocol::{ChannelName, StreamPosition};
+use brain_ws_protocol::{ChannelName, PresenceInfo, StreamPosition};
 use futures_util::future::BoxFuture;
 
 use super::{Broker, BrokerError, BrokerHealth, ClusterView, Publication, Published};
@@ -21,6 +21,7 @@ use crate::frames;
 use crate::history::Ring;
 use crate::hub::{Hub, Joined, Recipients, Sequenced, Target};
 use crate::idempotency::Remembered;
+use crate::presence::{Change, Counts, Presence};
 
 const SHARDS: usize = 32;
 
@@ -30,6 +31,8 @@ type Rings = HashMap<ChannelName, Ring>;
 pub(crate) struct MemoryBroker {
     config: Arc<Config>,
     hub: Arc<Hub>,
+    /// This node's presence registry, which is the whole system's.
+    presence: Arc<Presence>,
     rings: Box<[Mutex<Rings>]>,
     /// Idempotency keys seen within the window.
     keys: Remembered,
@@ -46,11 +49,12 @@ fn shard_of(channel: &ChannelName) -> usize {
 }
 
 impl MemoryBroker {
-    pub(crate) fn new(config: Arc<Config>, hub: Arc<Hub>) -> Self {
+    pub(crate) fn new(config: Arc<Config>, hub: Arc<Hub>, presence: Arc<Presence>) -> Self {
         Self {
             keys: Remembered::default(),
             config,
             hub,
+            presence,
             rings: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
@@ -110,6 +114,7 @@ impl MemoryBroker {
                 position: None,
                 recovered: since.map(|_| false),
                 replay: Vec::new(),
+                presence: None,
             };
         }
         let now = self.hub.clock().now_ms();
@@ -123,11 +128,13 @@ impl MemoryBroker {
                 position,
                 recovered: None,
                 replay: Vec::new(),
+                presence: None,
             },
             Some(replay) => Joined {
                 position,
                 recovered: Some(replay.is_some()),
                 replay: replay.unwrap_or_default(),
+                presence: None,
             },
         }
     }
@@ -155,6 +162,33 @@ impl Broker for MemoryBroker {
         since: Option<&'a StreamPosition>,
     ) -> BoxFuture<'a, Joined> {
         Box::pin(std::future::ready(self.join(channel, since)))
+    }
+
+    /// Delivers at once (before the future is polled), so a `leave` the
+    /// node does not wait for is out when the call returns.
+    fn presence_changed(
+        &self,
+        channel: ChannelName,
+        change: Change,
+        info: PresenceInfo,
+    ) -> BoxFuture<'static, ()> {
+        let frame = frames::presence(change, &channel, &info);
+        self.presence.notify(&channel, info.connection_id, &frame);
+        Box::pin(std::future::ready(()))
+    }
+
+    fn presence_members<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Vec<PresenceInfo>, BrokerError>> {
+        Box::pin(std::future::ready(Ok(self.presence.members(channel))))
+    }
+
+    fn presence_counts<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Counts, BrokerError>> {
+        Box::pin(std::future::ready(Ok(self.presence.counts(channel))))
     }
 
     fn kind(&self) -> &'static str {

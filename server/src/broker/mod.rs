@@ -14,10 +14,11 @@ pub(crate) mod memory;
 pub(crate) mod redis;
 
 use brain_ws_protocol::http::NodeStats;
-use brain_ws_protocol::{ChannelName, EventType, StreamPosition};
+use brain_ws_protocol::{ChannelName, EventType, PresenceInfo, StreamPosition};
 use futures_util::future::BoxFuture;
 
 use crate::hub::{Joined, Target};
+use crate::presence::{Change, Counts};
 
 /// One event to deliver.
 #[derive(Debug, Clone)]
@@ -87,6 +88,10 @@ pub(crate) enum BrokerHealth {
 pub(crate) struct ClusterView {
     /// Every other live node's last report (this node is not included).
     pub(crate) others: Vec<NodeStats>,
+    /// Distinct users connected anywhere in the cluster (this node
+    /// included): a user connected to two nodes counts once. `None` when
+    /// it could not be read (the sum of the nodes' counts is used then).
+    pub(crate) users: Option<u64>,
 }
 
 /// Carries publications to the hubs that deliver them, and answers
@@ -106,6 +111,32 @@ pub(crate) trait Broker: Send + Sync + 'static {
         channel: &'a ChannelName,
         since: Option<&'a StreamPosition>,
     ) -> BoxFuture<'a, Joined>;
+
+    /// Tells the watchers of presence channel `channel` on every node that
+    /// `info` joined or left (this node already recorded it); the Redis
+    /// broker also records it cluster-wide. Resolves when done; a failure
+    /// (Redis unreachable) is logged, and the node writes its members again
+    /// once Redis answers.
+    fn presence_changed(
+        &self,
+        channel: ChannelName,
+        change: Change,
+        info: PresenceInfo,
+    ) -> BoxFuture<'static, ()>;
+
+    /// Every member of presence channel `channel` across the cluster,
+    /// oldest join first.
+    fn presence_members<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Vec<PresenceInfo>, BrokerError>>;
+
+    /// The counts of presence channel `channel` across the cluster, kept
+    /// incrementally (no scan of the members).
+    fn presence_counts<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Counts, BrokerError>>;
 
     /// `memory` or `redis`, as shown in `/api/ws/info` and `/ready`.
     fn kind(&self) -> &'static str;

@@ -266,6 +266,7 @@ async fn every_http_error_the_protocol_lists_is_what_the_server_answers() {
                 )
             }
             (404, "not_found") => get(&open, "/no/such/route").await,
+            (404, "presence_disabled") => get(&open, "/api/ws/channels/missions/presence").await,
             (405, "method_not_allowed") => {
                 let response = reqwest::Client::new()
                     .delete(http_url(&open, "/api/ws/broadcast"))

@@ -23,6 +23,7 @@ mod history;
 mod http_api;
 mod lifecycle;
 mod multinode;
+mod presence;
 mod protocol_errors;
 mod security;
 mod settings;

@@ -10,6 +10,13 @@ export type ClientMessage =
        */
       channel: string;
       /**
+       * Ask for the channel's `join` and `leave` messages (docs/protocol.md,
+       * "Presence"): honoured on channels with presence enabled, which
+       * `subscribed.presence` confirms. The subscriber's own join is not
+       * sent to it.
+       */
+      presence?: boolean;
+      /**
        * The last position seen, for recovery after a reconnect.
        */
       since?: StreamPosition | null;

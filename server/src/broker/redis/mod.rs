@@ -41,6 +41,7 @@
 
 mod cluster;
 mod metrics;
+mod presence;
 pub(crate) mod probe;
 mod scripts;
 mod subscriber;
@@ -51,7 +52,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brain_ws_protocol::http::NodeStats;
-use brain_ws_protocol::{ChannelName, StreamPosition};
+use brain_ws_protocol::{ChannelName, PresenceInfo, StreamPosition};
 use futures_util::future::BoxFuture;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
@@ -65,6 +66,7 @@ use crate::frames;
 use crate::frames::Frame;
 use crate::history::{Position, new_epoch, recover};
 use crate::hub::{Hub, Interest, Joined, Target};
+use crate::presence::{Change, Counts, Presence};
 use wire::Keys;
 
 /// How long one Redis command may take before it counts as a failure.
@@ -87,6 +89,9 @@ pub(crate) struct RedisBroker {
 struct Shared {
     config: Arc<Config>,
     hub: Arc<Hub>,
+    /// This node's presence members and watchers.
+    presence: Arc<Presence>,
+    presence_scripts: presence::Scripts,
     keys: Keys,
     client: redis::Client,
     /// The command connection of the current Redis session, replaced by the
@@ -178,6 +183,7 @@ impl RedisBroker {
         config: Arc<Config>,
         url: &str,
         hub: Arc<Hub>,
+        presence: Arc<Presence>,
         interest: mpsc::UnboundedSender<Interest>,
         interest_rx: mpsc::UnboundedReceiver<Interest>,
     ) -> Result<Self, ConfigError> {
@@ -186,6 +192,8 @@ impl RedisBroker {
             keys: Keys::new(&config.redis_prefix),
             config,
             hub,
+            presence,
+            presence_scripts: presence::Scripts::default(),
             client,
             commands: Mutex::default(),
             interest,
@@ -206,6 +214,7 @@ impl RedisBroker {
             .tasks
             .spawn(subscriber::run(shared.clone(), interest_rx));
         shared.tasks.spawn(cluster::run(shared.clone()));
+        shared.tasks.spawn(presence::run(shared.clone()));
         shared.tasks.close();
         Ok(Self { shared })
     }
@@ -442,6 +451,7 @@ impl Shared {
             position: Some(position),
             recovered: replay.as_ref().map(Option::is_some),
             replay: replay.flatten().unwrap_or_default(),
+            presence: None,
         })
     }
 
@@ -488,6 +498,7 @@ impl Shared {
             position: None,
             recovered: since.map(|_| false),
             replay: Vec::new(),
+            presence: None,
         }
     }
 }
@@ -518,6 +529,42 @@ impl Broker for RedisBroker {
         Box::pin(self.shared.subscribe(channel, since))
     }
 
+    fn presence_changed(
+        &self,
+        channel: ChannelName,
+        change: Change,
+        info: PresenceInfo,
+    ) -> BoxFuture<'static, ()> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            if let Err(e) = presence::changed(&shared, &channel, change, &info).await {
+                shared.state.error("recording presence", &e);
+            }
+        })
+    }
+
+    fn presence_members<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Vec<PresenceInfo>, BrokerError>> {
+        Box::pin(async move {
+            presence::members(&self.shared, channel)
+                .await
+                .map_err(BrokerError::Unavailable)
+        })
+    }
+
+    fn presence_counts<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Counts, BrokerError>> {
+        Box::pin(async move {
+            presence::counts(&self.shared, channel)
+                .await
+                .map_err(BrokerError::Unavailable)
+        })
+    }
+
     fn kind(&self) -> &'static str {
         "redis"
     }
@@ -542,7 +589,13 @@ impl Broker for RedisBroker {
                 return Some(ClusterView::default());
             }
             match cluster::read_others(s).await {
-                Ok(others) => Some(ClusterView { others }),
+                Ok(others) => {
+                    let users = cluster::distinct_users(s, &others)
+                        .await
+                        .inspect_err(|e| s.state.error("counting distinct users", e))
+                        .ok();
+                    Some(ClusterView { others, users })
+                }
                 Err(e) => {
                     s.state.error("reading cluster stats", &e);
                     Some(ClusterView::default())
@@ -562,6 +615,9 @@ impl Broker for RedisBroker {
             let _ = tokio::time::timeout(Duration::from_secs(1), s.tasks.wait()).await;
             if let Err(e) = cluster::deregister(s).await {
                 tracing::debug!(error = %e, "could not deregister from the cluster");
+            }
+            if let Err(e) = presence::deregister(s).await {
+                tracing::debug!(error = %e, "could not leave presence");
             }
         })
     }
