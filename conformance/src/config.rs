@@ -21,6 +21,8 @@ pub enum Feature {
     ClientPublish,
     /// Several nodes sharing a broker (`features.multi_node`).
     MultiNode,
+    /// Presence on some channels (`features.presence`).
+    Presence,
     /// Not a server feature: the heartbeat scenarios wait several heartbeat
     /// intervals, so they are skipped when the interval is longer than
     /// [`Config::max_heartbeat`] unless this is forced.
@@ -35,6 +37,7 @@ impl Feature {
             Feature::History => "history",
             Feature::ClientPublish => "client-publish",
             Feature::MultiNode => "multi-node",
+            Feature::Presence => "presence",
             Feature::SlowHeartbeat => "slow-heartbeat",
         }
     }

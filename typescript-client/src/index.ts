@@ -5,6 +5,8 @@ export { createClient, BrainWsClient, DEFAULTS } from "./client.js";
 export type {
   ClientOptions,
   FetchResponseLike,
+  PresenceReadOptions,
+  SubscribeOptions,
   ConnectionState,
   Logger,
   StateChange,
@@ -16,6 +18,7 @@ export { BrainWsError, type BrainWsErrorKind } from "./errors.js";
 export type { Off } from "./emitter.js";
 export { Subscription } from "./subscription.js";
 export { ChannelFeed, type ChannelSnapshot, type FeedOptions } from "./feed.js";
+export { PresenceFeed, type PresenceSnapshot } from "./presence.js";
 export type {
   CatalogueType,
   ChannelEventType,

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::Feature;
 use crate::context::Ctx;
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, fail, skip};
 
 mod auth;
 mod broadcast;
@@ -22,6 +22,7 @@ mod history;
 mod http_api;
 mod limits;
 mod multi_node;
+mod presence;
 mod publish;
 mod stats;
 mod subscribe;
@@ -38,6 +39,7 @@ pub(crate) mod section {
     pub(crate) const CLOSE_CODES: &str = "docs/protocol.md#close-codes";
     pub(crate) const HISTORY: &str = "docs/protocol.md#history";
     pub(crate) const CLIENT_PUBLISH: &str = "docs/protocol.md#client-publish";
+    pub(crate) const PRESENCE: &str = "docs/protocol.md#presence";
     pub(crate) const DECISIONS: &str = "docs/protocol.md#decisions";
 }
 
@@ -143,10 +145,36 @@ pub(crate) fn all() -> Vec<Scenario> {
     all.extend(limits::scenarios());
     all.extend(delivery::scenarios());
     all.extend(history::scenarios());
+    all.extend(presence::scenarios());
     all.extend(auth::scenarios());
     all.extend(publish::scenarios());
     all.extend(multi_node::scenarios());
     all
+}
+
+/// A channel of a feature's `patterns` as listed by `GET /api/ws/info`
+/// (`setting` names the list): a pattern with its `*` replaced by a unique
+/// word, or else the first plain name listed; with the feature forced and
+/// nothing listed, a suite channel.
+pub(crate) fn listed_channel(
+    ctx: &Ctx,
+    patterns: &[String],
+    feature: Feature,
+    tag: &str,
+    setting: &str,
+) -> Outcome<String> {
+    let unique = ctx.unique(tag);
+    let candidate = patterns
+        .iter()
+        .find(|p| p.contains('*'))
+        .map(|p| p.replacen('*', &unique, 1).replace('*', ""))
+        .or_else(|| patterns.first().cloned());
+    match candidate {
+        Some(c) if brain_ws_protocol::ChannelName::validate(&c).is_ok() => Ok(c),
+        Some(c) => fail!("{setting} names {c:?}, which is not a valid channel"),
+        None if ctx.forced(feature) => Ok(ctx.channel(tag)),
+        None => skip!("{} is on but {setting} lists no channel", feature.name()),
+    }
 }
 
 /// Every scenario's id, section, summary and requirement, in report order.
@@ -171,6 +199,7 @@ pub(crate) fn group_title(group: &str) -> &'static str {
         "order" => "Ordering",
         "fanout" => "Fan-out",
         "history" => "History and recovery",
+        "presence" => "Presence",
         "auth" => "Authentication",
         "publish" => "Client publish",
         "multi_node" => "Multi-node",

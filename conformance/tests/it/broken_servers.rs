@@ -32,6 +32,8 @@ const SKIPPED_WITHOUT_FEATURES: &[&str] = &[
     "auth.empty_carrier",
     "history.recovery",
     "history.epoch_mismatch",
+    "presence.join_leave",
+    "presence.reads",
     "auth.invalid_token",
     "auth.required",
     "auth.user_id",

@@ -54,6 +54,13 @@ class ClientMessage1(BaseModel):
     """
     The channel to subscribe to.
     """
+    presence: bool | None = None
+    """
+    Ask for the channel's `join` and `leave` messages (docs/protocol.md,
+    "Presence"): honoured on channels with presence enabled, which
+    `subscribed.presence` confirms. The subscriber's own join is not
+    sent to it.
+    """
     since: StreamPosition | None = None
     """
     The last position seen, for recovery after a reconnect.

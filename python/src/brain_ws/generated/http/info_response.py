@@ -42,6 +42,11 @@ class Features(BaseModel):
     """
     The server shares a broker with other nodes.
     """
+    presence: bool | None = False
+    """
+    Some channels keep presence: `subscribe.presence`, `join` and
+    `leave`, and `GET /api/ws/channels/{channel}/presence`.
+    """
 
 
 class HistoryInfo(BaseModel):
@@ -119,6 +124,10 @@ class InfoResponse(BaseModel):
     node_id: str
     """
     This node's id.
+    """
+    presence_channels: list[str] | None = []
+    """
+    Channel names or patterns that keep presence (empty: presence off).
     """
     protocol: str
     """
