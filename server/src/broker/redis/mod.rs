@@ -92,6 +92,8 @@ struct Shared {
     /// This node's presence members and watchers.
     presence: Arc<Presence>,
     presence_scripts: presence::Scripts,
+    /// Presence changes Redis did not take, retried by the presence task.
+    presence_retries: Mutex<Vec<(ChannelName, Change, PresenceInfo)>>,
     keys: Keys,
     client: redis::Client,
     /// The command connection of the current Redis session, replaced by the
@@ -194,6 +196,7 @@ impl RedisBroker {
             hub,
             presence,
             presence_scripts: presence::Scripts::default(),
+            presence_retries: Mutex::default(),
             client,
             commands: Mutex::default(),
             interest,
@@ -539,6 +542,7 @@ impl Broker for RedisBroker {
         Box::pin(async move {
             if let Err(e) = presence::changed(&shared, &channel, change, &info).await {
                 shared.state.error("recording presence", &e);
+                presence::retry_later(&shared, channel, change, info);
             }
         })
     }

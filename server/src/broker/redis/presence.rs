@@ -189,6 +189,7 @@ async fn refresh(shared: &Shared) -> Result<(), String> {
     if swept == 1 {
         rewrite(shared).await?;
     }
+    retry(shared).await?;
     sweep(shared).await
 }
 
@@ -197,6 +198,51 @@ async fn rewrite(shared: &Shared) -> Result<(), String> {
     for (channel, members) in shared.presence.all() {
         for info in members {
             record(shared, &channel, Change::Join, &info).await?;
+        }
+    }
+    Ok(())
+}
+
+/// Keeps a change Redis did not take (unreachable), for the presence task
+/// to retry: a leave that never reached Redis would leave a ghost member
+/// for as long as this node lives.
+pub(super) fn retry_later(
+    shared: &Shared,
+    channel: ChannelName,
+    change: Change,
+    info: PresenceInfo,
+) {
+    lock(&shared.presence_retries).push((channel, change, info));
+}
+
+fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Retries the changes Redis did not take, in order. A join whose member
+/// has left meanwhile is dropped (its leave is retried, or was recorded as
+/// a no-op).
+async fn retry(shared: &Shared) -> Result<(), String> {
+    let pending = std::mem::take(&mut *lock(&shared.presence_retries));
+    let mut left = pending.into_iter();
+    while let Some((channel, change, info)) = left.next() {
+        let still_member = || {
+            shared
+                .presence
+                .members(&channel)
+                .iter()
+                .any(|m| m.connection_id == info.connection_id)
+        };
+        if change == Change::Join && !still_member() {
+            continue;
+        }
+        if let Err(e) = changed(shared, &channel, change, &info).await {
+            let mut retries = lock(&shared.presence_retries);
+            let later = std::mem::take(&mut *retries);
+            retries.push((channel, change, info));
+            retries.extend(left);
+            retries.extend(later);
+            return Err(e);
         }
     }
     Ok(())
