@@ -102,7 +102,7 @@ while read -r command <&3; do
       done ;;
     "cargo run -p brain-ws-client --example publish")
       [ -n "${subscriber:-}" ] || fail "publish before subscribe"
-      BRAIN_HTTP_URL="http://$addr" cargo run -q -p brain-ws-client --example publish | tee "$tmp/publish.log"
+      BRAIN_WS_HTTP_URL="http://$addr" cargo run -q -p brain-ws-client --example publish | tee "$tmp/publish.log"
       grep -q '^published mission_created on missions: 1 subscriber(s)$' "$tmp/publish.log" \
         || fail "publish did not reach the subscriber"
       wait "$subscriber" || { cat "$tmp/subscribe.log" >&2; fail "subscribe failed"; }

@@ -14,7 +14,8 @@
 # --tls-cert/--tls-key and the suite --ca-file, so every scenario runs over TLS.
 #
 # The server verifies HS256 tokens with a throwaway secret, and the suite gets
-# a token for it, so the authentication and send-to-user scenarios run too.
+# a token for it and the secret itself (--jwt-secret, to sign an expired
+# token), so the authentication and send-to-user scenarios run too.
 #
 # Writes the JUnit report to $CONFORMANCE_JUNIT when that is set.
 set -euo pipefail
@@ -84,6 +85,6 @@ if [ -z "$addr" ]; then
 fi
 
 if [ -n "${CONFORMANCE_JUNIT:-}" ]; then
-  "$bin/brain-ws-conformance" --url "$scheme://$addr" "${tls_suite[@]}" --api-key "$key" --token "$token" --format junit >"$CONFORMANCE_JUNIT" || true
+  "$bin/brain-ws-conformance" --url "$scheme://$addr" "${tls_suite[@]}" --api-key "$key" --token "$token" --jwt-secret "$secret" --format junit >"$CONFORMANCE_JUNIT" || true
 fi
-"$bin/brain-ws-conformance" --url "$scheme://$addr" "${tls_suite[@]}" --api-key "$key" --token "$token"
+"$bin/brain-ws-conformance" --url "$scheme://$addr" "${tls_suite[@]}" --api-key "$key" --token "$token" --jwt-secret "$secret"

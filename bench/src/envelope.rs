@@ -32,6 +32,7 @@ pub fn subscribed_json(channel: &ChannelName) -> String {
         offset: None,
         recovered: None,
         presence: None,
+        replayed: None,
     })
     .to_json()
 }

@@ -4,6 +4,8 @@
 //! * [`run::run`] — the measuring program behind the `brain-ws-bench` binary:
 //!   hand-rolled cheap WebSocket clients ([`client`]), broadcasts triggered
 //!   over HTTP ([`http1`]), server CPU and memory from `/proc` ([`procfs`]).
+//! * [`cluster::run`] — cluster mode: several nodes on one Redis, publishers
+//!   on every node, events/s at p99 < limit, CPU per event on nodes and Redis.
 //! * [`floor::serve`] — `bench-floor`, the physical limit: raw sockets in
 //!   one `Vec`, one write per subscriber per broadcast.
 //! * [`axum_baseline::router`] — `bench-axum`, the straightforward axum
@@ -15,6 +17,7 @@
 
 pub mod axum_baseline;
 pub mod client;
+pub mod cluster;
 pub mod envelope;
 pub mod floor;
 pub mod http1;

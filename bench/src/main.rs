@@ -4,13 +4,16 @@ use std::process::ExitCode;
 
 use brain_ws_bench::options::Options;
 use brain_ws_bench::report::{self, Report};
-use brain_ws_bench::{procfs, run};
+use brain_ws_bench::{cluster, procfs, run};
 use clap::Parser as _;
 
 fn main() -> ExitCode {
     let opts = Options::parse();
     if !opts.compare.is_empty() {
         return compare(&opts);
+    }
+    if !opts.cluster_compare.is_empty() {
+        return cluster_compare(&opts);
     }
     match procfs::raise_nofile_limit() {
         Ok(limit) if (limit as usize) < opts.connections + 64 => eprintln!(
@@ -37,6 +40,11 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if !opts.nodes.is_empty() {
+        let result = runtime.block_on(cluster::run(&opts));
+        runtime.shutdown_background();
+        return cluster_report(&opts, result);
+    }
     let result = runtime.block_on(run::run(&opts));
     // Dropping thousands of client tasks and sockets is not part of the run.
     runtime.shutdown_background();
@@ -51,14 +59,8 @@ fn main() -> ExitCode {
     if let Some(t) = &report.throughput {
         print!("{}", report::throughput_table(t));
     }
-    if let Some(path) = &opts.json {
-        let written = serde_json::to_string_pretty(&report)
-            .map_err(std::io::Error::other)
-            .and_then(|json| std::fs::write(path, json));
-        if let Err(e) = written {
-            eprintln!("error: cannot write {}: {e}", path.display());
-            return ExitCode::from(2);
-        }
+    if let Err(code) = write_json(opts.json.as_deref(), &report) {
+        return code;
     }
     if report.ok() {
         ExitCode::SUCCESS
@@ -72,19 +74,75 @@ fn main() -> ExitCode {
 }
 
 fn compare(opts: &Options) -> ExitCode {
-    let mut reports = Vec::new();
-    for path in &opts.compare {
-        let parsed = std::fs::read_to_string(path)
-            .map_err(|e| e.to_string())
-            .and_then(|text| serde_json::from_str::<Report>(&text).map_err(|e| e.to_string()));
-        match parsed {
-            Ok(r) => reports.push(r),
-            Err(e) => {
-                eprintln!("error: {}: {e}", path.display());
-                return ExitCode::from(2);
-            }
-        }
+    match read_reports::<Report>(&opts.compare) {
+        Ok(reports) => print!("{}", report::compare_table(&reports)),
+        Err(code) => return code,
     }
-    print!("{}", report::compare_table(&reports));
+    ExitCode::SUCCESS
+}
+
+/// Writes `report` as JSON to `path`, if given.
+fn write_json(
+    path: Option<&std::path::Path>,
+    report: &impl serde::Serialize,
+) -> Result<(), ExitCode> {
+    let Some(path) = path else { return Ok(()) };
+    serde_json::to_string_pretty(report)
+        .map_err(std::io::Error::other)
+        .and_then(|json| std::fs::write(path, json))
+        .map_err(|e| {
+            eprintln!("error: cannot write {}: {e}", path.display());
+            ExitCode::from(2)
+        })
+}
+
+/// Reads JSON reports written with `--json`.
+fn read_reports<T: serde::de::DeserializeOwned>(
+    paths: &[std::path::PathBuf],
+) -> Result<Vec<T>, ExitCode> {
+    paths
+        .iter()
+        .map(|path| {
+            std::fs::read_to_string(path)
+                .map_err(|e| e.to_string())
+                .and_then(|text| serde_json::from_str::<T>(&text).map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    eprintln!("error: {}: {e}", path.display());
+                    ExitCode::from(2)
+                })
+        })
+        .collect()
+}
+
+fn cluster_report(
+    opts: &Options,
+    result: Result<cluster::ClusterReport, run::BenchError>,
+) -> ExitCode {
+    let report = match result {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    print!("{}", cluster::table(&report));
+    if let Err(code) = write_json(opts.json.as_deref(), &report) {
+        return code;
+    }
+    if report.failed_connections > 0 {
+        eprintln!(
+            "FAILED: {} subscribers never connected or dropped",
+            report.failed_connections
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn cluster_compare(opts: &Options) -> ExitCode {
+    match read_reports::<cluster::ClusterReport>(&opts.cluster_compare) {
+        Ok(reports) => print!("{}", cluster::compare_table(&reports)),
+        Err(code) => return code,
+    }
     ExitCode::SUCCESS
 }

@@ -92,6 +92,23 @@ pub struct Options {
     /// Hold mode: keep the connections open this long (answering heartbeats), then count drops.
     #[arg(long, value_parser = humantime::parse_duration)]
     pub hold: Option<Duration>,
+    /// Cluster mode (`cluster.rs`): WebSocket base URLs of the nodes sharing
+    /// one Redis (comma-separated); subscribers are spread over them and
+    /// --channels, --publishers publish on each node, at a rising rate.
+    #[arg(long, value_delimiter = ',', conflicts_with_all = ["throughput", "hold"])]
+    pub nodes: Vec<String>,
+    /// Cluster mode: the Redis the nodes share (`127.0.0.1:PORT`), read with
+    /// `INFO cpu` and `INFO commandstats` around each step.
+    #[arg(long)]
+    pub redis: Option<String>,
+    /// Cluster mode: the nodes keep history on the channels (for the report;
+    /// the nodes' own flags decide).
+    #[arg(long)]
+    pub history: bool,
+    /// Print a side-by-side table of these cluster-mode JSON reports (one row
+    /// per configuration, ratio of the last label to the first) and exit.
+    #[arg(long, num_args = 1.., conflicts_with_all = ["throughput", "hold", "compare"])]
+    pub cluster_compare: Vec<PathBuf>,
     /// Print a side-by-side table of these JSON reports (ratios against the first) and exit.
     #[arg(long, num_args = 1.., conflicts_with_all = ["throughput", "hold"])]
     pub compare: Vec<PathBuf>,

@@ -240,7 +240,7 @@ pub async fn run(opts: &Options) -> Result<Report, BenchError> {
 
 /// Sends one broadcast request and checks it was accepted; returns the
 /// server's `subscribers` answer.
-async fn post_broadcast(http: &mut HttpClient, body: &str) -> Result<Option<u64>, BenchError> {
+pub async fn post_broadcast(http: &mut HttpClient, body: &str) -> Result<Option<u64>, BenchError> {
     let response = http.post_json(BROADCAST_PATH, body.as_bytes()).await?;
     if response.status != 200 {
         return Err(BenchError::Status(

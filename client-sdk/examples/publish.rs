@@ -6,14 +6,14 @@
 //! ```
 //!
 //! Arguments: channel, event type, JSON payload (defaults as above).
-//! Environment: `BRAIN_HTTP_URL` (default `http://127.0.0.1:8000`),
-//! `BRAIN_API_KEY` (needed when the server has API keys configured).
+//! Environment: `BRAIN_WS_HTTP_URL` (default `http://127.0.0.1:8000`),
+//! `BRAIN_WS_API_KEY` (needed when the server has API keys configured).
 
 use brain_ws_client::Publisher;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let url = std::env::var("BRAIN_HTTP_URL").unwrap_or_else(|_| "http://127.0.0.1:8000".into());
+    let url = std::env::var("BRAIN_WS_HTTP_URL").unwrap_or_else(|_| "http://127.0.0.1:8000".into());
     let mut args = std::env::args().skip(1);
     let channel = args.next().unwrap_or_else(|| "missions".into());
     let event_type = args.next().unwrap_or_else(|| "mission_created".into());
@@ -23,7 +23,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let mut publisher = Publisher::new(url);
-    if let Ok(key) = std::env::var("BRAIN_API_KEY") {
+    if let Ok(key) = std::env::var("BRAIN_WS_API_KEY") {
         publisher = publisher.api_key(key);
     }
     let info = publisher.info().await?;

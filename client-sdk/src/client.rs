@@ -151,13 +151,24 @@ impl Client {
 
     /// [`subscribe`](Client::subscribe) with options: with
     /// [`SubscribeOptions::presence`], the subscription also yields the
-    /// channel's [`SubscriptionEvent::Join`] and [`SubscriptionEvent::Leave`].
+    /// channel's [`SubscriptionEvent::Join`] and [`SubscriptionEvent::Leave`];
+    /// with [`SubscribeOptions::rewind`], it first receives the channel's
+    /// last `n` retained events (fewer when the history holds fewer, none on
+    /// a channel without history), then live events, with no gap or
+    /// duplicate between them (docs/protocol.md, "Rewind").
+    ///
+    /// Fails with [`SubscribeErrorKind::RewindOnShared`] when this client
+    /// already subscribes to the channel and `rewind` is set, and with the
+    /// server's `invalid_message` when `n` is above its `history.max_rewind`.
     ///
     /// ```no_run
     /// # async fn demo(client: brain_ws_client::Client) -> Result<(), brain_ws_client::SubscribeError> {
     /// use brain_ws_client::{SubscribeOptions, SubscriptionEvent};
     /// use futures_util::StreamExt;
     ///
+    /// let missions = client
+    ///     .subscribe_with("missions", SubscribeOptions::new().rewind(20))
+    ///     .await?;
     /// let mut agents = client
     ///     .subscribe_with("agents", SubscribeOptions::new().presence(true))
     ///     .await?;

@@ -191,9 +191,16 @@ impl Driver {
                 tx,
                 reply,
             }) => {
-                let presence = options.presence;
-                self.table
-                    .subscribe(channel, sid, presence, tx, reply, online, fx);
+                self.table.subscribe(
+                    channel,
+                    sid,
+                    options.presence,
+                    tx,
+                    reply,
+                    options.rewind,
+                    online,
+                    fx,
+                );
                 true
             }
             Some(Command::Unsubscribe {

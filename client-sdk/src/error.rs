@@ -266,6 +266,10 @@ pub enum SubscribeErrorKind {
     NotSubscribed,
     /// The server refused with another code (see [`Error::code`]).
     Server,
+    /// A subscribe with `rewind` on a channel this client already
+    /// subscribes to: the replay goes to the channel's first subscription
+    /// only (a second would deliver old events to the existing ones).
+    RewindOnShared,
     /// The client is closed (by [`Client::close`](crate::Client::close) or a
     /// terminal error), so nothing can be subscribed.
     Closed,
@@ -294,6 +298,7 @@ impl SubscribeErrorKind {
             Self::RateLimited => "rate limited",
             Self::NotSubscribed => "not subscribed",
             Self::Server => "refused by the server",
+            Self::RewindOnShared => "rewind on a channel already subscribed",
             Self::Closed => "client closed",
         }
     }
@@ -313,7 +318,7 @@ impl fmt::Display for SubscribeErrorKind {
 ///
 /// if let Err(err) = publisher.stats().await {
 ///     if matches!(err.kind(), PublishErrorKind::Unauthorized | PublishErrorKind::Forbidden) {
-///         eprintln!("check BRAIN_API_KEY: {err}");
+///         eprintln!("check BRAIN_WS_API_KEY: {err}");
 ///     }
 /// }
 /// # }

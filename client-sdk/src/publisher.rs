@@ -6,10 +6,10 @@ use std::time::Duration;
 use brain_ws_protocol::catalog::Event;
 use brain_ws_protocol::http::{
     BroadcastAllRequest, BroadcastAllResponse, BroadcastRequest, BroadcastResponse,
-    ChannelSubscribersResponse, ErrorBody, InfoResponse, SendToUserRequest, SendToUserResponse,
-    StatsResponse,
+    ChannelSubscribersResponse, ErrorBody, HistoryResponse, InfoResponse, SendToUserRequest,
+    SendToUserResponse, StatsResponse,
 };
-use brain_ws_protocol::{ChannelName, ErrorCode, EventType};
+use brain_ws_protocol::{ChannelName, ErrorCode, EventType, StreamPosition};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -359,6 +359,50 @@ impl Publisher {
     ) -> Result<brain_ws_protocol::http::PresenceStatsResponse, PublishError> {
         let channel = channel_name(channel.as_ref())?;
         self.get(&format!("/api/ws/channels/{channel}/presence/stats"))
+            .await
+    }
+
+    /// `GET /api/ws/channels/{channel}/history`: a history channel's
+    /// retained events, oldest first, with its epoch and latest offset
+    /// (docs/protocol.md). Without `since`, the latest `limit` (the server's
+    /// history size when `None`); with `since`, the first `limit` after that
+    /// position: page forward by passing the last event's position.
+    /// `complete: false` says events before the first returned are lost.
+    /// Errors: the server's 404 `not_found` for a channel without history, 400
+    /// `invalid_message` for a `limit` outside 1 to the history size.
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: brain_ws_client::Publisher) -> Result<(), brain_ws_client::PublishError> {
+    /// let page = publisher.history("missions", Some(20), None).await?;
+    /// for event in &page.events {
+    ///     println!("{:?} {}", event.offset, event.event_type);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn history(
+        &self,
+        channel: impl AsRef<str>,
+        limit: Option<u64>,
+        since: Option<&StreamPosition>,
+    ) -> Result<HistoryResponse, PublishError> {
+        let channel = channel_name(channel.as_ref())?;
+        let mut query = Vec::new();
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        if let Some(since) = since {
+            query.push(format!(
+                "since={}:{}",
+                percent_encode(&since.epoch),
+                since.offset
+            ));
+        }
+        let query = if query.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", query.join("&"))
+        };
+        self.get(&format!("/api/ws/channels/{channel}/history{query}"))
             .await
     }
 

@@ -87,10 +87,12 @@ pub struct SubscribeOptions {
     /// Receive the channel's `join` and `leave` ([`SubscriptionEvent::Join`],
     /// [`SubscriptionEvent::Leave`]).
     pub presence: bool,
+    /// Replay this many of the channel's latest retained events first.
+    pub rewind: Option<u64>,
 }
 
 impl SubscribeOptions {
-    /// The defaults: no presence events.
+    /// The defaults: no presence events, no rewind.
     pub fn new() -> Self {
         Self::default()
     }
@@ -100,6 +102,13 @@ impl SubscribeOptions {
     /// holds and no such event comes.
     pub fn presence(mut self, presence: bool) -> Self {
         self.presence = presence;
+        self
+    }
+
+    /// Replay the channel's last `n` retained events before live ones: at
+    /// most the server's `history.max_rewind` (`GET /api/ws/info`).
+    pub fn rewind(mut self, n: u64) -> Self {
+        self.rewind = Some(n);
         self
     }
 }

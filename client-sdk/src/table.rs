@@ -13,7 +13,7 @@ use brain_ws_protocol::{
 };
 use tokio::sync::{mpsc, oneshot};
 
-use crate::error::SubscribeError;
+use crate::error::{SubscribeError, SubscribeErrorKind};
 use crate::{ConnectionEvent, Message, SubscriptionEvent};
 
 type Reply = oneshot::Sender<Result<(), SubscribeError>>;
@@ -50,6 +50,8 @@ struct Entry {
     presence: bool,
     /// The subscribers (by id) that receive `join` and `leave`.
     watchers: Vec<u64>,
+    /// The `rewind` of the first subscribe, until the server confirms it.
+    rewind: Option<u64>,
     /// The channel history's epoch, from the last `subscribed`; `None`
     /// once the live stream restarted in an epoch not yet announced.
     epoch: Option<String>,
@@ -69,6 +71,7 @@ impl Entry {
             established: false,
             presence: false,
             watchers: Vec::new(),
+            rewind: None,
             epoch: None,
             resume: None,
         }
@@ -121,9 +124,10 @@ impl Table {
     }
 
     /// A subscribe call. Joins a confirmed channel at once; otherwise waits
-    /// for the server, sending `subscribe` now if `online`.
-    /// The first subscriber asking for presence on a confirmed channel
-    /// subscribes again, with `presence: true`.
+    /// for the server, sending `subscribe` now if `online`. `rewind` is
+    /// only for the channel's first subscriber. The first subscriber asking
+    /// for presence on a confirmed channel subscribes again, with
+    /// `presence: true`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn subscribe(
         &mut self,
@@ -132,13 +136,27 @@ impl Table {
         presence: bool,
         tx: mpsc::Sender<SubscriptionEvent>,
         reply: Reply,
+        rewind: Option<u64>,
         online: bool,
         fx: &mut Effects,
     ) {
+        if rewind.is_some() && self.channels.contains_key(&channel) {
+            let _ = reply.send(Err(SubscribeError::new(
+                SubscribeErrorKind::RewindOnShared,
+                format!(
+                    "this client already subscribes to {channel}: rewind applies to a \
+                     channel's first subscription only"
+                ),
+            )));
+            return;
+        }
         let entry = self
             .channels
             .entry(channel.clone())
-            .or_insert_with(Entry::new);
+            .or_insert_with(|| Entry {
+                rewind,
+                ..Entry::new()
+            });
         let upgrade = presence && !entry.presence;
         entry.presence |= presence;
         if entry.established && !entry.requested && online && !upgrade {
@@ -170,10 +188,12 @@ impl Table {
         entry.requested = true;
         entry.since_sent = since.is_some();
         requested.push_back(channel.clone());
+        let rewind = if since.is_none() { entry.rewind } else { None };
         fx.frames.push(ClientMessage::Subscribe {
             channel,
             since,
             presence: entry.presence,
+            rewind,
         });
     }
 
@@ -283,9 +303,12 @@ impl Table {
             && msg.epoch.is_some()
             && msg.epoch == entry.epoch;
         if !recovered {
-            // New epoch or lost history: offsets restart from the server's.
-            entry.resume = msg.offset;
+            // New epoch or lost history: offsets restart from the server's,
+            // or before the `replayed` events of a rewind that precede them.
+            let replayed = msg.replayed.unwrap_or(0);
+            entry.resume = msg.offset.map(|top| top.saturating_sub(replayed));
         }
+        entry.rewind = None;
         entry.epoch = msg.epoch;
         if entry.established {
             let item = SubscriptionEvent::Resubscribed { recovered };

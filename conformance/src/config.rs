@@ -23,6 +23,10 @@ pub enum Feature {
     MultiNode,
     /// Presence on some channels (`features.presence`).
     Presence,
+    /// `subscribe.rewind` (`features.rewind`).
+    Rewind,
+    /// `GET /api/ws/channels/{channel}/history` (`features.history_read`).
+    HistoryRead,
     /// Not a server feature: the heartbeat scenarios wait several heartbeat
     /// intervals, so they are skipped when the interval is longer than
     /// [`Config::max_heartbeat`] unless this is forced.
@@ -38,6 +42,8 @@ impl Feature {
             Feature::ClientPublish => "client-publish",
             Feature::MultiNode => "multi-node",
             Feature::Presence => "presence",
+            Feature::Rewind => "rewind",
+            Feature::HistoryRead => "history-read",
             Feature::SlowHeartbeat => "slow-heartbeat",
         }
     }
@@ -57,6 +63,10 @@ pub struct Config {
     /// and `auth.user_id`, and for every connection when the server's auth
     /// mode is `required`.
     pub token: Option<String>,
+    /// The server's HS256 secret (`--jwt-secret`), so the suite can sign
+    /// tokens of its own: an expired one for `auth.expired_token`. Without
+    /// it that scenario is skipped.
+    pub jwt_secret: Option<String>,
     /// An admin API key sent as `Authorization: Bearer` on HTTP calls.
     pub api_key: Option<String>,
     /// Patterns selecting scenario ids (empty selects all); see
@@ -90,6 +100,7 @@ impl Config {
             ws_url: ws_url.into(),
             http_url: None,
             token: None,
+            jwt_secret: None,
             api_key: None,
             filter: Vec::new(),
             force: Vec::new(),

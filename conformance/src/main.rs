@@ -22,6 +22,10 @@ struct Cli {
     /// Token for WebSocket connections (needed for user.send and auth.user_id).
     #[arg(long, env = "BRAIN_WS_CONFORMANCE_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// The server's HS256 JWT secret: lets the suite sign an expired token
+    /// (auth.expired_token is skipped without it).
+    #[arg(long, env = "BRAIN_WS_CONFORMANCE_JWT_SECRET", hide_env_values = true)]
+    jwt_secret: Option<String>,
     /// Admin API key, sent as Authorization: Bearer on HTTP calls.
     #[arg(long, env = "BRAIN_WS_CONFORMANCE_API_KEY", hide_env_values = true)]
     api_key: Option<String>,
@@ -95,6 +99,7 @@ async fn main() -> ExitCode {
     let mut config = Config::new(url);
     config.http_url = cli.http_url;
     config.token = cli.token;
+    config.jwt_secret = cli.jwt_secret;
     config.api_key = cli.api_key;
     config.filter = cli.filter;
     config.force = cli.force;

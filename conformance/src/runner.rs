@@ -187,6 +187,8 @@ fn feature_on(info: &InfoResponse, feature: Feature) -> bool {
         Feature::ClientPublish => info.features.client_publish,
         Feature::MultiNode => info.features.multi_node,
         Feature::Presence => info.features.presence,
+        Feature::Rewind => info.features.rewind,
+        Feature::HistoryRead => info.features.history_read,
         Feature::SlowHeartbeat => true,
     }
 }
@@ -222,6 +224,8 @@ fn summary(info: &InfoResponse) -> ServerSummary {
     let features = [
         (f.authentication, "authentication"),
         (f.history, "history"),
+        (f.rewind, "rewind"),
+        (f.history_read, "history_read"),
         (f.client_publish, "client_publish"),
         (f.multi_node, "multi_node"),
     ]

@@ -21,6 +21,8 @@ pub(crate) const SEND_TO_USER_RESPONSE: &str = "http/send-to-user-response.json"
 pub(crate) const STATS_RESPONSE: &str = "http/stats-response.json";
 /// `GET /api/ws/channels/{c}` response.
 pub(crate) const CHANNEL_RESPONSE: &str = "http/channel-subscribers-response.json";
+/// `GET /api/ws/channels/{c}/history` response.
+pub(crate) const HISTORY_RESPONSE: &str = "http/history-response.json";
 /// `GET /api/ws/info` response.
 pub(crate) const INFO_RESPONSE: &str = "http/info-response.json";
 /// `GET /api/ws/channels/{channel}/presence`.

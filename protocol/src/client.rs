@@ -24,7 +24,8 @@ pub struct StreamPosition {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// Channel System, "Subscribing to Channels": `{"type":"subscribe","channel":"missions"}`.
-    /// With `since`, asks the server to replay what the client missed.
+    /// With `since`, asks the server to replay what the client missed;
+    /// with `rewind`, the channel's latest retained events (never both).
     Subscribe {
         /// The channel to subscribe to.
         channel: ChannelName,
@@ -37,6 +38,11 @@ pub enum ClientMessage {
         /// sent to it.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         presence: bool,
+        /// Replay the channel's last `rewind` retained events before live
+        /// ones (docs/protocol.md, "Rewind"): at most the server's
+        /// `history.max_rewind` (`GET /api/ws/info`), and not with `since`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        rewind: Option<u64>,
     },
     /// Channel System, "Unsubscribing".
     Unsubscribe {

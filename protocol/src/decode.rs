@@ -77,11 +77,26 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
         .and_then(Value::as_str)
         .ok_or(DecodeError::MissingType)?;
     match kind {
-        "subscribe" => Ok(ClientMessage::Subscribe {
-            channel: channel_field(&map)?,
-            since: since_field(&map)?,
-            presence: presence_field(&map)?,
-        }),
+        "subscribe" => {
+            let channel = channel_field(&map)?;
+            let since = since_field(&map)?;
+            let rewind = rewind_field(&map)?;
+            let presence = presence_field(&map)?;
+            if since.is_some() && rewind.is_some() {
+                return Err(DecodeError::InvalidField {
+                    field: "rewind",
+                    reason: "`since` and `rewind` exclude each other: recover from a position \
+                             or replay the latest events, not both"
+                        .into(),
+                });
+            }
+            Ok(ClientMessage::Subscribe {
+                channel,
+                since,
+                presence,
+                rewind,
+            })
+        }
         "unsubscribe" => Ok(ClientMessage::Unsubscribe {
             channel: channel_field(&map)?,
         }),
@@ -135,6 +150,22 @@ fn presence_field(map: &Map<String, Value>) -> Result<bool, DecodeError> {
             field: "presence",
             reason: format!("must be a boolean, got {}", json_kind(other)),
         }),
+    }
+}
+
+fn rewind_field(map: &Map<String, Value>) -> Result<Option<u64>, DecodeError> {
+    match map.get("rewind") {
+        None | Some(Value::Null) => Ok(None),
+        Some(value) => value
+            .as_u64()
+            .map(Some)
+            .ok_or_else(|| DecodeError::InvalidField {
+                field: "rewind",
+                reason: format!(
+                    "must be a whole number of events (0 or more), got {}",
+                    truncate(&value.to_string())
+                ),
+            }),
     }
 }
 
@@ -228,6 +259,20 @@ mod tests {
             "invalid_message"
         );
         assert_eq!(
+            code(r#"{"type":"subscribe","channel":"m","rewind":-1}"#),
+            "invalid_message"
+        );
+        assert_eq!(
+            code(r#"{"type":"subscribe","channel":"m","rewind":"5"}"#),
+            "invalid_message"
+        );
+        assert_eq!(
+            code(
+                r#"{"type":"subscribe","channel":"m","rewind":2,"since":{"epoch":"e","offset":1}}"#
+            ),
+            "invalid_message"
+        );
+        assert_eq!(
             code(r#"{"type":"publish","channel":"m"}"#),
             "invalid_message"
         );
@@ -245,6 +290,7 @@ mod tests {
                 channel: ChannelName::new("missions").expect("valid"),
                 since: None,
                 presence: false,
+                rewind: None,
             })
         );
         assert_eq!(code(r#"{"type":"pong","timestamp":1.5}"#), "ok:pong");

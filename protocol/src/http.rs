@@ -19,12 +19,15 @@ pub struct BroadcastRequest {
     /// The event type; `"broadcast"` when absent.
     #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
     pub event_type: Option<EventType>,
-    /// A key chosen by the publisher (1 to 128 bytes), the same on every
-    /// retry of one event: within the idempotency window (10 minutes) of a
-    /// publication with the same key, on any node of the cluster, the event
-    /// is not delivered again and the answer's status is `duplicate`.
+    /// A key chosen by the publisher (1 to 128 bytes of UTF-8), the same on
+    /// every retry of one event: within the idempotency window (10 minutes)
+    /// of a publication with the same key, on any node of the cluster, the
+    /// event is not delivered again and the answer's status is `duplicate`.
+    /// The limit is in bytes (`x-max-bytes`); `maxLength` counts
+    /// characters, so a key of 128 characters or fewer that takes more than
+    /// 128 bytes is still refused (`422 invalid_body`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(length(min = 1, max = 128), extend("x-max-bytes" = 128))]
     pub idempotency_key: Option<String>,
 }
 
@@ -168,6 +171,14 @@ pub struct Features {
     pub history: bool,
     /// Some channels accept `publish` from clients.
     pub client_publish: bool,
+    /// History channels support `subscribe.rewind` (docs/protocol.md,
+    /// "Rewind"); absent (false) on servers that predate it.
+    #[serde(default)]
+    pub rewind: bool,
+    /// `GET /api/ws/channels/{channel}/history` is served; absent (false)
+    /// on servers that predate it.
+    #[serde(default)]
+    pub history_read: bool,
     /// The server shares a broker with other nodes.
     pub multi_node: bool,
     /// Some channels keep presence: `subscribe.presence`, `join` and
@@ -196,6 +207,37 @@ pub struct HistoryInfo {
     pub ttl_seconds: u64,
     /// Channel names or patterns that keep history.
     pub channels: Vec<String>,
+    /// The largest `subscribe.rewind` accepted: the history size, or half
+    /// the connection's outbound queue when that is smaller (a replay must
+    /// fit it); absent (0) on servers that predate rewind. The history
+    /// read's `limit` goes up to `size`.
+    #[serde(default)]
+    pub max_rewind: u64,
+}
+
+/// `GET /api/ws/channels/{channel}/history` response (docs/protocol.md,
+/// "GET /api/ws/channels/{channel}/history"): retained events of a history channel, oldest
+/// first, newest last.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct HistoryResponse {
+    /// The channel asked about.
+    pub channel: ChannelName,
+    /// The stream's current epoch.
+    pub epoch: String,
+    /// The offset of the channel's latest event (0 before the first): the
+    /// `offset` a subscriber would be answered with now.
+    pub offset: u64,
+    /// The events, each an event envelope with its `offset`, oldest first.
+    /// Without `since`: the latest `limit`. With `since`: the first `limit`
+    /// after it (or the oldest retained when `since` is outside the
+    /// retained window).
+    pub events: Vec<crate::EventEnvelope>,
+    /// True when no event between the requested start and the first one
+    /// returned was lost: `since` is in this epoch and the history still
+    /// reaches back to it, or (without `since`) the history holds the
+    /// latest `limit` events or every event of the epoch. False: the
+    /// reader missed events it cannot get back.
+    pub complete: bool,
 }
 
 /// `GET /api/ws/info` response.

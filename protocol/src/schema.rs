@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 use crate::catalog::{AgentEvent, AuditEvent, MetricsEvent, MissionEvent, SystemEvent, TaskEvent};
 use crate::http::{
     BroadcastAllRequest, BroadcastAllResponse, BroadcastRequest, BroadcastResponse,
-    ChannelSubscribersResponse, ErrorBody, HealthResponse, InfoResponse, PresenceResponse,
-    PresenceStatsResponse, SendToUserRequest, SendToUserResponse, StatsResponse,
+    ChannelSubscribersResponse, ErrorBody, HealthResponse, HistoryResponse, InfoResponse,
+    PresenceResponse, PresenceStatsResponse, SendToUserRequest, SendToUserResponse, StatsResponse,
 };
 use crate::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 
@@ -54,6 +54,7 @@ pub fn json_schemas() -> Vec<SchemaDocument> {
         "http/info-response.json" => InfoResponse,
         "http/presence-response.json" => PresenceResponse,
         "http/presence-stats-response.json" => PresenceStatsResponse,
+        "http/history-response.json" => HistoryResponse,
         "http/health-response.json" => HealthResponse,
         "http/error-body.json" => ErrorBody,
         "events/missions.json" => MissionEvent,

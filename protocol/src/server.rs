@@ -63,6 +63,11 @@ pub struct Subscribed {
     /// has not, and none will come). Absent when presence was not asked for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presence: Option<bool>,
+    /// For a subscribe with `rewind`: how many retained events are replayed
+    /// before live ones (fewer than asked when the history holds fewer; 0
+    /// on a channel without history).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replayed: Option<u64>,
 }
 
 /// One subscriber of a presence channel (docs/protocol.md, "Presence"): in

@@ -41,13 +41,18 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
         (
             channel(),
             prop::option::of(("[a-z0-9]{1,12}", any::<u64>())),
+            prop::option::of(any::<u64>()),
             any::<bool>()
         )
-            .prop_map(|(channel, since, presence)| ClientMessage::Subscribe {
-                channel,
-                since: since.map(|(epoch, offset)| StreamPosition { epoch, offset }),
-                presence,
-            }),
+            .prop_map(
+                |(channel, since, rewind, presence)| ClientMessage::Subscribe {
+                    channel,
+                    // `since` and `rewind` exclude each other on the wire.
+                    rewind: rewind.filter(|_| since.is_none()),
+                    since: since.map(|(epoch, offset)| StreamPosition { epoch, offset }),
+                    presence,
+                }
+            ),
         channel().prop_map(|channel| ClientMessage::Unsubscribe { channel }),
         Just(ClientMessage::Ping),
         Just(ClientMessage::Pong),
@@ -86,18 +91,22 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
             prop::option::of("[a-z0-9]{1,12}"),
             prop::option::of(any::<u64>()),
             prop::option::of(any::<bool>()),
-            prop::option::of(any::<bool>())
+            prop::option::of(any::<bool>()),
+            prop::option::of(any::<u64>())
         )
-            .prop_map(|(channel, timestamp, epoch, offset, recovered, presence)| {
-                ServerMessage::Subscribed(Subscribed {
-                    channel,
-                    timestamp,
-                    epoch,
-                    offset,
-                    recovered,
-                    presence,
-                })
-            }),
+            .prop_map(
+                |(channel, timestamp, epoch, offset, recovered, presence, replayed)| {
+                    ServerMessage::Subscribed(Subscribed {
+                        channel,
+                        timestamp,
+                        epoch,
+                        offset,
+                        recovered,
+                        presence,
+                        replayed,
+                    })
+                }
+            ),
         (
             channel(),
             timestamp(),

@@ -59,6 +59,19 @@ fn server_samples() -> Vec<(&'static str, ServerMessage)> {
                 offset: Some(7),
                 recovered: Some(true),
                 presence: None,
+                replayed: None,
+            }),
+        ),
+        (
+            "subscribed_rewind",
+            ServerMessage::Subscribed(Subscribed {
+                channel: ch("missions"),
+                timestamp: TS,
+                epoch: Some("e1".into()),
+                offset: Some(7),
+                recovered: None,
+                presence: None,
+                replayed: Some(3),
             }),
         ),
         (
@@ -108,6 +121,13 @@ fn every_client_message_snapshot() {
                 offset: 7,
             }),
             presence: true,
+            rewind: None,
+        },
+        ClientMessage::Subscribe {
+            channel: ch("missions"),
+            since: None,
+            presence: false,
+            rewind: Some(10),
         },
         ClientMessage::Unsubscribe {
             channel: ch("missions"),
@@ -121,7 +141,13 @@ fn every_client_message_snapshot() {
         },
     ];
     for msg in samples {
-        insta::assert_json_snapshot!(format!("client_{}", msg.type_name()), msg);
+        let name = match &msg {
+            ClientMessage::Subscribe {
+                rewind: Some(_), ..
+            } => "subscribe_rewind",
+            other => other.type_name(),
+        };
+        insta::assert_json_snapshot!(format!("client_{name}"), msg);
         assert_eq!(decode_client_message(&msg.to_json()), Ok(msg));
     }
 }
@@ -134,6 +160,7 @@ fn seed_client_messages_decode() {
             channel: ch("missions"),
             since: None,
             presence: false,
+            rewind: None,
         })
     );
     assert_eq!(
@@ -173,6 +200,7 @@ fn seed_server_examples_come_out_key_for_key() {
             offset: None,
             recovered: None,
             presence: None,
+            replayed: None,
         }))
         .expect("json"),
         json!({"type": "subscribed", "channel": "missions", "timestamp": TS})

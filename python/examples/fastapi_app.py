@@ -2,7 +2,7 @@
 `brain_ws.events`, as the specification's backends do.
 
     pip install "./python[fastapi]" uvicorn
-    BRAIN_WS_URL=http://127.0.0.1:8000 BRAIN_WS_API_KEY=... \\
+    BRAIN_WS_HTTP_URL=http://127.0.0.1:8000 BRAIN_WS_API_KEY=... \\
         uvicorn fastapi_app:app --app-dir python/examples --port 8080
 
     curl -X POST localhost:8080/missions -H 'content-type: application/json' \\
@@ -13,7 +13,7 @@
 
 Subscribers of the BRAiN channel `missions` see `mission_created`,
 `mission_started`, `mission_completed` (or `mission_failed`,
-`mission_cancelled`). The server is read from `BRAIN_WS_URL` and
+`mission_cancelled`). The server is read from `BRAIN_WS_HTTP_URL` and
 `BRAIN_WS_API_KEY` (see `brain_ws.events`). When the BRAiN server refuses
 or cannot be reached, the endpoint answers 502 with the server's error code.
 """

@@ -300,10 +300,10 @@ async def test_environment_configuration(
     server: Server, raw: RawSubscriber, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(events, "_settings", events._Settings())
-    monkeypatch.delenv("BRAIN_WS_URL", raising=False)
-    with pytest.raises(BrainWSError, match="BRAIN_WS_URL"):
+    monkeypatch.delenv("BRAIN_WS_HTTP_URL", raising=False)
+    with pytest.raises(BrainWSError, match="BRAIN_WS_HTTP_URL"):
         await events.emit_agent_started(agent_id="a")
-    monkeypatch.setenv("BRAIN_WS_URL", server.http)
+    monkeypatch.setenv("BRAIN_WS_HTTP_URL", server.http)
     monkeypatch.setenv("BRAIN_WS_API_KEY", "wrong")
     with pytest.raises(PublishError) as caught:
         await events.emit_agent_started(agent_id="a")

@@ -31,7 +31,7 @@ def load_example() -> ModuleType:
 def example(server: Server, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
     # The example reads the server from the environment, as a deployment would.
     monkeypatch.setattr(events, "_settings", events._Settings())
-    monkeypatch.setenv("BRAIN_WS_URL", server.http)
+    monkeypatch.setenv("BRAIN_WS_HTTP_URL", server.http)
     monkeypatch.setenv("BRAIN_WS_API_KEY", API_KEY)
     return load_example()
 

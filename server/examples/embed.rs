@@ -90,7 +90,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
 
     // The node: hub, broker, heartbeat task. No listener of its own.
-    let node = Node::start(Config::default())?;
+    let node = Node::start(Config::default()).await?;
 
     // The application's router, with the BRAiN endpoints merged in (they
     // carry their own state, so the two routers combine as they are).

@@ -31,25 +31,29 @@ pub struct ChannelRole {
 
 /// Why a `pattern=role` rule could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("expected <channel pattern>=<role>, e.g. admin:*=admin: {0}")]
-pub struct InvalidChannelRole(String);
+#[non_exhaustive]
+pub enum InvalidChannelRole {
+    /// No `=` between pattern and role.
+    #[error("expected <channel pattern>=<role>, e.g. admin:*=admin: no '='")]
+    NoEquals,
+    /// Nothing after the `=`.
+    #[error("expected <channel pattern>=<role>, e.g. admin:*=admin: empty role")]
+    EmptyRole,
+    /// The pattern is not a channel name or a `prefix*` pattern.
+    #[error("expected <channel pattern>=<role>, e.g. admin:*=admin: {0}")]
+    Pattern(#[from] brain_ws_protocol::InvalidChannelName),
+}
 
 impl FromStr for ChannelRole {
     type Err = InvalidChannelRole;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (pattern, role) = s
-            .rsplit_once('=')
-            .ok_or_else(|| InvalidChannelRole("no '='".into()))?;
+        let (pattern, role) = s.rsplit_once('=').ok_or(InvalidChannelRole::NoEquals)?;
         let role = role.trim();
         if role.is_empty() {
-            return Err(InvalidChannelRole("empty role".into()));
+            return Err(InvalidChannelRole::EmptyRole);
         }
-        let pattern = pattern
-            .trim()
-            .parse()
-            .map_err(|e| InvalidChannelRole(format!("{e}")))?;
         Ok(Self {
-            pattern,
+            pattern: pattern.trim().parse()?,
             role: role.to_owned(),
         })
     }

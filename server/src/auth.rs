@@ -36,9 +36,40 @@ pub enum AuthError {
     /// The token has expired.
     #[error("the token has expired")]
     Expired,
-    /// The token is malformed, forged, or its claims are not accepted.
+    /// The token is malformed, forged, unknown, or its claims are not
+    /// accepted.
     #[error("invalid token: {0}")]
-    Invalid(String),
+    Invalid(InvalidToken),
+}
+
+/// Why a token was refused as invalid ([`AuthError::Invalid`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum InvalidToken {
+    /// Not one of the [`StaticTokens`].
+    #[error("unknown token")]
+    Unknown,
+    /// The token was accepted but names no user (`sub` empty).
+    #[error("the token names no user")]
+    NoUser,
+    /// A JWT that does not verify or whose claims are not accepted.
+    #[error(transparent)]
+    Jwt(#[from] crate::JwtError),
+    /// An application's [`Authenticator`] gave its own reason (`"..".into()`).
+    #[error("{0}")]
+    Other(String),
+}
+
+impl From<String> for InvalidToken {
+    fn from(reason: String) -> Self {
+        Self::Other(reason)
+    }
+}
+
+impl From<&str> for InvalidToken {
+    fn from(reason: &str) -> Self {
+        Self::Other(reason.to_owned())
+    }
 }
 
 /// The credentials of an `Authorization: Bearer <credentials>` header (the
@@ -98,7 +129,7 @@ pub(crate) fn resolve(config: &Config, token: Option<&str>) -> Result<Identity, 
                 return Err(AuthError::Expired);
             }
             if mode == AuthMode::Required && identity.user_id.is_none() {
-                return Err(AuthError::Invalid("the token names no user".into()));
+                return Err(AuthError::Invalid(InvalidToken::NoUser));
             }
             Ok(identity)
         }
@@ -141,7 +172,7 @@ impl Authenticator for StaticTokens {
                     user_id: Some(Arc::from(user.as_str())),
                     ..Identity::default()
                 })
-                .ok_or_else(|| AuthError::Invalid("unknown token".into())),
+                .ok_or(AuthError::Invalid(InvalidToken::Unknown)),
         }
     }
 }

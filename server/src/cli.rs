@@ -359,9 +359,12 @@ pub(crate) struct Settings {
 }
 }
 
-fn read_text(what: &str, path: &Path) -> Result<String, ConfigError> {
-    std::fs::read_to_string(path)
-        .map_err(|e| ConfigError(format!("cannot read {what} {}: {e}", path.display())))
+fn read_text(what: &'static str, path: &Path) -> Result<String, ConfigError> {
+    std::fs::read_to_string(path).map_err(|source| ConfigError::Unreadable {
+        what,
+        path: path.to_owned(),
+        source,
+    })
 }
 
 fn read_key_file(path: &Path) -> Result<Vec<String>, ConfigError> {
@@ -437,8 +440,10 @@ impl Settings {
         let Some(path) = path else {
             return Ok(Self::default());
         };
-        toml::from_str(&read_text("config file", path)?)
-            .map_err(|e| ConfigError(format!("config file {}: {e}", path.display())))
+        toml::from_str(&read_text("config file", path)?).map_err(|e| ConfigError::File {
+            path: path.to_owned(),
+            source: Box::new(e),
+        })
     }
 
     /// Merges flags and environment (`self`) over the `--config` file over
@@ -467,8 +472,9 @@ impl Settings {
             (None, None) => AuthMode::None,
         };
         if auth_mode == AuthMode::Optional && authenticator.is_none() {
-            return Err(ConfigError(
-                "auth mode optional needs a JWT key (--jwt-secret or --jwt-public-key); without one the mode is none".into(),
+            return Err(ConfigError::invalid(
+                "auth_mode",
+                "auth mode optional needs a JWT key (--jwt-secret or --jwt-public-key); without one the mode is none",
             ));
         }
         let default_limit = RateLimit::default();
@@ -512,8 +518,9 @@ impl Settings {
                 (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
                 (None, None) => None,
                 _ => {
-                    return Err(ConfigError(
-                        "TLS needs both a certificate and a key (--tls-cert, --tls-key)".into(),
+                    return Err(ConfigError::invalid(
+                        "tls",
+                        "TLS needs both a certificate and a key (--tls-cert, --tls-key)",
                     ));
                 }
             },
@@ -541,31 +548,34 @@ impl Settings {
         };
         let auth = match (secret, &self.jwt_public_key) {
             (Some(_), Some(_)) => {
-                return Err(ConfigError(
-                    "give either a JWT secret or a JWT public key, not both".into(),
+                return Err(ConfigError::invalid(
+                    "authenticator",
+                    "give either a JWT secret or a JWT public key, not both",
                 ));
             }
-            (Some(secret), None) => {
-                JwtAuthenticator::hs256(&secret).map_err(|e| ConfigError(e.to_string()))?
-            }
+            (Some(secret), None) => JwtAuthenticator::hs256(&secret)
+                .map_err(|source| ConfigError::JwtKey { path: None, source })?,
             (None, Some(path)) => {
-                let pem = std::fs::read(path).map_err(|e| {
-                    ConfigError(format!(
-                        "cannot read JWT public key {}: {e}",
-                        path.display()
-                    ))
+                let pem = std::fs::read(path).map_err(|source| ConfigError::Unreadable {
+                    what: "JWT public key",
+                    path: path.to_owned(),
+                    source,
                 })?;
-                JwtAuthenticator::from_public_key_pem(&pem)
-                    .map_err(|e| ConfigError(format!("{}: {e}", path.display())))?
+                JwtAuthenticator::from_public_key_pem(&pem).map_err(|source| {
+                    ConfigError::JwtKey {
+                        path: Some(path.to_owned()),
+                        source,
+                    }
+                })?
             }
             (None, None) => {
                 // The same rule for flags and the file: issuer and audience
                 // checks without a key would be silently ignored.
                 let given = |v: &Option<Vec<String>>| v.as_ref().is_some_and(|v| !v.is_empty());
                 if given(&self.jwt_issuers) || given(&self.jwt_audiences) {
-                    return Err(ConfigError(
-                        "--jwt-issuer and --jwt-audience (jwt_issuers, jwt_audiences) need a JWT key"
-                            .into(),
+                    return Err(ConfigError::invalid(
+                        "authenticator",
+                        "--jwt-issuer and --jwt-audience (jwt_issuers, jwt_audiences) need a JWT key",
                     ));
                 }
                 return Ok(None);

@@ -137,17 +137,20 @@ impl std::str::FromStr for BrokerConfig {
             return Ok(Self::Memory);
         }
         if s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("unix://") {
-            redis::Client::open(s).map_err(|e| {
-                let shown = Self::Redis(s.to_owned()).redacted();
-                ConfigError(format!("broker URL {shown:?}: {e}"))
+            redis::Client::open(s).map_err(|e| ConfigError::Broker {
+                what: format!("broker URL {:?}", Self::Redis(s.to_owned()).redacted()),
+                source: Box::new(e),
             })?;
             return Ok(Self::Redis(s.to_owned()));
         }
         // The value may hold a password: only its scheme is quoted.
         let scheme = s.split_once("://").map_or("(none)", |(scheme, _)| scheme);
-        Err(ConfigError(format!(
-            "broker URL scheme {scheme:?}: expected `memory` or a redis://, rediss:// or unix:// URL"
-        )))
+        Err(ConfigError::invalid(
+            "broker",
+            format!(
+                "broker URL scheme {scheme:?}: expected `memory` or a redis://, rediss:// or unix:// URL"
+            ),
+        ))
     }
 }
 
@@ -223,80 +226,173 @@ impl std::fmt::Debug for Config {
     }
 }
 
-/// A configuration value that cannot work.
+/// A configuration that cannot work; the message starts with `invalid
+/// configuration: ` and names the setting or file to fix.
 #[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {0}")]
-pub struct ConfigError(pub String);
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A value out of range, or settings that contradict each other.
+    #[error("invalid configuration: {message}")]
+    Invalid {
+        /// The [`Config`] field at fault (`heartbeat_interval`,
+        /// `auth_mode`, `tls`, `redis_tls`, ...).
+        setting: &'static str,
+        /// What is wrong and what is accepted.
+        message: std::borrow::Cow<'static, str>,
+    },
+    /// A file the configuration names cannot be read.
+    #[error("invalid configuration: cannot read {what} {}: {source}", .path.display())]
+    Unreadable {
+        /// Which file (`config file`, `API key file`, `JWT public key`,
+        /// `Redis TLS CA`, ...).
+        what: &'static str,
+        /// Its path.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The `--config` TOML file does not parse, or holds an unknown or
+    /// mistyped setting.
+    #[error("invalid configuration: config file {}: {source}", .path.display())]
+    File {
+        /// Its path.
+        path: PathBuf,
+        /// The parser's error (a `toml::de::Error`), with line and column.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// A JWT key that cannot be used; `path` names the public key file.
+    #[error("invalid configuration: {}{source}", .path.as_ref().map(|p| format!("{}: ", p.display())).unwrap_or_default())]
+    JwtKey {
+        /// The public key file, for a key read from one.
+        path: Option<PathBuf>,
+        /// What is wrong with the key.
+        source: crate::JwtKeyError,
+    },
+    /// The broker URL (shown without its password) or its TLS settings
+    /// cannot be used.
+    #[error("invalid configuration: {what}: {source}")]
+    Broker {
+        /// `broker URL "<url>"`, `broker URL` or `broker TLS`.
+        what: String,
+        /// The Redis client's error, or what is wrong with the URL.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+}
+
+impl ConfigError {
+    /// A [`ConfigError::Invalid`] of `setting`.
+    pub fn invalid(
+        setting: &'static str,
+        message: impl Into<std::borrow::Cow<'static, str>>,
+    ) -> Self {
+        Self::Invalid {
+            setting,
+            message: message.into(),
+        }
+    }
+}
 
 impl Config {
     /// Checks values that would make the server misbehave rather than fail.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        let bad = |m: &str| Err(ConfigError(m.to_owned()));
+        let bad = |setting, message: &'static str| Err(ConfigError::invalid(setting, message));
         if self.heartbeat_interval < Duration::from_millis(10) {
-            return bad("heartbeat interval must be at least 10ms");
+            return bad(
+                "heartbeat_interval",
+                "heartbeat interval must be at least 10ms",
+            );
         }
         if self.heartbeat_timeout < Duration::from_millis(10) {
-            return bad("heartbeat timeout must be at least 10ms");
+            return bad(
+                "heartbeat_timeout",
+                "heartbeat timeout must be at least 10ms",
+            );
         }
         if self.max_connections == 0 {
-            return bad("max connections must be at least 1");
+            return bad("max_connections", "max connections must be at least 1");
         }
         if self.max_message_size < 256 {
-            return bad("max message size must be at least 256 bytes");
+            return bad(
+                "max_message_size",
+                "max message size must be at least 256 bytes",
+            );
         }
         if self.max_subscriptions == 0 {
-            return bad("max subscriptions must be at least 1");
+            return bad("max_subscriptions", "max subscriptions must be at least 1");
         }
         if self.outbound_queue < 2 {
-            return bad("outbound queue must hold at least 2 frames");
+            return bad(
+                "outbound_queue",
+                "outbound queue must hold at least 2 frames",
+            );
         }
         if self.api_keys.iter().any(|k| k.len() < 16) {
-            return bad("api keys must be at least 16 characters");
+            return bad("api_keys", "api keys must be at least 16 characters");
         }
         if self.node_id.is_empty() {
-            return bad("node id must not be empty");
+            return bad("node_id", "node id must not be empty");
         }
         if self.auth_mode == AuthMode::Required && self.authenticator.is_none() {
-            return bad("auth mode required needs a JWT key (--jwt-secret or --jwt-public-key)");
+            return bad(
+                "auth_mode",
+                "auth mode required needs a JWT key (--jwt-secret or --jwt-public-key)",
+            );
         }
         if self.max_connections_per_user == Some(0) {
-            return bad("max connections per user must be at least 1");
+            return bad(
+                "max_connections_per_user",
+                "max connections per user must be at least 1",
+            );
         }
         if let Some(limit) = &self.rate_limit
             && (limit.per_second == 0 || limit.burst == 0 || limit.max_violations == 0)
         {
             return bad(
+                "rate_limit",
                 "rate limit, burst and violations must be at least 1 (or disable the limit)",
             );
         }
         if self.handshake_timeout < Duration::from_millis(10) {
-            return bad("handshake timeout must be at least 10ms");
+            return bad(
+                "handshake_timeout",
+                "handshake timeout must be at least 10ms",
+            );
         }
         if let Some(o) = self
             .allowed_origins
             .iter()
             .find(|o| !crate::origin::is_valid_entry(o))
         {
-            return Err(ConfigError(format!(
-                "allowed origin {o:?} must be * or scheme://host[:port]"
-            )));
+            return Err(ConfigError::invalid(
+                "allowed_origins",
+                format!("allowed origin {o:?} must be * or scheme://host[:port]"),
+            ));
         }
         if let BrokerConfig::Redis(url) = &self.broker {
             url.parse::<BrokerConfig>()?;
         }
         if self.redis_prefix.is_empty() || self.redis_prefix.contains(char::is_whitespace) {
-            return bad("redis prefix must be non-empty without whitespace");
+            return bad(
+                "redis_prefix",
+                "redis prefix must be non-empty without whitespace",
+            );
         }
         if self.cluster_refresh < Duration::from_millis(50) {
-            return bad("cluster refresh must be at least 50ms");
+            return bad("cluster_refresh", "cluster refresh must be at least 50ms");
         }
         if self.redis_tls.client_cert.is_some() != self.redis_tls.client_key.is_some() {
-            return bad("a Redis client certificate needs its key, and a key its certificate");
+            return bad(
+                "redis_tls",
+                "a Redis client certificate needs its key, and a key its certificate",
+            );
         }
         if self.redis_tls.is_set()
             && !matches!(&self.broker, BrokerConfig::Redis(url) if url.starts_with("rediss://"))
         {
-            return bad("Redis TLS settings need a rediss:// broker URL");
+            return bad(
+                "redis_tls",
+                "Redis TLS settings need a rediss:// broker URL",
+            );
         }
         Ok(())
     }

@@ -19,7 +19,7 @@ use brain_ws_protocol::{
 /// axum's `WebSocket`, and the complete unmasked server frame (header and
 /// payload), which a direct-write connection hands to the kernel as is.
 #[derive(Clone)]
-pub(crate) struct Frame(Arc<FrameInner>);
+pub struct Frame(Arc<FrameInner>);
 
 struct FrameInner {
     text: Utf8Bytes,
@@ -28,7 +28,7 @@ struct FrameInner {
 
 impl Frame {
     /// The JSON text.
-    pub(crate) fn as_str(&self) -> &str {
+    pub fn as_str(&self) -> &str {
         self.0.text.as_str()
     }
 
@@ -159,6 +159,7 @@ pub(crate) fn subscribed(
     position: Option<&crate::history::Position>,
     recovered: Option<bool>,
     presence: Option<bool>,
+    replayed: Option<u64>,
 ) -> Frame {
     encode(&ServerMessage::Subscribed(Subscribed {
         channel: channel.clone(),
@@ -167,6 +168,7 @@ pub(crate) fn subscribed(
         offset: position.map(|p| p.offset),
         recovered,
         presence,
+        replayed,
     }))
 }
 

@@ -6,9 +6,11 @@
 //! memory, per stream in Redis): a restarted node or a Redis that lost its
 //! data starts a new epoch, and offsets from before mean nothing in it.
 //!
-//! [`recover`] is the one implementation of "can the events after `since`
-//! still be replayed": the in-memory ring and the Redis stream both hand it
-//! their entries, so both brokers answer a `subscribe` with `since` alike.
+//! [`page`] is the one implementation of "which retained events answer this
+//! read, and is anything missing": the in-memory ring and the Redis stream
+//! both hand it their entries, so both brokers answer a `subscribe` with
+//! `since` ([`recover`]) or `rewind`, and `GET
+//! /api/ws/channels/{channel}/history`, alike.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -16,6 +18,7 @@ use std::sync::Arc;
 use brain_ws_protocol::StreamPosition;
 
 use crate::frames::Frame;
+use crate::hub::Joined;
 
 /// An event's place in a channel's stream (Protocol Specification, "History
 /// and recovery"): its epoch and its offset within that epoch. A channel's
@@ -49,34 +52,148 @@ pub(crate) fn new_epoch() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
 }
 
-/// The recovery rule: the events after `since`, if `entries` (offset, time
-/// in ms, frame; ascending, starting after `since`) still hold every one of
-/// them up to `top`, none older than `ttl_ms` at `now_ms`. `None` means the
+/// What a subscriber asks to be replayed before live events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Replay {
+    /// `since`: every event after this position, or word that some are lost.
+    Since(StreamPosition),
+    /// `rewind`: the channel's latest retained events, at most this many.
+    Rewind(u64),
+}
+
+/// Where a history read starts.
+#[derive(Debug, Clone, Copy)]
+pub enum Start<'a> {
+    /// The latest `limit` events.
+    Latest,
+    /// The first `limit` events after this position; when it is not in the
+    /// retained window (other epoch, beyond the top, trimmed or expired),
+    /// the oldest retained ones, and the page is incomplete.
+    After(&'a StreamPosition),
+}
+
+/// Retained events that answer a read, oldest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    /// Offset and frame of each event.
+    pub events: Vec<(u64, Frame)>,
+    /// No event between the requested start and the first returned is lost
+    /// (see `page`).
+    pub complete: bool,
+}
+
+/// The history read rule. `entries` (offset, time in ms, frame; ascending,
+/// none above `top`) are what the broker retains; events older than
+/// `ttl_ms` at `now_ms` count as gone.
+///
+/// - [`Start::Latest`]: the latest `limit` events; complete when they are
+///   consecutive, end at the top and number `limit` (or every event of the
+///   epoch, when it has fewer).
+/// - [`Start::After`]: the first `limit` events after the position;
+///   complete when the position is in this epoch at or below the top and
+///   the events are consecutive from the one after it, up to `limit` of
+///   them or the top. A position outside the retained window gives the
+///   oldest retained events, incomplete.
+pub(crate) fn page(
+    start: Start<'_>,
+    top: &Position,
+    now_ms: u64,
+    ttl_ms: u64,
+    limit: usize,
+    entries: impl IntoIterator<Item = (u64, u64, Frame)>,
+) -> Page {
+    let live = entries
+        .into_iter()
+        .filter(|(offset, at, _)| *offset <= top.offset && now_ms.saturating_sub(*at) <= ttl_ms)
+        .map(|(offset, _, frame)| (offset, frame));
+    let consecutive = |events: &[(u64, Frame)], first: u64| {
+        events
+            .iter()
+            .enumerate()
+            .all(|(i, (offset, _))| *offset == first + i as u64)
+    };
+    match start {
+        Start::Latest => {
+            let mut events: Vec<(u64, Frame)> = live.collect();
+            events.drain(..events.len().saturating_sub(limit));
+            let wanted = top.offset.min(limit as u64);
+            let first = top.offset + 1 - wanted;
+            let complete = events.len() as u64 == wanted && consecutive(&events, first);
+            Page { events, complete }
+        }
+        Start::After(since) if *since.epoch == *top.epoch && since.offset <= top.offset => {
+            let events: Vec<(u64, Frame)> = live
+                .skip_while(|(offset, _)| *offset <= since.offset)
+                .take(limit)
+                .collect();
+            let last = since.offset + events.len() as u64;
+            let complete = consecutive(&events, since.offset + 1)
+                && (events.len() == limit || last == top.offset);
+            Page { events, complete }
+        }
+        Start::After(_) => Page {
+            events: live.take(limit).collect(),
+            complete: false,
+        },
+    }
+}
+
+/// The recovery rule: the events after `since`, if `entries` (as for
+/// [`page`]) still hold every one of them up to `top`. `None` means the
 /// client lost events: other epoch, a position beyond the top, or history
 /// trimmed or expired.
-pub(crate) fn recover(
+pub fn recover(
     since: &StreamPosition,
     top: &Position,
     now_ms: u64,
     ttl_ms: u64,
     entries: impl IntoIterator<Item = (u64, u64, Frame)>,
 ) -> Option<Vec<Frame>> {
-    if *since.epoch != *top.epoch || since.offset > top.offset {
-        return None;
-    }
-    let mut expected = since.offset + 1;
-    let mut frames = Vec::new();
-    for (offset, at, frame) in entries {
-        if offset <= since.offset {
-            continue;
+    let read = page(
+        Start::After(since),
+        top,
+        now_ms,
+        ttl_ms,
+        usize::MAX,
+        entries,
+    );
+    read.complete
+        .then(|| read.events.into_iter().map(|(_, frame)| frame).collect())
+}
+
+/// The answer to a subscription asking for `replay` on a history channel
+/// at `top`, from the `entries` (as for [`page`]) the broker read for it:
+/// `since` by [`recover`]'s rule, `rewind` as the latest events by
+/// [`page`]'s.
+pub(crate) fn joined(
+    top: Position,
+    replay: Option<&Replay>,
+    now_ms: u64,
+    ttl_ms: u64,
+    entries: impl IntoIterator<Item = (u64, u64, Frame)>,
+) -> Joined {
+    let mut answer = Joined {
+        position: None,
+        recovered: None,
+        replayed: None,
+        replay: Vec::new(),
+    };
+    match replay {
+        None => {}
+        Some(Replay::Since(since)) => {
+            let replay = recover(since, &top, now_ms, ttl_ms, entries);
+            answer.recovered = Some(replay.is_some());
+            answer.replay = replay.unwrap_or_default();
         }
-        if offset != expected || now_ms.saturating_sub(at) > ttl_ms {
-            return None;
+        Some(Replay::Rewind(n)) => {
+            let limit = usize::try_from(*n).unwrap_or(usize::MAX);
+            let read = page(Start::Latest, &top, now_ms, ttl_ms, limit, entries);
+            answer.replayed = Some(read.events.len() as u64);
+            answer.replay = read.events.into_iter().map(|(_, f)| f).collect();
         }
-        frames.push(frame);
-        expected += 1;
     }
-    (expected == top.offset + 1).then_some(frames)
+    answer.position = Some(top);
+    answer
 }
 
 /// A channel's history in the in-memory broker: the latest `capacity`
@@ -152,13 +269,35 @@ impl Ring {
     }
 
     /// The frames after `since`, by [`recover`]'s rule.
-    pub(crate) fn recover(&mut self, since: &StreamPosition, now_ms: u64) -> Option<Vec<Frame>> {
+    #[cfg(test)]
+    fn recover(&mut self, since: &StreamPosition, now_ms: u64) -> Option<Vec<Frame>> {
         self.prune(now_ms);
-        let entries = self
-            .events
+        recover(since, &self.position(), now_ms, self.ttl_ms, self.entries())
+    }
+
+    /// The answer to a subscription asking for `replay` ([`joined`]).
+    pub(crate) fn join(&mut self, replay: Option<&Replay>, now_ms: u64) -> Joined {
+        self.prune(now_ms);
+        joined(self.position(), replay, now_ms, self.ttl_ms, self.entries())
+    }
+
+    /// A history read by [`page`]'s rule.
+    pub(crate) fn page(&mut self, start: Start<'_>, limit: usize, now_ms: u64) -> Page {
+        self.prune(now_ms);
+        page(
+            start,
+            &self.position(),
+            now_ms,
+            self.ttl_ms,
+            limit,
+            self.entries(),
+        )
+    }
+
+    fn entries(&self) -> impl Iterator<Item = (u64, u64, Frame)> + '_ {
+        self.events
             .iter()
-            .map(|e| (e.offset, e.at_ms, e.frame.clone()));
-        recover(since, &self.position(), now_ms, self.ttl_ms, entries)
+            .map(|e| (e.offset, e.at_ms, e.frame.clone()))
     }
 }
 
@@ -234,6 +373,67 @@ mod tests {
         StreamPosition {
             epoch: epoch.into(),
             offset,
+        }
+    }
+
+    fn offsets(p: &Page) -> Vec<u64> {
+        p.events.iter().map(|(o, _)| *o).collect()
+    }
+
+    #[test]
+    fn latest_pages_end_at_the_top() {
+        let top = Position::new("e", 8);
+        let p = page(Start::Latest, &top, 0, 1000, 3, entries(4..=8, 0));
+        assert_eq!((offsets(&p), p.complete), (vec![6, 7, 8], true));
+        // Asking for more than is retained: what is there, incomplete.
+        let p = page(Start::Latest, &top, 0, 1000, 10, entries(4..=8, 0));
+        assert_eq!((offsets(&p), p.complete), (vec![4, 5, 6, 7, 8], false));
+        // The whole epoch is retained: complete even though fewer than asked.
+        let top = Position::new("e", 2);
+        let p = page(Start::Latest, &top, 0, 1000, 10, entries(1..=2, 0));
+        assert_eq!((offsets(&p), p.complete), (vec![1, 2], true));
+        let empty = page(Start::Latest, &Position::new("e", 0), 0, 1000, 5, vec![]);
+        assert_eq!((offsets(&empty), empty.complete), (vec![], true));
+        // Expired events are gone.
+        let p = page(Start::Latest, &top, 5000, 1000, 10, entries(1..=2, 0));
+        assert_eq!((offsets(&p), p.complete), (vec![], false));
+    }
+
+    #[test]
+    fn pages_after_a_position_go_forward_and_say_when_it_is_outside_the_window() {
+        let top = Position::new("e", 8);
+        let p = page(
+            Start::After(&at("e", 4)),
+            &top,
+            0,
+            1000,
+            2,
+            entries(4..=8, 0),
+        );
+        assert_eq!((offsets(&p), p.complete), (vec![5, 6], true));
+        let p = page(
+            Start::After(&at("e", 6)),
+            &top,
+            0,
+            1000,
+            5,
+            entries(4..=8, 0),
+        );
+        assert_eq!((offsets(&p), p.complete), (vec![7, 8], true));
+        let p = page(
+            Start::After(&at("e", 8)),
+            &top,
+            0,
+            1000,
+            5,
+            entries(4..=8, 0),
+        );
+        assert_eq!((offsets(&p), p.complete), (vec![], true));
+        // Trimmed past the position, another epoch, beyond the top: the
+        // oldest retained, incomplete.
+        for since in [at("e", 1), at("x", 6), at("e", 9)] {
+            let p = page(Start::After(&since), &top, 0, 1000, 2, entries(4..=8, 0));
+            assert_eq!((offsets(&p), p.complete), (vec![4, 5], false), "{since:?}");
         }
     }
 

@@ -229,9 +229,18 @@ pub(crate) async fn stats(State(node): State<Node>) -> Json<StatsResponse> {
     Json(node.cluster_stats().await)
 }
 
-/// The `{channel}` of a path: 400 `invalid_channel` when it is not a
-/// valid channel name (or not UTF-8).
-pub(crate) fn channel_path(
+/// `GET /api/ws/channels/{channel}`.
+pub(crate) async fn channel(
+    State(node): State<Node>,
+    channel: Result<Path<String>, PathRejection>,
+) -> Result<Json<ChannelSubscribersResponse>, ApiError> {
+    let channel = channel_in_path(channel)?;
+    Ok(Json(node.cluster_channel(&channel).await))
+}
+
+/// The `{channel}` of an `/api/ws/channels/{channel}...` path: 400
+/// `invalid_channel` when it is not UTF-8 or not a valid name.
+pub(crate) fn channel_in_path(
     channel: Result<Path<String>, PathRejection>,
 ) -> Result<ChannelName, ApiError> {
     let Path(channel) =
@@ -245,15 +254,6 @@ pub(crate) fn channel_path(
     })
 }
 
-/// `GET /api/ws/channels/{channel}`.
-pub(crate) async fn channel(
-    State(node): State<Node>,
-    channel: Result<Path<String>, PathRejection>,
-) -> Result<Json<ChannelSubscribersResponse>, ApiError> {
-    let channel = channel_path(channel)?;
-    Ok(Json(node.cluster_channel(&channel).await))
-}
-
 /// Every endpoint, as listed by `GET /api/ws/info`.
 pub(crate) const WS_ENDPOINTS: &[&str] = &["/ws/connect", "/ws/channel/{channel}"];
 pub(crate) const HTTP_ENDPOINTS: &[&str] = &[
@@ -262,6 +262,7 @@ pub(crate) const HTTP_ENDPOINTS: &[&str] = &[
     "POST /api/ws/users/{user_id}/send",
     "GET /api/ws/stats",
     "GET /api/ws/channels/{channel}",
+    "GET /api/ws/channels/{channel}/history",
     "GET /api/ws/channels/{channel}/presence",
     "GET /api/ws/channels/{channel}/presence/stats",
     "GET /api/ws/info",
@@ -307,6 +308,8 @@ pub(crate) fn info_of(node: &Node, prefix: &str) -> InfoResponse {
             authentication: config.effective_auth_mode() != AuthMode::None,
             history: config.history_size > 0 && !history_channels.is_empty(),
             client_publish: !config.client_publish_channels.is_empty(),
+            rewind: config.history_size > 0 && !history_channels.is_empty(),
+            history_read: config.history_size > 0 && !history_channels.is_empty(),
             multi_node: node.is_cluster(),
             presence: !config.presence_channels.is_empty(),
         },
@@ -325,6 +328,7 @@ pub(crate) fn info_of(node: &Node, prefix: &str) -> InfoResponse {
             size: config.history_size as u64,
             ttl_seconds: config.history_ttl.as_secs(),
             channels: history_channels,
+            max_rewind: crate::rewind::max_rewind(config),
         },
         client_publish_channels: strings(&config.client_publish_channels),
         presence_channels: strings(&config.presence_channels),

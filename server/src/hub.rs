@@ -39,6 +39,7 @@ use crate::frames;
 use crate::frames::Frame;
 use crate::history::Position;
 use crate::metrics::{Metrics, inc};
+use crate::presence::Presence;
 
 const SHARDS: usize = 32;
 
@@ -102,22 +103,27 @@ impl Subscriber {
     }
 }
 
-/// What a shared broker needs to hear from the hub, in the order the hub
-/// decided it (sent under the channel's lock).
+/// What a shared broker needs to hear from the hub (a broker that
+/// subscribes per channel, like Redis's): sent under the channel's lock, so
+/// a channel's `Join`s and `Leave`s arrive in the order the hub decided them.
 #[derive(Debug)]
-pub(crate) enum Interest {
-    /// The channel gained its first local subscriber.
+#[non_exhaustive]
+pub enum Interest {
+    /// The channel gained its first local subscriber (sent before that
+    /// subscriber's [`crate::broker::Broker::subscribe`] call).
     Join(ChannelName),
     /// The channel lost its last local subscriber.
     Leave(ChannelName),
-    /// Answered once every earlier `Join`/`Leave` is applied: `true` when the
-    /// broker is connected and subscribed.
+    /// Never sent by the hub: a broker that queues its own marker behind the
+    /// hub's messages (as the Redis broker does, to wait until its
+    /// subscriptions are applied) answers it once every earlier `Join` and
+    /// `Leave` is applied: `true` when the broker is connected and subscribed.
     Sync(oneshot::Sender<bool>),
 }
 
-/// Who a delivery is for.
+/// Who a delivery is for (the first argument of [`Hub::deliver`]).
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Recipients<'a> {
+pub enum Recipients<'a> {
     /// The local subscribers of a channel; with the event's position on a
     /// history channel.
     Channel(&'a ChannelName, Option<&'a Sequenced>),
@@ -130,16 +136,17 @@ pub(crate) enum Recipients<'a> {
 /// A history event's position, and what to do if it does not follow the
 /// last one delivered.
 #[derive(Debug, Clone)]
-pub(crate) struct Sequenced {
-    pub(crate) position: Position,
+pub struct Sequenced {
+    /// The event's epoch and offset.
+    pub position: Position,
     /// `false`: refuse a jump ([`Outcome::Gap`]) so the caller can fill it.
     /// `true`: deliver anyway, telling the subscribers what they lost.
-    pub(crate) accept_gap: bool,
+    pub accept_gap: bool,
 }
 
 /// The outcome of [`Hub::deliver`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub enum Outcome {
     /// Delivered to this many local recipients (0 when there are none).
     Delivered(usize),
     /// Already delivered (an offset at or below the last one): dropped.
@@ -155,7 +162,7 @@ pub(crate) enum Outcome {
 
 impl Outcome {
     /// How many recipients it reached.
-    pub(crate) fn recipients(self) -> usize {
+    pub fn recipients(self) -> usize {
         match self {
             Self::Delivered(n) => n,
             Self::Duplicate | Self::Gap { .. } => 0,
@@ -164,8 +171,8 @@ impl Outcome {
 }
 
 /// Where an event goes.
-#[derive(Debug, Clone)]
-pub(crate) enum Target {
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
     /// Every subscriber of a channel.
     Channel(ChannelName),
     /// Every connection of a user.
@@ -177,20 +184,39 @@ pub(crate) enum Target {
 /// A broker's answer to a subscription: what `subscribed` says and the
 /// events to replay before live ones.
 #[derive(Debug, Default)]
-pub(crate) struct Joined {
-    /// The channel's position (history channels only).
-    pub(crate) position: Option<Position>,
-    /// With `since`: whether every missed event is in `replay`.
-    pub(crate) recovered: Option<bool>,
-    /// The missed events, in order.
-    pub(crate) replay: Vec<Frame>,
-    /// For a subscribe with `presence: true`: whether `join` and `leave`
-    /// follow (`subscribed.presence`).
-    pub(crate) presence: Option<bool>,
+pub struct Joined {
+    /// The channel's position (history channels only): the `epoch` and
+    /// `offset` of `subscribed`.
+    pub position: Option<Position>,
+    /// With `since`: whether every missed event is in `replay` (`None`
+    /// without `since`).
+    pub recovered: Option<bool>,
+    /// With `rewind`: how many events `replay` holds (`None` without
+    /// `rewind`).
+    pub replayed: Option<u64>,
+    /// The missed events (`since`: offsets after it up to `position`) or
+    /// the latest ones (`rewind`), in order.
+    pub replay: Vec<Frame>,
 }
 
-/// This node's connections and subscriptions.
-pub(crate) struct Hub {
+impl Joined {
+    /// The answer for a channel without history (or while the cluster is
+    /// unreachable): no position; with `since`, `recovered: false` (the
+    /// client may have missed events); with `rewind`, `replayed: 0`.
+    pub fn without_history(replay: Option<&crate::history::Replay>) -> Self {
+        use crate::history::Replay;
+        Self {
+            position: None,
+            recovered: matches!(replay, Some(Replay::Since(_))).then_some(false),
+            replayed: matches!(replay, Some(Replay::Rewind(_))).then_some(0),
+            replay: Vec::new(),
+        }
+    }
+}
+
+/// This node's connections and subscriptions: a broker hands it every
+/// event through [`Hub::deliver`] (module docs of [`crate::broker`]).
+pub struct Hub {
     config: Arc<Config>,
     clock: Clock,
     metrics: Arc<Metrics>,
@@ -202,6 +228,9 @@ pub(crate) struct Hub {
     /// Where to report channel interest, for a broker that subscribes per
     /// channel (Redis); `None` when the broker needs no reports.
     interest: Option<mpsc::UnboundedSender<Interest>>,
+    /// This node's presence registry (members and watchers of the channels
+    /// `presence_channels` names), shared by the node and its broker.
+    presence: Arc<Presence>,
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the
@@ -224,6 +253,7 @@ impl Hub {
         interest: Option<mpsc::UnboundedSender<Interest>>,
     ) -> Self {
         Self {
+            presence: Arc::new(Presence::new(&config.node_id)),
             interest,
             config,
             clock,
@@ -240,6 +270,23 @@ impl Hub {
         &self.clock
     }
 
+    /// The node's clock: milliseconds since the node started (monotonic),
+    /// the time base of history TTLs and idempotency windows.
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    /// The configuration the node runs with (history channels and size,
+    /// outbound queue, ...).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// This node's presence registry.
+    pub(crate) fn presence(&self) -> &Arc<Presence> {
+        &self.presence
+    }
+
     /// Reserves a connection slot; `None` when the node is full. The slot is
     /// released when the returned guard drops, whether the upgrade succeeds
     /// and the session ends, or the upgrade fails.
@@ -253,7 +300,8 @@ impl Hub {
             .map(|_| Slot { hub: self.clone() })
     }
 
-    pub(crate) fn connection_count(&self) -> usize {
+    /// How many connections this node has (reserved slots included).
+    pub fn connection_count(&self) -> usize {
         self.connection_count.load(Ordering::Acquire)
     }
 
@@ -297,7 +345,7 @@ impl Hub {
     }
 
     /// How many connections `user` has on this node.
-    pub(crate) fn user_connection_count(&self, user: &str) -> usize {
+    pub fn user_connection_count(&self, user: &str) -> usize {
         lock(&self.users).get(user).map_or(0, HashMap::len)
     }
 
@@ -322,8 +370,15 @@ impl Hub {
     /// `subscribed` and the replay, then the live events held back, skipping
     /// those at or below the answered position (already part of the
     /// replay); from then on events flow live. Under the channel's lock, so
-    /// nothing slips between the replay and the live stream.
-    pub(crate) fn activate(&self, conn: &Connection, channel: &ChannelName, joined: Joined) {
+    /// nothing slips between the replay and the live stream. `presence` is
+    /// `subscribed.presence` (`None` when the subscribe did not ask).
+    pub(crate) fn activate(
+        &self,
+        conn: &Connection,
+        channel: &ChannelName,
+        joined: Joined,
+        presence: Option<bool>,
+    ) {
         let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
         let Some(entry) = shard.get_mut(channel) else {
             return;
@@ -341,7 +396,8 @@ impl Hub {
             channel,
             joined.position.as_ref(),
             joined.recovered,
-            joined.presence,
+            presence,
+            joined.replayed,
         );
         sub.floor = joined.position;
         for frame in std::iter::once(answer).chain(joined.replay) {
@@ -382,8 +438,19 @@ impl Hub {
 
     /// The one delivery entry: queues a ready frame (serialized once by
     /// the broker) to every local recipient, counting the publication and
-    /// its fan-out time.
-    pub(crate) fn deliver(&self, to: Recipients<'_>, frame: &Frame) -> Outcome {
+    /// its fan-out time. Never waits: a recipient whose outbound queue is
+    /// full is closed with 4008 (slow consumer) instead.
+    ///
+    /// A history event (`Recipients::Channel` with a [`Sequenced`]
+    /// position) is delivered at most once per position and in offset
+    /// order: an offset at or below the last one delivered answers
+    /// [`Outcome::Duplicate`]; a jump answers [`Outcome::Gap`] (nothing
+    /// delivered) unless `accept_gap`, so the broker can deliver the missing
+    /// offsets first. Events of one channel must be delivered one at a time
+    /// in the order the broker decided (a broker that delivers from several
+    /// threads keeps its own per-channel lock around this call, taken before
+    /// the hub's: see the lock order above).
+    pub fn deliver(&self, to: Recipients<'_>, frame: &Frame) -> Outcome {
         let started = Instant::now();
         let outcome = match to {
             Recipients::Channel(channel, None) => {
@@ -459,7 +526,7 @@ impl Hub {
     fn announce(&self, channel: &ChannelName, entry: &mut ChannelEntry, before: &Position) {
         inc(&self.metrics.stream_discontinuities);
         let limit = self.config.outbound_queue;
-        let notice = frames::subscribed(channel, Some(before), Some(false), None);
+        let notice = frames::subscribed(channel, Some(before), Some(false), None, None);
         for sub in entry.subscribers.values_mut() {
             if !sub.has(Some(before)) {
                 sub.offer(None, &notice, limit);
@@ -542,7 +609,7 @@ impl Hub {
     }
 
     /// How many local subscribers `channel` has.
-    pub(crate) fn subscriber_count(&self, channel: &ChannelName) -> usize {
+    pub fn subscriber_count(&self, channel: &ChannelName) -> usize {
         lock(&self.channels[shard_of(channel.as_str())])
             .get(channel)
             .map_or(0, |e| e.subscribers.len())

@@ -265,7 +265,7 @@ impl Authenticator for JwtAuthenticator {
             None => Ok(Identity::default()),
             Some(token) => self.verify(token).map_err(|e| match e {
                 JwtError::Expired => AuthError::Expired,
-                other => AuthError::Invalid(other.to_string()),
+                other => AuthError::Invalid(other.into()),
             }),
         }
     }

@@ -25,7 +25,7 @@
 
 mod access;
 mod auth;
-mod broker;
+pub mod broker;
 mod clock;
 mod config;
 mod connection;
@@ -34,6 +34,7 @@ mod events;
 mod frames;
 mod heartbeat;
 mod history;
+mod history_api;
 mod http_api;
 mod hub;
 mod idempotency;
@@ -46,6 +47,7 @@ mod pattern;
 mod presence;
 mod presence_api;
 mod rate_limit;
+mod rewind;
 mod serve;
 mod server;
 mod session;
@@ -54,9 +56,9 @@ mod user_limit;
 mod ws;
 
 pub use access::{AccessDenied, ChannelRole, InvalidChannelRole};
-pub use auth::{AuthError, Authenticator, Identity, StaticTokens};
+pub use auth::{AuthError, Authenticator, Identity, InvalidToken, StaticTokens};
 pub use brain_ws_protocol::http::AuthMode;
-pub use broker::{BrokerError, Published};
+pub use broker::{BrokerError, BrokerFailure, Published};
 pub use config::{BrokerConfig, Config, ConfigError, RedisTls};
 pub use events::EmitResult;
 pub use history::Position;
@@ -80,7 +82,7 @@ pub use tls::{TlsError, TlsFiles};
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// let node = brain_ws_server::Node::start(brain_ws_server::Config::default())?;
+/// let node = brain_ws_server::Node::start(brain_ws_server::Config::default()).await?;
 /// let app = axum::Router::new().nest("/brain", brain_ws_server::router(&node));
 /// # let _ = app; Ok(()) }
 /// ```

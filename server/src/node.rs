@@ -10,18 +10,19 @@ use brain_ws_protocol::catalog::{Event, StandardChannel, SystemEvent, SystemStat
 use brain_ws_protocol::http::{
     ChannelSubscribersResponse, NodeStats, PresenceResponse, PresenceStatsResponse, StatsResponse,
 };
-use brain_ws_protocol::{ChannelName, EventType, StreamPosition, unix_timestamp};
+use brain_ws_protocol::{ChannelName, EventType, unix_timestamp};
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::broker::memory::MemoryBroker;
+use crate::broker::MemoryBroker;
 use crate::broker::redis::RedisBroker;
 use crate::broker::{Broker, BrokerError, BrokerHealth, Publication, Published};
 use crate::clock::Clock;
 use crate::config::{BrokerConfig, Config};
 use crate::connection::Connection;
 use crate::frames::Frame;
+use crate::history::{Page, Position, Replay, Start};
 use crate::hub::{Hub, Slot, Target};
 use crate::metrics::{HubGauges, Metrics};
 use crate::presence::{Change, Presence};
@@ -58,7 +59,7 @@ const STARTUP_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 pub type PublishError = BrokerError;
 
 /// Why a presence read was refused.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum PresenceError {
     /// The channel has no presence (no `presence_channels` pattern matches
     /// it): HTTP 404 `presence_disabled`.
@@ -73,19 +74,79 @@ impl Node {
     /// Validates `config` and starts a node (with its heartbeat task) without
     /// a listener: mount [`crate::router`] in your own axum app to serve it.
     /// [`crate::Server::start`] does both.
-    pub fn start(config: Config) -> Result<Self, crate::ConfigError> {
+    ///
+    /// With the Redis broker, Redis is asked once first (connect, `AUTH`,
+    /// `SELECT`, `PING`, at most 3 s): a configuration it refuses (a
+    /// password, a DB index out of range, a peer that is not Redis) fails
+    /// with [`crate::StartError::Broker`]; an unreachable Redis does not (the
+    /// node starts not ready and keeps retrying).
+    ///
+    /// # Errors
+    /// [`crate::StartError::Config`] for an invalid configuration,
+    /// [`crate::StartError::Broker`] for a broker that refuses it.
+    pub async fn start(config: Config) -> Result<Self, crate::StartError> {
         config.validate()?;
+        if let BrokerConfig::Redis(url) = &config.broker {
+            let client = crate::broker::redis::client(url, &config.redis_tls)?;
+            let broker = config.broker.redacted();
+            if let Err(failure) = crate::broker::redis::probe::check(&client, &broker).await {
+                return Err(crate::StartError::Broker { broker, failure });
+            }
+        }
         let node = Self::new(config)?;
-        tokio::spawn(crate::heartbeat::run(node.clone()));
-        if node.is_cluster() {
-            tokio::spawn(node.clone().announce_startup());
+        node.run();
+        Ok(node)
+    }
+
+    /// [`Node::start`] on the application's own broker: `broker` receives
+    /// the node's [`Hub`](crate::broker::Hub), which it delivers to, and the
+    /// hub's [`Interests`](crate::broker::Interests) (which channels gain
+    /// their first and lose their last local subscriber; drop it if the
+    /// broker does not need them), and returns the
+    /// [`Broker`](crate::broker::Broker) every publication and subscription
+    /// goes through (`config.broker` is not consulted). Wrapping a
+    /// [`MemoryBroker`] is the shortest case:
+    ///
+    /// ```no_run
+    /// # fn demo() -> Result<(), brain_ws_server::ConfigError> {
+    /// use brain_ws_server::broker::MemoryBroker;
+    /// let node = brain_ws_server::Node::start_with_broker(
+    ///     brain_ws_server::Config::default(),
+    ///     |hub, _interests| MemoryBroker::new(hub),
+    /// )?;
+    /// # let _ = node; Ok(()) }
+    /// ```
+    pub fn start_with_broker<B: Broker>(
+        config: Config,
+        broker: impl FnOnce(Arc<Hub>, crate::broker::Interests) -> B,
+    ) -> Result<Self, crate::ConfigError> {
+        config.validate()?;
+        let config = Arc::new(config);
+        let metrics = Arc::new(Metrics::default());
+        let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+        let hub = Arc::new(Hub::new(
+            config.clone(),
+            Clock::new(),
+            metrics.clone(),
+            Some(tx),
+        ));
+        let broker = Arc::new(broker(hub.clone(), rx));
+        let node = Self::assemble(config, metrics, hub, broker);
+        node.run();
+        Ok(node)
+    }
+
+    /// Starts the heartbeat task and announces `system_startup`.
+    fn run(&self) {
+        tokio::spawn(crate::heartbeat::run(self.clone()));
+        if self.is_cluster() {
+            tokio::spawn(self.clone().announce_startup());
         } else {
             // One node: nothing to wait for, and announced before anyone
             // can subscribe (the in-memory broker publishes synchronously).
-            let (channel, event_type, data) = node.startup_event();
-            let _ = node.publish(&channel, &event_type, data).now_or_never();
+            let (channel, event_type, data) = self.startup_event();
+            let _ = self.publish(&channel, &event_type, data).now_or_never();
         }
-        Ok(node)
     }
 
     /// Emits `system_shutdown`, closes every connection with 1001 (going
@@ -168,7 +229,6 @@ impl Node {
     fn new(config: Config) -> Result<Self, crate::ConfigError> {
         let config = Arc::new(config);
         let metrics = Arc::new(Metrics::default());
-        let presence = Arc::new(Presence::new(&config.node_id));
         let (hub, broker): (Arc<Hub>, Arc<dyn Broker>) = match &config.broker {
             BrokerConfig::Memory => {
                 let hub = Arc::new(Hub::new(
@@ -177,10 +237,7 @@ impl Node {
                     metrics.clone(),
                     None,
                 ));
-                (
-                    hub.clone(),
-                    Arc::new(MemoryBroker::new(config.clone(), hub, presence.clone())),
-                )
+                (hub.clone(), Arc::new(MemoryBroker::new(hub)))
             }
             BrokerConfig::Redis(url) => {
                 let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
@@ -190,16 +247,26 @@ impl Node {
                     metrics.clone(),
                     Some(tx.clone()),
                 ));
-                let broker =
-                    RedisBroker::start(config.clone(), url, hub.clone(), presence.clone(), tx, rx)?;
+                let broker = RedisBroker::start(config.clone(), url, hub.clone(), tx, rx)?;
                 tracing::info!(broker = %config.broker.redacted(), prefix = %config.redis_prefix, "using the redis broker");
                 (hub, Arc::new(broker))
             }
         };
+        Ok(Self::assemble(config, metrics, hub, broker))
+    }
+
+    /// The node around its hub and broker, with the metrics registry.
+    fn assemble(
+        config: Arc<Config>,
+        metrics: Arc<Metrics>,
+        hub: Arc<Hub>,
+        broker: Arc<dyn Broker>,
+    ) -> Self {
         let mut registry = prometheus_client::registry::Registry::default();
         metrics.register(&mut registry, hub.clone());
         broker.register_metrics(&mut registry);
-        Ok(Self {
+        let presence = hub.presence().clone();
+        Self {
             inner: Arc::new(NodeInner {
                 config,
                 hub,
@@ -211,34 +278,45 @@ impl Node {
                 sessions: TaskTracker::new(),
                 user_slots: Arc::default(),
             }),
-        })
+        }
     }
 
     /// Subscribes a connection: the hub holds its live events back while
-    /// the broker answers with the channel's position and the replay for
-    /// `since`; then `subscribed`, the replay and the held-back events go
-    /// out in order, without gap or duplicate. On a presence channel the
-    /// connection then becomes a member (announced with `join` to the
-    /// channel's other watchers) and, with `presence`, a watcher.
+    /// the broker answers with the channel's position and the replay
+    /// (`since` or `rewind`); then `subscribed`, the replay and the
+    /// held-back events go out in order, without gap or duplicate. On a
+    /// presence channel the connection then becomes a member (announced
+    /// with `join` to the channel's other watchers) and, with `presence`, a
+    /// watcher.
     pub(crate) async fn subscribe(
         &self,
         conn: &Arc<Connection>,
         channel: &ChannelName,
-        since: Option<&StreamPosition>,
+        replay: Option<&Replay>,
         presence: bool,
     ) {
         let hub = &self.inner.hub;
         let keeps_presence = self.inner.config.keeps_presence(channel.as_str());
         hub.subscribe_pending(conn, channel);
-        let mut joined = self.inner.broker.subscribe(channel, since).await;
-        joined.presence = presence.then_some(keeps_presence);
-        hub.activate(conn, channel, joined);
+        let joined = self.inner.broker.subscribe(channel, replay).await;
+        hub.activate(conn, channel, joined, presence.then_some(keeps_presence));
         if keeps_presence && let Some(info) = self.inner.presence.join(conn, channel, presence) {
             self.inner
                 .broker
                 .presence_changed(channel.clone(), Change::Join, info)
                 .await;
         }
+    }
+
+    /// Reads a history channel's retained events (`history::page`), with
+    /// its position; the caller checks that it keeps history.
+    pub(crate) async fn history(
+        &self,
+        channel: &ChannelName,
+        start: Start<'_>,
+        limit: usize,
+    ) -> Result<(Position, Page), BrokerError> {
+        self.inner.broker.history(channel, start, limit).await
     }
 
     /// Ends a connection's subscription; false if it had none.
@@ -521,7 +599,7 @@ impl Node {
 
     /// Whether the broker is reachable: `None` when it is, or why not
     /// (`/ready` answers 503 and publishing fails meanwhile).
-    pub fn broker_unavailable(&self) -> Option<String> {
+    pub fn broker_unavailable(&self) -> Option<crate::BrokerFailure> {
         match self.inner.broker.health() {
             BrokerHealth::Up => None,
             BrokerHealth::Down(reason) => Some(reason),

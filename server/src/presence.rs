@@ -26,9 +26,9 @@ use crate::frames::Frame;
 
 const SHARDS: usize = 32;
 
-/// A `join` or a `leave`.
+/// A `join` or a `leave` (docs/protocol.md, "Presence").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Change {
+pub enum Change {
     /// A connection subscribed to a presence channel.
     Join,
     /// A connection left it (unsubscribed, closed, or its node died).
@@ -37,11 +37,11 @@ pub(crate) enum Change {
 
 /// A presence channel's counts (`GET .../presence/stats`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(crate) struct Counts {
+pub struct Counts {
     /// Subscribed connections.
-    pub(crate) connections: u64,
+    pub connections: u64,
     /// Distinct authenticated users among them.
-    pub(crate) users: u64,
+    pub users: u64,
 }
 
 /// One presence channel on this node.

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use brain_ws_protocol::ErrorCode;
 use brain_ws_protocol::http::{PresenceResponse, PresenceStatsResponse};
 
-use crate::http_api::{ApiError, channel_path, unavailable};
+use crate::http_api::{ApiError, channel_in_path, unavailable};
 use crate::node::{Node, PresenceError};
 
 fn refused(e: PresenceError) -> ApiError {
@@ -30,7 +30,7 @@ pub(crate) async fn members(
     State(node): State<Node>,
     channel: Result<Path<String>, PathRejection>,
 ) -> Result<Json<PresenceResponse>, ApiError> {
-    let channel = channel_path(channel)?;
+    let channel = channel_in_path(channel)?;
     node.presence(&channel).await.map(Json).map_err(refused)
 }
 
@@ -39,7 +39,7 @@ pub(crate) async fn stats(
     State(node): State<Node>,
     channel: Result<Path<String>, PathRejection>,
 ) -> Result<Json<PresenceStatsResponse>, ApiError> {
-    let channel = channel_path(channel)?;
+    let channel = channel_in_path(channel)?;
     node.presence_stats(&channel)
         .await
         .map(Json)

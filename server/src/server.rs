@@ -13,11 +13,11 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
-use crate::http_api;
 use crate::node::Node;
 use crate::presence_api;
 use crate::tls::Reloadable;
 use crate::ws;
+use crate::{history_api, http_api};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -31,8 +31,16 @@ pub enum StartError {
     /// The broker's configuration can never work (a Redis DB index out of
     /// range, a refused password, a peer that is not Redis). An unreachable
     /// broker is not this: it is retried in the background.
-    #[error("{0}")]
-    Broker(String),
+    #[error(
+        "the broker at {broker} refuses this configuration: {}",
+        crate::broker::redis::health::explain(failure)
+    )]
+    Broker {
+        /// The broker URL without its password.
+        broker: String,
+        /// Why: [`BrokerFailure::is_permanent`](crate::BrokerFailure::is_permanent) holds.
+        failure: crate::BrokerFailure,
+    },
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -71,11 +79,6 @@ impl Server {
     /// Validates `config`, binds, and serves in the background.
     pub async fn start(config: Config) -> Result<Self, StartError> {
         config.validate()?;
-        if let crate::config::BrokerConfig::Redis(url) = &config.broker {
-            crate::broker::redis::probe::check(url, &config.broker.redacted())
-                .await
-                .map_err(StartError::Broker)?;
-        }
         let addr = config.bind;
         let listener = listen(addr).map_err(|source| StartError::Bind { addr, source })?;
         let addr = listener
@@ -86,7 +89,8 @@ impl Server {
             .as_ref()
             .map(|t| t.server_config().map(tokio_rustls::TlsAcceptor::from))
             .transpose()?;
-        let node = Node::start(config)?;
+        // Probes the broker: a configuration Redis refuses fails here.
+        let node = Node::start(config).await?;
         let app = app(&node);
         let serve = tokio::spawn(crate::serve::run(listener, app, node.clone(), acceptor));
         if let Some(tls) = &tls {
@@ -194,6 +198,10 @@ pub(crate) fn admin_router(node: &Node) -> Router {
         .route("/api/ws/users/{user_id}/send", post(http_api::send_to_user))
         .route("/api/ws/stats", get(http_api::stats))
         .route("/api/ws/channels/{channel}", get(http_api::channel))
+        .route(
+            "/api/ws/channels/{channel}/history",
+            get(history_api::history),
+        )
         .route(
             "/api/ws/channels/{channel}/presence",
             get(presence_api::members),

@@ -12,8 +12,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use brain_ws_protocol::{
-    ChannelName, ClientMessage, CloseCode, ErrorCode, EventType, StreamPosition,
-    decode_client_message,
+    ChannelName, ClientMessage, CloseCode, ErrorCode, EventType, decode_client_message,
 };
 use futures_util::{SinkExt, StreamExt};
 
@@ -22,6 +21,7 @@ use crate::connection::{Connection, Next};
 use crate::direct::{DirectSocket, DirectSocketParts};
 use crate::frames;
 use crate::frames::Frame;
+use crate::history::Replay;
 use crate::hub::Slot;
 use crate::metrics::inc;
 use crate::node::Node;
@@ -40,8 +40,12 @@ const CLOSE_ECHO_TIMEOUT: Duration = Duration::from_millis(250);
 const PUBLISH_QUEUE: usize = 64;
 /// How long a publish waits for room in a full [`PUBLISH_QUEUE`] (the
 /// client's reads pause meanwhile) before it is refused with `rate_limited`.
-/// Only a stalled broker keeps the queue full that long.
-const PUBLISH_QUEUE_WAIT: Duration = Duration::from_secs(2);
+/// Only a stalled broker keeps the queue full that long. Shorter than the
+/// Redis broker's command timeout (2 s): a publish in flight frees its slot
+/// by then at the latest, so a wait as long as that timeout would always
+/// end with room, and a stalled broker would pause the client's reads for
+/// 2 s per publish instead of refusing (`faults::a_full_client_publish_queue_...`).
+const PUBLISH_QUEUE_WAIT: Duration = Duration::from_secs(1);
 
 /// Everything a session needs, handed over by the upgrade handler.
 pub(crate) struct SessionStart {
@@ -52,6 +56,8 @@ pub(crate) struct SessionStart {
     pub(crate) user_slot: Option<UserSlot>,
     /// For `/ws/channel/{channel}`: subscribe right after the welcome.
     pub(crate) initial_channel: Option<ChannelName>,
+    /// With `initial_channel`: its `?rewind=N`.
+    pub(crate) initial_replay: Option<Replay>,
 }
 
 /// How a session reaches its client.
@@ -89,6 +95,7 @@ pub(crate) async fn run(transport: Transport, start: SessionStart) {
         slot,
         user_slot,
         initial_channel,
+        initial_replay,
     } = start;
     let heartbeat_interval = node.config().heartbeat_interval.as_secs_f64();
     let conn = node.register(identity.user_id.clone(), |conn| {
@@ -122,7 +129,7 @@ pub(crate) async fn run(transport: Transport, start: SessionStart) {
         publications: None,
     };
     if let Some(channel) = initial_channel {
-        session.subscribe(channel, None, false).await;
+        session.subscribe(channel, initial_replay, false).await;
     }
 
     let close = session.pump(&mut socket).await;
@@ -328,7 +335,13 @@ impl Session<'_> {
                 channel,
                 since,
                 presence,
-            }) => self.subscribe(channel, since, presence).await,
+                rewind,
+            }) => match crate::rewind::replay(self.node.config(), since, rewind) {
+                Ok(replay) => self.subscribe(channel, replay, presence).await,
+                Err(message) => {
+                    self.reply_error(ErrorCode::INVALID_MESSAGE, message, Some(channel.as_str()));
+                }
+            },
             Ok(ClientMessage::Unsubscribe { channel }) => self.unsubscribe(channel),
             Ok(ClientMessage::Ping) => {
                 self.conn.offer(frames::pong());
@@ -347,12 +360,7 @@ impl Session<'_> {
         self.conn.offer(frames::error(code, message, channel));
     }
 
-    async fn subscribe(
-        &mut self,
-        channel: ChannelName,
-        since: Option<StreamPosition>,
-        presence: bool,
-    ) {
+    async fn subscribe(&mut self, channel: ChannelName, replay: Option<Replay>, presence: bool) {
         let max = self.node.config().max_subscriptions;
         if !self.subscriptions.contains(&channel) && self.subscriptions.len() >= max {
             return self.reply_error(
@@ -369,7 +377,7 @@ impl Session<'_> {
             );
         }
         self.node
-            .subscribe(self.conn, &channel, since.as_ref(), presence)
+            .subscribe(self.conn, &channel, replay.as_ref(), presence)
             .await;
         self.subscriptions.insert(channel);
     }

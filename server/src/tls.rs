@@ -33,10 +33,58 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// The cause inside a [`TlsError`] (a PEM or rustls error).
+type Source = Box<dyn std::error::Error + Send + Sync>;
+
 /// Why the TLS certificate could not be loaded.
 #[derive(Debug, thiserror::Error)]
-#[error("TLS: {0}")]
-pub struct TlsError(String);
+#[non_exhaustive]
+pub enum TlsError {
+    /// The certificate file cannot be read or is not PEM.
+    #[error("TLS: {}: {source}", .path.display())]
+    Certificate {
+        /// `--tls-cert`.
+        path: PathBuf,
+        /// The reader's error.
+        source: Source,
+    },
+    /// The certificate file holds no `CERTIFICATE` block.
+    #[error("TLS: {}: no CERTIFICATE block", .path.display())]
+    NoCertificate {
+        /// `--tls-cert`.
+        path: PathBuf,
+    },
+    /// The key file cannot be read, is not PEM, or holds no private key.
+    #[error("TLS: {}: {source}", .path.display())]
+    Key {
+        /// `--tls-key`.
+        path: PathBuf,
+        /// The reader's error.
+        source: Source,
+    },
+    /// The private key is not the certificate's.
+    #[error("TLS: {} and {}: the private key does not match the certificate", .cert.display(), .key.display())]
+    KeyMismatch {
+        /// `--tls-cert`.
+        cert: PathBuf,
+        /// `--tls-key`.
+        key: PathBuf,
+    },
+    /// rustls refuses the certificate and key for another reason.
+    #[error("TLS: {} and {}: {source}", .cert.display(), .key.display())]
+    Rejected {
+        /// `--tls-cert`.
+        cert: PathBuf,
+        /// `--tls-key`.
+        key: PathBuf,
+        /// rustls's error.
+        source: rustls::Error,
+    },
+    /// The TLS configuration cannot be built (no protocol version the
+    /// crypto provider supports).
+    #[error("TLS: {0}")]
+    Config(rustls::Error),
+}
 
 /// The crypto provider of both the server and (in tests) its clients.
 fn provider() -> Arc<CryptoProvider> {
@@ -45,30 +93,36 @@ fn provider() -> Arc<CryptoProvider> {
 
 /// Reads and checks the certificate chain and key.
 fn load(files: &TlsFiles, provider: &CryptoProvider) -> Result<CertifiedKey, TlsError> {
+    let certificate = |e: rustls_pki_types::pem::Error| TlsError::Certificate {
+        path: files.cert.clone(),
+        source: Box::new(e),
+    };
     let chain = CertificateDer::pem_file_iter(&files.cert)
-        .map_err(|e| TlsError(format!("{}: {e}", files.cert.display())))?
+        .map_err(certificate)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| TlsError(format!("{}: {e}", files.cert.display())))?;
+        .map_err(certificate)?;
     if chain.is_empty() {
-        return Err(TlsError(format!(
-            "{}: no CERTIFICATE block",
-            files.cert.display()
-        )));
+        return Err(TlsError::NoCertificate {
+            path: files.cert.clone(),
+        });
     }
-    let key = PrivateKeyDer::from_pem_file(&files.key)
-        .map_err(|e| TlsError(format!("{}: {e}", files.key.display())))?;
-    CertifiedKey::from_der(chain, key, provider).map_err(|e| {
-        let why = match e {
-            rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
-                "the private key does not match the certificate".to_owned()
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| TlsError::Key {
+        path: files.key.clone(),
+        source: Box::new(e),
+    })?;
+    let (cert, key_path) = (files.cert.clone(), files.key.clone());
+    CertifiedKey::from_der(chain, key, provider).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(rustls::InconsistentKeys::KeyMismatch) => {
+            TlsError::KeyMismatch {
+                cert,
+                key: key_path,
             }
-            other => other.to_string(),
-        };
-        TlsError(format!(
-            "{} and {}: {why}",
-            files.cert.display(),
-            files.key.display()
-        ))
+        }
+        source => TlsError::Rejected {
+            cert,
+            key: key_path,
+            source,
+        },
     })
 }
 
@@ -103,7 +157,7 @@ impl Reloadable {
     pub(crate) fn server_config(self: &Arc<Self>) -> Result<Arc<ServerConfig>, TlsError> {
         let mut config = ServerConfig::builder_with_provider(self.provider.clone())
             .with_safe_default_protocol_versions()
-            .map_err(|e| TlsError(e.to_string()))?
+            .map_err(TlsError::Config)?
             .with_no_client_auth()
             .with_cert_resolver(self.clone());
         // HTTP/1.1 only (hyper's http1 server); announced so that clients

@@ -14,6 +14,7 @@ use axum::response::{IntoResponse, Response};
 use brain_ws_protocol::{ChannelName, ErrorCode};
 
 use crate::direct::{self, Upgrade};
+use crate::history::Replay;
 use crate::http_api::{ApiError, bad_path};
 use crate::metrics::Refusal;
 use crate::node::Node;
@@ -45,7 +46,8 @@ pub(crate) async fn connect(
     }
 }
 
-/// `GET /ws/channel/{channel}`: connect and subscribe at once.
+/// `GET /ws/channel/{channel}`: connect and subscribe at once; with
+/// `?rewind=N`, replaying the channel's last N events first.
 pub(crate) async fn channel(
     State(node): State<Node>,
     channel: Result<Path<String>, PathRejection>,
@@ -54,6 +56,11 @@ pub(crate) async fn channel(
     upgrade: Upgrade,
 ) -> Response {
     let Upgrade { direct, websocket } = upgrade;
+    // A bad `?rewind=` is refused before anything else, upgrade or not.
+    let replay = match crate::rewind::from_query(node.config(), &query) {
+        Ok(replay) => replay,
+        Err(e) => return e.into_response(),
+    };
     let upgrade = match websocket {
         Ok(upgrade) => upgrade,
         Err(rejection) => {
@@ -70,7 +77,13 @@ pub(crate) async fn channel(
         }
     };
     match ChannelName::new(&channel) {
-        Ok(channel) => accept(node, &query, &headers, (upgrade, direct), Some(channel)),
+        Ok(channel) => accept(
+            node,
+            &query,
+            &headers,
+            (upgrade, direct),
+            Some((channel, replay)),
+        ),
         Err(e) => {
             node.metrics().refused(Refusal::InvalidChannel);
             ApiError::new(
@@ -194,8 +207,10 @@ fn accept(
     query: &HashMap<String, String>,
     headers: &HeaderMap,
     (upgrade, direct): (WebSocketUpgrade, Option<hyper::upgrade::OnUpgrade>),
-    initial_channel: Option<ChannelName>,
+    initial: Option<(ChannelName, Option<Replay>)>,
 ) -> Response {
+    let (initial_channel, initial_replay) = initial.unzip();
+    let initial_replay = initial_replay.flatten();
     if node.is_shutting_down() {
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -286,6 +301,7 @@ fn accept(
                     slot,
                     user_slot,
                     initial_channel,
+                    initial_replay,
                 },
             )
             .await;
@@ -307,6 +323,7 @@ fn accept(
                     slot,
                     user_slot,
                     initial_channel,
+                    initial_replay,
                 },
             ))
         })

@@ -157,7 +157,7 @@ export const DEFAULTS = {
 } as const;
 
 /** Server errors that answer a `subscribe` (and so fail the subscription). */
-const SUBSCRIBE_ERRORS: ReadonlySet<string> = new Set(["forbidden", "subscription_limit", "invalid_channel"]);
+const SUBSCRIBE_ERRORS: ReadonlySet<string> = new Set(["forbidden", "subscription_limit", "invalid_channel", "invalid_message"]);
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_TYPES);
 
 /** What the client calls on a subscription handle. */
@@ -180,8 +180,24 @@ class Channel implements ChannelView {
   answered = false;
   /** Set when the last handle went: the wire unsubscribe waits one task, so a remount (React StrictMode) keeps it. */
   linger: ReturnType<typeof setTimeout> | undefined;
+  /** The `rewind` of the first subscribe, until the server answers it. */
+  rewind: number | undefined;
 
   constructor(readonly name: string) {}
+}
+
+/** Options of {@link BrainWsClient.subscribe}. */
+export interface SubscribeOptions {
+  /**
+   * Replay the channel's last `rewind` retained events before live ones
+   * (docs/protocol.md, Rewind): at most the server's `history.max_rewind`
+   * (`GET /api/ws/info`; a larger one fails the subscription with the
+   * server's `invalid_message`). Only for a channel's first subscription on
+   * this client: on a channel it already holds, `subscribe` throws
+   * `invalid` (the replay would reach the existing handles again).
+   * `subscribed.replayed` says how many came.
+   */
+  rewind?: number;
 }
 
 function validChannel(channel: unknown): asserts channel is string {
@@ -234,7 +250,8 @@ export class BrainWsClient {
   private readonly channels = new Map<string, Channel>();
   /** Per channel: answers still due for subscriptions already dropped (skip them). */
   private readonly staleAnswers = new Map<string, number>();
-  private readonly publishQueue: string[] = [];
+  /** Publishes held while disconnected: their frames, and what `not_sent` reports name. */
+  private readonly publishQueue: { channel: string; type: string; frame: string }[] = [];
   private readonly WS: WebSocketConstructor | undefined;
   private ws: WebSocketLike | null = null;
   private state_: ConnectionState = "connecting";
@@ -265,7 +282,13 @@ export class BrainWsClient {
         "this runtime has no WebSocket: pass one, e.g. createClient({ url, WebSocket }) with `import WebSocket from \"ws\"`",
       );
     }
-    queueMicrotask(() => void this.open());
+    // On a microtask, so that listeners attached right after `createClient`
+    // (in the same task) see the first state, `connecting`, too.
+    queueMicrotask(() => {
+      if (this.state_ !== "connecting") return; // closed meanwhile
+      this.setState("connecting");
+      void this.open();
+    });
   }
 
   /** The connection's state. */
@@ -307,10 +330,22 @@ export class BrainWsClient {
     if (this.state_ === "closed") {
       throw new BrainWsError("closed_by_client", "the client is closed", { channel });
     }
+    const rewind = options.rewind;
+    if (rewind !== undefined && !(Number.isSafeInteger(rewind) && rewind >= 0)) {
+      throw new BrainWsError("invalid", `rewind must be a whole number of events, not ${String(rewind)}`, { channel });
+    }
     let ch = this.channels.get(channel);
+    if (ch && rewind !== undefined && ch.subs.size > 0) {
+      throw new BrainWsError(
+        "invalid",
+        `this client already subscribes to ${channel}: rewind applies to a channel's first subscription only`,
+        { channel },
+      );
+    }
     if (!ch) {
       ch = new Channel(channel);
       ch.presence = presence;
+      ch.rewind = rewind;
       this.channels.set(channel, ch);
       if (this.state_ === "connected") this.sendSubscribe(ch);
     } else {
@@ -370,14 +405,17 @@ export class BrainWsClient {
   }
 
   /**
-   * Publishes an event on `channel` as this client (`publish` message; the
-   * server allows it only on its `client_publish_channels`, else it answers
-   * `error` `publish_not_allowed`; `unavailable` while its Redis is down, the
-   * event delivered nowhere: each refusal reaches `on("error")` as a
-   * `BrainWsError` of kind `server` with `code` and `channel`). While
-   * disconnected the message is held (up to `publishQueueSize`) and sent
-   * after the next connect. Throws `invalid` for a bad channel or event type,
-   * `overflow` when the queue is full, `closed_by_client` after `close()`.
+   * Publishes an event on `channel` as this client (a `publish` message;
+   * docs/clients.md, Publishing, says exactly what is guaranteed). The
+   * protocol has no success acknowledgement: silence is not proof of
+   * delivery. Each refusal of the server (`publish_not_allowed`,
+   * `forbidden`, `rate_limited`, `unavailable`) reaches `on("error")` as a
+   * `BrainWsError` of kind `server` with its `code` and, when the server
+   * named it, `channel`. While disconnected the message is held (up to
+   * `publishQueueSize`) and sent, in call order, after the next connect; if
+   * the client closes first, each held publish is reported as `not_sent`.
+   * Throws `invalid` for a bad channel or event type, `overflow` when the
+   * queue is full, `closed_by_client` after `close()`; nothing is sent then.
    */
   publish(channel: string, type: string, data?: unknown): void {
     validChannel(channel);
@@ -398,7 +436,7 @@ export class BrainWsClient {
     if (this.publishQueue.length >= cap) {
       throw new BrainWsError("overflow", `${cap} publishes are already waiting for the connection`, { channel });
     }
-    this.publishQueue.push(frame);
+    this.publishQueue.push({ channel, type, frame });
   }
 
   /** Closes the connection (code 1000) and ends every subscription; the client does not reconnect. Idempotent. */
@@ -600,7 +638,7 @@ export class BrainWsClient {
     this.ws = null;
     if (ws) this.dropSocket(ws, 1000);
     this.error_ = error;
-    this.publishQueue.length = 0;
+    const unsent = this.publishQueue.splice(0);
     for (const ch of this.channels.values()) {
       if (ch.linger !== undefined) clearTimeout(ch.linger);
       for (const sub of ch.subs) sub._end();
@@ -609,6 +647,12 @@ export class BrainWsClient {
     if (error) this.log("error", error.message);
     this.setState("closed", { ...change, ...(error ? { error } : {}) });
     if (error) this.listeners.emit("error", error);
+    for (const { channel, type } of unsent) {
+      this.listeners.emit(
+        "error",
+        new BrainWsError("not_sent", `the client closed before this publish (${type} on ${channel}) could be sent`, { channel }),
+      );
+    }
   }
 
   private send(message: ClientMessage): void {
@@ -692,20 +736,21 @@ export class BrainWsClient {
     for (const ch of this.channels.values()) {
       if (ch.linger === undefined) this.sendSubscribe(ch);
     }
-    for (const frame of this.publishQueue.splice(0)) this.ws?.send(frame);
+    for (const { frame } of this.publishQueue.splice(0)) this.ws?.send(frame);
   }
 
-  /** Sends `subscribe`, with the channel's position as `since` unless `fresh`. */
+  /**
+   * Sends `subscribe`, with the channel's position as `since` unless
+   * `fresh`; the first one of a channel carries its `rewind`, if any.
+   */
   private sendSubscribe(ch: Channel, fresh = false): void {
     const since = fresh ? undefined : ch.position;
     ch.outstanding = true;
     ch.sentSince = since ? { ...since } : null;
-    this.send({
-      type: "subscribe",
-      channel: ch.name,
-      ...(since ? { since: { ...since } } : {}),
-      ...(ch.presence ? { presence: true } : {}),
-    });
+    if (since) this.send({ type: "subscribe", channel: ch.name, since: { ...since }, ...(ch.presence ? { presence: true } : {}) });
+    else if (ch.rewind !== undefined && !ch.answered)
+      this.send({ type: "subscribe", channel: ch.name, rewind: ch.rewind, ...(ch.presence ? { presence: true } : {}) });
+    else this.send({ type: "subscribe", channel: ch.name, ...(ch.presence ? { presence: true } : {}) });
   }
 
   /** Whether an answer for `channel` belongs to a subscription already dropped (and consumes it). */
@@ -734,15 +779,21 @@ export class BrainWsClient {
     const epoch = typeof msg.epoch === "string" ? msg.epoch : undefined;
     const offset = typeof msg.offset === "number" ? msg.offset : undefined;
     const recovered = notice ? false : since ? msg.recovered === true : null;
-    // After a recovery the replay follows and moves the position on; in any
-    // other case the answer's position is where the stream continues.
-    if (epoch !== undefined && offset !== undefined && recovered !== true) ch.position = { epoch, offset };
+    const replayed = typeof msg.replayed === "number" ? msg.replayed : null;
+    // After a recovery the replay follows and moves the position on; after a
+    // rewind the stream continues from before the `replayed` events that
+    // follow; in any other case from the answer's position.
+    if (epoch !== undefined && offset !== undefined && recovered !== true) {
+      ch.position = { epoch, offset: offset - (notice ? 0 : (replayed ?? 0)) };
+    }
+    ch.rewind = undefined;
     const info: SubscribedInfo = {
       channel: ch.name,
       presence: typeof msg.presence === "boolean" ? msg.presence : undefined,
       epoch,
       offset,
       recovered,
+      replayed: notice ? null : replayed,
       renewed: ch.answered,
       epochChanged: epoch !== undefined && previous !== undefined && previous.epoch !== epoch,
       previousEpoch: previous?.epoch,
@@ -822,11 +873,19 @@ export class BrainWsClient {
 }
 
 /**
- * Creates a client and starts connecting. Node 20 has no global WebSocket:
- * `createClient({ url, WebSocket })` with `import WebSocket from "ws"`.
+ * Creates a client and starts connecting, on a microtask: a `state` listener
+ * attached in the same task sees `connecting` first. Node 20 has no global
+ * WebSocket: `createClient({ url, WebSocket })` with `import WebSocket from "ws"`.
  *
  * ```ts
- * const client = createClient({ url: "ws://127.0.0.1:8000", getToken: () => auth.token() });
+ * import { createClient } from "@brain/ws-client";
+ *
+ * const client = createClient({
+ *   url: "ws://127.0.0.1:8000",
+ *   // asked before every attempt: a reconnect after 4002 gets a fresh token
+ *   getToken: async () => (await fetch("/api/ws-token", { credentials: "include" })).text(),
+ * });
+ * client.on("state", (state) => console.log(state)); // connecting, connected, …
  * const missions = client.subscribe("missions");
  * missions.on("mission_completed", (e) => console.log(e.data.mission_id));
  * ```

@@ -28,6 +28,9 @@
  *   none (Node 20: pass the `ws` package's).
  * - `closed_by_client`: the operation needs an open client, but `close()` was
  *   called.
+ * - `not_sent`: a `publish` held while disconnected was discarded because
+ *   the client closed (`close()`, a terminal close code) before it could be
+ *   sent; one per publish, with its `channel`, on `client.on("error")`.
  */
 export type BrainWsErrorKind =
   | "closed"
@@ -38,7 +41,8 @@ export type BrainWsErrorKind =
   | "invalid"
   | "overflow"
   | "no_websocket"
-  | "closed_by_client";
+  | "closed_by_client"
+  | "not_sent";
 
 /** An error of `@brain/ws-client`; `kind` says which (see {@link BrainWsErrorKind}). */
 export class BrainWsError extends Error {

@@ -1,8 +1,11 @@
 // The last `limit` events of a channel plus its subscription state, as an
 // immutable snapshot for UI bindings (React's useSyncExternalStore, Vue's
-// shallowRef). Snapshots are rebuilt at most once per animation frame: at
-// thousands of events per second a render per event would starve the main
-// thread, and the ring buffer keeps memory at `limit` events.
+// shallowRef). Events go into a ring buffer (memory stays at `limit` events,
+// nothing is copied per event); snapshots are rebuilt at most once per
+// animation frame, and on a busy channel at most every `minIntervalMs`
+// (default 100): at thousands of events per second a render per event would
+// starve the main thread, and even one per frame of a 100-row table costs
+// more than the events themselves (docs/benchmarks.md).
 
 import type { EventEnvelope } from "@brain/ws-protocol";
 import type { BrainWsClient } from "./client.js";
@@ -30,13 +33,24 @@ export interface FeedOptions {
   /** How many of the latest events to keep (default 100, at least 1). */
   limit?: number;
   /**
-   * The shortest time between two snapshots, in milliseconds (default 0:
-   * at most one per animation frame). The first change after a quiet period
-   * shows at the next frame; a busy channel re-renders at most every
-   * `minIntervalMs`.
+   * The shortest time between two snapshots, in milliseconds (default
+   * {@link DEFAULT_MIN_INTERVAL_MS}, 100; 0: one per animation frame). The
+   * first change after a quiet period shows at the next animation frame; a
+   * busy channel re-renders at most every `minIntervalMs`, each snapshot with
+   * every event that arrived meanwhile (up to `limit`).
    */
   minIntervalMs?: number;
+  /**
+   * Start with the channel's last `rewind` retained events (docs/protocol.md,
+   * Rewind), e.g. `rewind: limit` for a dashboard that opens mid-stream.
+   * Only for the client's first subscription of the channel (see
+   * `client.subscribe`).
+   */
+  rewind?: number;
 }
+
+/** The default `minIntervalMs`: a busy channel re-renders at most 10 times a second. */
+export const DEFAULT_MIN_INTERVAL_MS = 100;
 
 type Scheduler = (flush: () => void) => void;
 
@@ -60,6 +74,7 @@ export class ChannelFeed {
   private scheduled = false;
   private readonly minIntervalMs: number;
   private lastFlush = -Infinity;
+  private readonly rewind: number | undefined;
 
   constructor(
     private readonly client: BrainWsClient,
@@ -68,7 +83,8 @@ export class ChannelFeed {
     private readonly schedule: Scheduler = nextFrame,
   ) {
     this.limit = Math.max(1, Math.floor(options.limit ?? 100));
-    this.minIntervalMs = Math.max(0, options.minIntervalMs ?? 0);
+    this.minIntervalMs = Math.max(0, options.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS);
+    this.rewind = options.rewind;
     this.ring = new Array<EventEnvelope | undefined>(this.limit);
     this.snapshot = this.build();
   }
@@ -76,7 +92,9 @@ export class ChannelFeed {
   /** Subscribes (again); a no-op while started. */
   start(): void {
     if (this.sub) return;
-    const sub = this.client.subscribe(this.channel);
+    // Only the first start rewinds: a restart (React StrictMode) resumes
+    // the subscription that already replayed.
+    const sub = this.client.subscribe(this.channel, this.received === 0 && this.rewind !== undefined ? { rewind: this.rewind } : {});
     this.sub = sub;
     this.offs = [
       sub.on("event", (event) => this.push(event)),

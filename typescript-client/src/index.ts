@@ -17,7 +17,8 @@ export { backoffCeiling, backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } fr
 export { BrainWsError, type BrainWsErrorKind } from "./errors.js";
 export type { Off } from "./emitter.js";
 export { Subscription } from "./subscription.js";
-export { ChannelFeed, type ChannelSnapshot, type FeedOptions } from "./feed.js";
+export { fetchHistory, type HistoryOptions } from "./history.js";
+export { ChannelFeed, DEFAULT_MIN_INTERVAL_MS, type ChannelSnapshot, type FeedOptions } from "./feed.js";
 export { PresenceFeed, type PresenceSnapshot } from "./presence.js";
 export type {
   CatalogueType,

@@ -15,7 +15,7 @@ import {
 } from "react";
 import type { EventEnvelope } from "@brain/ws-protocol";
 import type { BrainWsClient, ConnectionState } from "./client.js";
-import { ChannelFeed, type ChannelSnapshot, type FeedOptions } from "./feed.js";
+import { ChannelFeed, DEFAULT_MIN_INTERVAL_MS, type ChannelSnapshot, type FeedOptions } from "./feed.js";
 import { PresenceFeed, type PresenceSnapshot } from "./presence.js";
 import type { PresenceReadOptions } from "./client.js";
 import type { ChannelEventType, TypedEvent } from "./types.js";
@@ -46,14 +46,21 @@ export function useConnectionState(): ConnectionState {
 
 /**
  * The last `limit` events of `channel` (default 100, newest last) and its
- * subscription's state. Re-renders at most once per animation frame however
- * fast events arrive; memory stays at `limit` events.
+ * subscription's state. Re-renders at most once per animation frame, and on
+ * a busy channel at most every `minIntervalMs` (default 100 ms), however
+ * fast events arrive; memory stays at `limit` events. With `rewind`, it
+ * starts with the channel's last `rewind` retained events (a dashboard that
+ * opens mid-mission shows what happened), then live ones.
  */
 export function useChannel(channel: string, options: FeedOptions = {}): ChannelSnapshot {
   const client = useBrainWsClient();
   const limit = options.limit ?? 100;
-  const minIntervalMs = options.minIntervalMs ?? 0;
-  const feed = useMemo(() => new ChannelFeed(client, channel, { limit, minIntervalMs }), [client, channel, limit, minIntervalMs]);
+  const minIntervalMs = options.minIntervalMs ?? DEFAULT_MIN_INTERVAL_MS;
+  const rewind = options.rewind;
+  const feed = useMemo(
+    () => new ChannelFeed(client, channel, { limit, minIntervalMs, ...(rewind !== undefined ? { rewind } : {}) }),
+    [client, channel, limit, minIntervalMs, rewind],
+  );
   useEffect(() => {
     feed.start();
     return () => feed.stop();

@@ -48,6 +48,12 @@ export interface SubscribedInfo {
    * channel without history, whose events while disconnected are lost.
    */
   recovered: boolean | null;
+  /**
+   * For a subscribe with `rewind`: how many of the channel's latest events
+   * the server replays before live ones (docs/protocol.md, Rewind); `null`
+   * otherwise.
+   */
+  replayed: number | null;
   /** Whether this renews a subscription after a reconnect (or reports a stream restart), not the first answer. */
   renewed: boolean;
   /**

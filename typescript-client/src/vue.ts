@@ -45,7 +45,8 @@ export function useConnectionState(client?: BrainWsClient): Readonly<ShallowRef<
 /**
  * The last `limit` events of `channel` (default 100, newest last) and its
  * subscription's state, as a ref to a snapshot (`ch.value.events`; in a
- * template `ch.events`). Updated at most once per animation frame.
+ * template `ch.events`). Updated at most once per animation frame, and on a
+ * busy channel at most every `minIntervalMs` (default 100 ms).
  *
  * `channel` may be a string, a ref or a getter (`() => props.channel`): when
  * its value changes the old channel is released and the new one subscribed,

@@ -4,7 +4,7 @@
 
 import { afterEach, describe, expect, test } from "vitest";
 import WebSocket, { WebSocketServer } from "ws";
-import { backoffCeiling, backoffDelay, BrainWsError, createClient, type BrainWsClient, type ClientOptions, type ConnectionState, type StateChange, type SubscribedInfo } from "../src/index.js";
+import { backoffCeiling, backoffDelay, BrainWsError, ChannelFeed, createClient, DEFAULT_MIN_INTERVAL_MS, type BrainWsClient, type ClientOptions, type ConnectionState, type StateChange, type SubscribedInfo } from "../src/index.js";
 import { broadcast, freePort, mintToken, post, privateRedis, sleep, startServer, stopAllServers, waitFor, type PrivateRedis } from "./harness.js";
 
 const clients: BrainWsClient[] = [];
@@ -63,6 +63,30 @@ async function stub(onConnection: (socket: WebSocket) => void, welcome = true): 
   return { url: `ws://127.0.0.1:${port}`, connections: () => count };
 }
 
+describe("connection states", () => {
+  test("a state listener attached right after createClient sees connecting first; close() in the same task reports only closed", async () => {
+    const server = await startServer();
+    const c = createClient({ url: server.ws, WebSocket });
+    clients.push(c);
+    expect(c.state).toBe("connecting");
+    const seen: [ConnectionState, StateChange][] = [];
+    c.on("state", (state, change) => seen.push([state, change]));
+    await connected(c);
+    expect(seen).toEqual([
+      ["connecting", { state: "connecting" }],
+      ["connected", { state: "connected" }],
+    ]);
+
+    const d = createClient({ url: server.ws, WebSocket });
+    const dSeen: ConnectionState[] = [];
+    d.on("state", (state) => dSeen.push(state));
+    d.close();
+    await sleep(200);
+    expect(dSeen).toEqual(["closed"]);
+    expect(d.state).toBe("closed");
+  });
+});
+
 describe("heartbeat", () => {
   test("answers server pings: connected through 4 heartbeats of 1 s that close a silent socket", async () => {
     const server = await startServer(["--heartbeat-interval", "1s", "--heartbeat-timeout", "1s"]);
@@ -75,7 +99,7 @@ describe("heartbeat", () => {
     expect(c.welcome?.heartbeat_interval).toBe(1);
     expect(await bareClose).toBe(4000);
     await sleep(4_000);
-    expect(stateNames(c)).toEqual(["connected"]);
+    expect(stateNames(c)).toEqual(["connecting", "connected"]);
     expect(sent.filter((f) => f === '{"type":"pong"}').length).toBeGreaterThanOrEqual(3);
   });
 
@@ -97,7 +121,7 @@ describe("heartbeat", () => {
     const logger = { info: (m: string) => logged.push(m), warn: (m: string) => logged.push(m) };
     const c = client({ url: server.url, connectTimeoutMs: 300, backoff: { initialMs: 50 }, logger });
     await waitFor(() => server.connections() >= 2, 5_000, "a second attempt");
-    expect(c.states[0]).toMatchObject({ state: "reconnecting", attempt: 1, code: 4004 });
+    expect(c.states[1]).toMatchObject({ state: "reconnecting", attempt: 1, code: 4004 });
     expect(logged[0]).toBe("[brain-ws] connection closed with 4004 (handshake_timeout): no connected message within connectTimeoutMs");
   });
 });
@@ -121,7 +145,8 @@ describe("backoff", () => {
     const c = client({ url: `ws://127.0.0.1:${port}`, backoff: { initialMs: 100, maxMs: 400 } });
     const seen: { at: number; change: StateChange }[] = [];
     c.on("state", (_s, change) => seen.push({ at: Date.now(), change }));
-    await waitFor(() => seen.length >= 6, 10_000, "6 retries");
+    await waitFor(() => seen.filter((s) => s.change.state === "reconnecting").length >= 6, 10_000, "6 retries");
+    expect(seen[0]!.change).toEqual({ state: "connecting" });
     c.close();
     const retries = seen.filter((s) => s.change.state === "reconnecting").slice(0, 6);
     expect(retries.map((r) => r.change.attempt)).toEqual([1, 2, 3, 4, 5, 6]);
@@ -145,7 +170,7 @@ describe("close codes", () => {
     for (let i = 0; i < 10; i++) c.publish("chat:1", "flood", i);
     await waitFor(() => c.state === "closed", 5_000, "closed");
     await sleep(500);
-    expect(stateNames(c)).toEqual(["connected", "closed"]);
+    expect(stateNames(c)).toEqual(["connecting", "connected", "closed"]);
     expect(c.error).toBeInstanceOf(BrainWsError);
     expect(c.error?.kind).toBe("closed");
     expect(c.error?.code).toBe(4501);
@@ -160,7 +185,7 @@ describe("close codes", () => {
     expect(server.connections()).toBe(1);
     expect(c.error?.kind).toBe("closed");
     expect(c.error?.code).toBe(code);
-    expect(stateNames(c)).toEqual(["connected", "closed"]);
+    expect(stateNames(c)).toEqual(["connecting", "connected", "closed"]);
   });
 
   test.each([1001, 1011, 4001, 4499])("close code %i is transient: the client reconnects", async (code) => {
@@ -188,7 +213,7 @@ describe("tokens", () => {
     expect(users).toEqual(["u1", "u1"]);
     const retry = c.states.find((s) => s.state === "reconnecting");
     expect(retry?.code).toBe(4002);
-    expect(stateNames(c)).toEqual(["connected", "reconnecting", "connected"]);
+    expect(stateNames(c)).toEqual(["connecting", "connected", "reconnecting", "connected"]);
   });
 
   test("a getToken that throws fails that attempt only: a `token` error, then a retry with backoff", async () => {
@@ -207,7 +232,7 @@ describe("tokens", () => {
     await connected(c);
     expect(calls).toBe(2);
     expect(errors.map((e) => [e.kind, (e.cause as Error).message])).toEqual([["token", "identity provider down"]]);
-    expect(stateNames(c)).toEqual(["reconnecting", "connected"]);
+    expect(stateNames(c)).toEqual(["connecting", "reconnecting", "connected"]);
     expect(c.welcome?.user_id).toBe("u7");
   });
 
@@ -220,8 +245,8 @@ describe("tokens", () => {
     expect(c.error?.message).toBe(
       "the server refused the connection with HTTP 401 (unauthorized: invalid token: the token is not a well-formed JWT with a supported algorithm); not reconnecting",
     );
-    expect(stateNames(c)).toEqual(["closed"]);
-    expect(c.states[0]).toMatchObject({ state: "closed", code: 1006, error: c.error });
+    expect(stateNames(c)).toEqual(["connecting", "closed"]);
+    expect(c.states[1]).toMatchObject({ state: "closed", code: 1006, error: c.error });
   });
 
   test("a refused upgrade asks getToken once: a good token connects, a second refusal stops", async () => {
@@ -231,7 +256,7 @@ describe("tokens", () => {
     await connected(good);
     expect(calls).toBe(2);
     expect(good.welcome?.user_id).toBe("u9");
-    expect(stateNames(good)).toEqual(["reconnecting", "connected"]);
+    expect(stateNames(good)).toEqual(["connecting", "reconnecting", "connected"]);
 
     let asked = 0;
     const bad = client({ url: server.ws, backoff: { initialMs: 50 }, getToken: () => (++asked, undefined) });
@@ -239,7 +264,7 @@ describe("tokens", () => {
     expect(asked).toBe(2);
     expect([bad.error?.kind, bad.error?.code, bad.error?.status]).toEqual(["refused", "unauthorized", 401]);
     expect(bad.error?.message).toContain("(unauthorized: a token is required)");
-    expect(stateNames(bad)).toEqual(["reconnecting", "closed"]);
+    expect(stateNames(bad)).toEqual(["connecting", "reconnecting", "closed"]);
   });
 
   test("an origin the server does not allow: refused with 403 forbidden", async () => {
@@ -263,8 +288,8 @@ describe("tokens", () => {
   test("an unreachable server is not a refusal: retried", async () => {
     const port = await freePort();
     const c = client({ url: `ws://127.0.0.1:${port}`, backoff: { initialMs: 20, maxMs: 40 } });
-    await waitFor(() => c.states.length >= 3, 10_000, "3 retries");
-    expect(stateNames(c).slice(0, 3)).toEqual(["reconnecting", "reconnecting", "reconnecting"]);
+    await waitFor(() => c.states.length >= 4, 10_000, "3 retries");
+    expect(stateNames(c).slice(0, 4)).toEqual(["connecting", "reconnecting", "reconnecting", "reconnecting"]);
     expect(c.error).toBeUndefined();
   });
 
@@ -274,7 +299,7 @@ describe("tokens", () => {
     await waitFor(() => c.state === "closed", 10_000, "closed");
     expect(c.error?.kind).toBe("token_expired");
     expect(c.error?.code).toBe(4002);
-    expect(stateNames(c)).toEqual(["connected", "closed"]);
+    expect(stateNames(c)).toEqual(["connecting", "connected", "closed"]);
   });
 
   test("send-to-user and broadcast-to-all events reach client.on('event')", async () => {
@@ -429,7 +454,7 @@ describe("reconnect and recovery", () => {
     await waitFor(() => c.state === "reconnecting", 5_000, "reconnecting");
     server = await startServer([], port);
     await waitFor(() => infos.length === 2 && chatInfos.length === 2, 10_000, "renewed");
-    expect(infos[0]).toEqual({ channel: "missions", epoch: firstEpoch, offset: 0, recovered: null, renewed: false, epochChanged: false, previousEpoch: undefined });
+    expect(infos[0]).toEqual({ channel: "missions", epoch: firstEpoch, offset: 0, recovered: null, replayed: null, renewed: false, epochChanged: false, previousEpoch: undefined });
     expect(infos[1]).toMatchObject({ channel: "missions", offset: 0, recovered: false, renewed: true, epochChanged: true, previousEpoch: firstEpoch });
     expect(infos[1]!.epoch).not.toBe(firstEpoch);
     expect(chatInfos.map((i) => [i.recovered, i.renewed, i.epoch])).toEqual([[null, false, undefined], [null, true, undefined]]);
@@ -547,6 +572,161 @@ describe("client publish", () => {
       ["server", "forbidden", "chat:private-1"],
     ]);
     expect(writer.state).toBe("connected");
+  });
+});
+
+describe("client publish: what it guarantees", () => {
+  test("publishes arrive in call order; frames over the rate limit are refused rate_limited (no channel: dropped unread), each reported once; the connection stays up", async () => {
+    // 5 frames/s with a burst of 3: of 6 publishes in one go the first 3 pass.
+    const server = await startServer(["--client-publish", "chat:*", "--rate-limit", "5", "--rate-burst", "3", "--rate-limit-violations", "100"]);
+    const reader = client({ url: server.ws });
+    const room = reader.subscribe("chat:1");
+    const got: unknown[] = [];
+    room.on("event", (e) => got.push(e.data));
+    const writer = client({ url: server.ws });
+    const errors: BrainWsError[] = [];
+    writer.on("error", (e) => errors.push(e));
+    await waitFor(() => room.status === "subscribed" && writer.state === "connected", 5_000, "ready");
+    for (let n = 1; n <= 6; n++) writer.publish("chat:1", "chat_message", { n });
+    await waitFor(() => got.length === 3 && errors.length === 3, 5_000, "3 delivered, 3 refused");
+    await sleep(300);
+    expect(got).toEqual([{ n: 1 }, { n: 2 }, { n: 3 }]);
+    expect(errors.map((e) => [e.kind, e.code, e.channel, e.message])).toEqual(
+      Array(3).fill(["server", "rate_limited", undefined, "rate_limited: too many messages: this one was dropped"]),
+    );
+    expect(errors.every((e) => e instanceof BrainWsError)).toBe(true);
+    // Once the bucket refilled, publishing works again on the same connection.
+    await sleep(1_000);
+    writer.publish("chat:1", "chat_message", { n: 7 });
+    await waitFor(() => got.length === 4, 5_000, "the 7th");
+    expect(got.at(-1)).toEqual({ n: 7 });
+    expect(stateNames(writer)).toEqual(["connecting", "connected"]);
+  });
+
+  test("a publish over the server's max_message_size: the server closes with 1009, the client reconnects, the publish is lost (not resent)", async () => {
+    const server = await startServer(["--client-publish", "chat:*", "--max-message-size", "1024"]);
+    const reader = client({ url: server.ws });
+    const room = reader.subscribe("chat:1");
+    const got: unknown[] = [];
+    room.on("event", (e) => got.push(e.data));
+    const writer = client({ url: server.ws, backoff: { initialMs: 50 } });
+    await waitFor(() => room.status === "subscribed" && writer.state === "connected", 5_000, "ready");
+    writer.publish("chat:1", "chat_message", { text: "x".repeat(2_000) });
+    await waitFor(() => stateNames(writer).at(-1) === "connected" && writer.states.length === 4, 5_000, "reconnected");
+    expect(writer.states[2]).toMatchObject({ state: "reconnecting", attempt: 1, code: 1009 });
+    writer.publish("chat:1", "chat_message", { text: "small" });
+    await waitFor(() => got.length === 1, 5_000, "the small one");
+    await sleep(300);
+    expect(got).toEqual([{ text: "small" }]);
+  });
+
+  test("publishes held while disconnected are reported not_sent, each with its channel, when the client closes first", async () => {
+    const port = await freePort(); // nothing listens there
+    const c = client({ url: `ws://127.0.0.1:${port}`, backoff: { initialMs: 60_000 } });
+    const errors: BrainWsError[] = [];
+    c.on("error", (e) => errors.push(e));
+    c.publish("chat:1", "chat_message", { text: "a" });
+    c.publish("chat:2", "typing", null);
+    await waitFor(() => c.state === "reconnecting", 5_000, "reconnecting");
+    expect(errors).toEqual([]);
+    c.close();
+    expect(errors.map((e) => [e.kind, e.channel, e.message])).toEqual([
+      ["not_sent", "chat:1", "the client closed before this publish (chat_message on chat:1) could be sent"],
+      ["not_sent", "chat:2", "the client closed before this publish (typing on chat:2) could be sent"],
+    ]);
+    expect(stateNames(c)).toEqual(["connecting", "reconnecting", "closed"]);
+  });
+
+  test("bad input throws at once with a typed error and sends nothing", async () => {
+    const sent: string[] = [];
+    const server = await startServer(["--client-publish", "chat:*"]);
+    const c = client({ url: server.ws, WebSocket: recordingWebSocket(sent) });
+    await connected(c);
+    const thrown = (f: () => void) => {
+      try {
+        f();
+      } catch (e) {
+        return [(e as BrainWsError).kind, (e as BrainWsError).channel, (e as BrainWsError).message];
+      }
+      return null;
+    };
+    expect(thrown(() => c.publish("bad channel", "chat_message", {}))).toEqual([
+      "invalid", "bad channel", 'invalid channel name "bad channel": 1 to 128 ASCII letters, digits and _ . : @ - (docs/protocol.md, Channel names)',
+    ]);
+    expect(thrown(() => c.publish("chat:1", "ping", {}))).toEqual([
+      "invalid", "chat:1", 'invalid event type "ping": 1 to 64 ASCII letters, digits and _ . : -, not a reserved type (docs/protocol.md, Event types)',
+    ]);
+    await sleep(100);
+    expect(sent.filter((f) => f.includes('"publish"'))).toEqual([]);
+    c.close();
+    expect(thrown(() => c.publish("chat:1", "chat_message", {}))).toEqual(["closed_by_client", "chat:1", "the client is closed"]);
+  });
+});
+
+describe("useChannel's feed (ChannelFeed, behind the React and Vue bindings)", () => {
+  const ns = (feed: ChannelFeed) => feed.getSnapshot().events.map((e) => (e.data as { n: number }).n);
+
+  test("many events, one snapshot: a ring of `limit`, newest last, nothing copied until the scheduled flush", async () => {
+    const server = await startServer();
+    const c = client({ url: server.ws });
+    const flushes: (() => void)[] = [];
+    const feed = new ChannelFeed(c, "metrics", { limit: 3, minIntervalMs: 0 }, (flush) => flushes.push(flush));
+    let notified = 0;
+    feed.watch(() => notified++);
+    const counter = c.subscribe("metrics");
+    let arrived = 0;
+    counter.on("event", () => arrived++);
+    feed.start();
+    await waitFor(() => counter.status === "subscribed", 5_000, "subscribed");
+    for (const f of flushes.splice(0)) f();
+    expect(feed.getSnapshot()).toMatchObject({ events: [], status: "subscribed", received: 0 });
+    notified = 0;
+
+    for (let n = 1; n <= 5; n++) await broadcast(server.http, "metrics", "metrics_update", { n });
+    await waitFor(() => arrived === 5, 5_000, "5 events");
+    const before = feed.getSnapshot();
+    expect(flushes.length).toBe(1); // 5 events, one flush scheduled
+    expect(before.received).toBe(0);
+    flushes.shift()!();
+    expect(notified).toBe(1);
+    expect(feed.getSnapshot()).not.toBe(before);
+    expect(ns(feed)).toEqual([3, 4, 5]);
+    expect(feed.getSnapshot().received).toBe(5);
+    expect(feed.getSnapshot().events.map((e) => e.offset)).toEqual([3, 4, 5]);
+    // Unchanged until something changes: the same object.
+    expect(feed.getSnapshot()).toBe(feed.getSnapshot());
+    feed.stop();
+  });
+
+  test(`a busy channel gets a snapshot at most every minIntervalMs (default ${DEFAULT_MIN_INTERVAL_MS} ms), each with every event so far; the first after a quiet period at once`, async () => {
+    expect(DEFAULT_MIN_INTERVAL_MS).toBe(100);
+    const server = await startServer();
+    const c = client({ url: server.ws });
+    const feed = new ChannelFeed(c, "metrics", { limit: 100 }, (flush) => flush()); // the "next frame" is now
+    const snapshots: { at: number; ns: number[] }[] = [];
+    feed.watch(() => snapshots.push({ at: performance.now(), ns: ns(feed) }));
+    const counter = c.subscribe("metrics");
+    feed.start();
+    // The feed's own snapshot says subscribed: nothing more is pending, the quiet period starts.
+    await waitFor(() => feed.getSnapshot().status === "subscribed", 5_000, "subscribed");
+    await sleep(DEFAULT_MIN_INTERVAL_MS + 50); // quiet
+    snapshots.length = 0;
+    const t0 = performance.now();
+    for (let n = 1; n <= 20; n++) {
+      await broadcast(server.http, "metrics", "metrics_update", { n });
+      await sleep(15);
+    }
+    await waitFor(() => snapshots.at(-1)?.ns.length === 20, 5_000, "all 20 in a snapshot");
+    expect(snapshots[0]!.ns).toEqual([1]); // the first after the quiet period: at once
+    expect(snapshots[0]!.at - t0).toBeLessThan(DEFAULT_MIN_INTERVAL_MS);
+    for (let i = 1; i < snapshots.length; i++) {
+      expect(snapshots[i]!.at - snapshots[i - 1]!.at).toBeGreaterThanOrEqual(DEFAULT_MIN_INTERVAL_MS - 2);
+      // Each snapshot holds every event so far, in order.
+      expect(snapshots[i]!.ns).toEqual(Array.from({ length: snapshots[i]!.ns.length }, (_, k) => k + 1));
+    }
+    expect(snapshots.length).toBeLessThan(20);
+    expect(snapshots.length).toBeGreaterThanOrEqual(3);
+    feed.stop();
   });
 });
 

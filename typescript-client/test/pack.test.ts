@@ -1,7 +1,7 @@
 // The packed tarballs install into a fresh project and import by name under
 // TypeScript moduleResolution "bundler" and "node16", and from plain
-// JavaScript (Node, ESM); the MissionDashboard printed in docs/clients.md and
-// the package README compiles against them.
+// JavaScript (Node, ESM); every ts/tsx snippet printed in docs/clients.md and
+// the package README (the MissionDashboard among them) compiles against them.
 
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -43,17 +43,33 @@ test("npm pack → install in a fresh project → import under bundler, node16 a
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "consumer", private: true, type: "module" }));
   run("npm", [
     "install", "--prefer-offline", "--no-audit", "--no-fund", "--silent",
-    `./${tarballs[1]}`, `./${tarballs[0]}`, "ws@8", "react@19", "@types/react@19", "vue@3",
+    `./${tarballs[1]}`, `./${tarballs[0]}`, "ws@8", "@types/ws@8", "react@19", "@types/react@19", "vue@3",
   ]);
   writeFileSync(join(dir, "consumer.ts"), consumer);
-  // The MissionDashboard of docs/clients.md and the package README, as printed there.
-  for (const [doc, file] of [["docs/clients.md", "dashboard-docs.tsx"], ["typescript-client/README.md", "dashboard-readme.tsx"]] as const) {
-    const tsx = /```tsx\n([\s\S]*?)```/.exec(readFileSync(join(root, doc), "utf8"));
-    expect(tsx, `a tsx block in ${doc}`).not.toBeNull();
-    writeFileSync(join(dir, file), tsx![1]!);
+  // Every ts and tsx block of docs/clients.md and the package README, as
+  // printed there, each its own module: the snippets are self-contained
+  // (nothing undefined such as an `auth` or a `reload()`), and correct.
+  // The README's MissionDashboard and Vue example are docs/clients.md's, which
+  // test/browser/fresh-app.test.ts builds and runs in fresh Vite apps.
+  const examples = (doc: string) =>
+    [...readFileSync(join(root, doc), "utf8").matchAll(/```(tsx|vue|ts)\n([\s\S]*?)```/g)]
+      .filter(([, lang, code]) => lang !== "ts" || code!.startsWith("// main.ts\n"))
+      .map(([, , code]) => code);
+  expect(examples("typescript-client/README.md")).toEqual(examples("docs/clients.md"));
+  expect(examples("docs/clients.md")).toHaveLength(3);
+  const files = ["consumer.ts", "vue-shim.d.ts"];
+  writeFileSync(join(dir, "vue-shim.d.ts"), `declare module "*.vue" {\n  import type { DefineComponent } from "vue";\n  const component: DefineComponent;\n  export default component;\n}\n`);
+  for (const [doc, name] of [["docs/clients.md", "docs"], ["typescript-client/README.md", "readme"]] as const) {
+    const found = [...readFileSync(join(root, doc), "utf8").matchAll(/```(tsx?)\n([\s\S]*?)```/g)];
+    expect(found.filter((m) => m[1] === "tsx").length, `the MissionDashboard (tsx) in ${doc}`).toBe(1);
+    expect(found.filter((m) => m[1] === "ts").length, `ts blocks in ${doc}`).toBeGreaterThanOrEqual(2);
+    found.forEach(([, lang, code], i) => {
+      const file = `snippet-${name}-${i + 1}.${lang}`;
+      writeFileSync(join(dir, file), code!);
+      files.push(file);
+    });
   }
-  const files = ["consumer.ts", "dashboard-docs.tsx", "dashboard-readme.tsx"];
-  const base = { strict: true, noEmit: true, target: "es2022", lib: ["es2022", "dom"], types: [], skipLibCheck: false, jsx: "react-jsx" };
+  const base = { strict: true, noEmit: true, target: "es2022", lib: ["es2022", "dom", "dom.asynciterable"], types: [], skipLibCheck: false, jsx: "react-jsx" };
   for (const [name, options] of [
     ["bundler", { module: "esnext", moduleResolution: "bundler" }],
     ["node16", { module: "node16", moduleResolution: "node16" }],

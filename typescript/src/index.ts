@@ -55,6 +55,7 @@ export type { NodeStats, StatsResponse } from "./generated/http/stats-response.j
 export type { ChannelSubscribersResponse } from "./generated/http/channel-subscribers-response.js";
 export type { PresenceResponse } from "./generated/http/presence-response.js";
 export type { PresenceStatsResponse } from "./generated/http/presence-stats-response.js";
+export type { HistoryResponse } from "./generated/http/history-response.js";
 export type { Endpoints, Features, HistoryInfo, InfoResponse } from "./generated/http/info-response.js";
 export type { HealthResponse } from "./generated/http/health-response.js";
 export type { ErrorBody, ErrorDetail } from "./generated/http/error-body.js";

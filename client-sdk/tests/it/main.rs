@@ -9,6 +9,7 @@ mod presence;
 mod reconnect;
 mod recovery;
 mod restart;
+mod rewind;
 mod server;
 mod stream_restart;
 mod subscriptions;

@@ -36,6 +36,13 @@ pub(super) fn scenarios() -> Vec<Scenario> {
         )
         .requires(Feature::Authentication),
         Scenario::new(
+            "auth.expired_token",
+            section::DECISIONS,
+            "a token whose exp has passed is refused at the upgrade with 401 unauthorized, while a fresh one signed with the same key is welcomed",
+            body!(expired_token),
+        )
+        .requires(Feature::Authentication),
+        Scenario::new(
             "auth.admin_api_key",
             section::HTTP_API,
             "the admin API refuses requests without a key (401) and with a wrong key (403)",
@@ -95,6 +102,59 @@ async fn user_id(ctx: Ctx) -> Outcome {
         "the connection made with --token was welcomed with user_id {user:?}"
     );
     Ok(())
+}
+
+/// How long ago the expired token's `exp` is: far beyond any sensible
+/// leeway (the reference server's default is 30 s), so a server refuses it
+/// whatever its leeway and clock skew.
+const EXPIRED_FOR: u64 = 3600;
+
+/// An HS256 token for user `sub` with `exp` at `exp` (seconds since the Unix
+/// epoch), signed with `secret`.
+fn sign(secret: &str, sub: &str, exp: u64) -> Outcome<String> {
+    let claims = serde_json::json!({"sub": sub, "exp": exp});
+    match jsonwebtoken::encode(
+        &jsonwebtoken::Header::default(),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(secret.as_bytes()),
+    ) {
+        Ok(token) => Ok(token),
+        Err(e) => fail!("cannot sign a token with --jwt-secret: {e}"),
+    }
+}
+
+async fn expired_token(ctx: Ctx) -> Outcome {
+    let Some(secret) = ctx.config().jwt_secret.clone() else {
+        skip!("no --jwt-secret was given, so the suite cannot sign an expired token");
+    };
+    let now = brain_ws_protocol::unix_timestamp() as u64;
+    let user = ctx.unique("expiry");
+    // First the control: the same key and claims, not expired, must be
+    // welcomed; otherwise a 401 below would prove nothing.
+    let fresh = sign(&secret, &user, now + 600)?;
+    match ctx.try_open("A", "/ws/connect", Some(&fresh)).await? {
+        Opened::Conn(mut conn) => {
+            let welcome = conn.read_welcome().await;
+            let welcomed = conn.welcome.as_ref().and_then(|w| w.user_id.clone());
+            conn.close().await;
+            welcome?;
+            ensure!(
+                welcomed.as_deref() == Some(user.as_str()),
+                "a fresh token for {user:?} signed with --jwt-secret was welcomed as user_id {welcomed:?}"
+            );
+        }
+        Opened::Refused { status, body } => fail!(
+            "a fresh token signed with --jwt-secret was refused with HTTP {status} {body}: \
+             is --jwt-secret the server's key (and does the server require iss/aud)?"
+        ),
+    }
+    let expired = sign(&secret, &user, now - EXPIRED_FOR)?;
+    refused(
+        &ctx,
+        Some(&expired),
+        "a connection with a token that expired an hour ago",
+    )
+    .await
 }
 
 async fn admin_api_key(ctx: Ctx) -> Outcome {

@@ -3,12 +3,16 @@
 //! frame (1007, 1002), not a bare TCP drop; bad bytes in a URL path get the
 //! documented JSON error body; an empty token carrier never hides a valid
 //! one.
+//!
+//! The raw-frame scenarios write their bytes on a connection of their own
+//! (through the suite's proxy, with TLS for `wss://`), since no WebSocket
+//! client library sends malformed frames.
 
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::TcpStream;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio_rustls::rustls::pki_types::ServerName;
 use tokio_tungstenite::tungstenite::{self, client::IntoClientRequest};
 
 use super::{Scenario, body, section};
@@ -46,31 +50,62 @@ pub(super) fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// `host:port` of the server, from the WebSocket base URL.
-fn authority(ctx: &Ctx) -> Outcome<String> {
+/// A byte stream to the server: plain TCP, or TLS on top of it.
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// Opens the connection a raw-frame scenario writes its bytes on: through
+/// the configured proxy like every other connection of the suite, and for a
+/// `wss://` URL with TLS (the suite's trust roots, HTTP/1.1, no ALPN).
+/// Returns it with the `Host` header value.
+async fn raw_connect(ctx: &Ctx) -> Outcome<(Box<dyn Io>, String)> {
     let base = ctx.config().ws_base();
     let url = match reqwest::Url::parse(&base) {
         Ok(url) => url,
         Err(e) => fail!("invalid URL {base}: {e}"),
     };
-    match (url.scheme(), url.host_str(), url.port_or_known_default()) {
-        ("ws", Some(host), Some(port)) => Ok(format!("{host}:{port}")),
-        ("wss", _, _) => skip!("raw-frame scenarios need a ws:// URL (no TLS)"),
-        _ => fail!("cannot find host and port in {base}"),
+    let (Some(host), Some(port)) = (url.host_str(), url.port_or_known_default()) else {
+        fail!("cannot find host and port in {base}");
+    };
+    let authority = format!("{host}:{port}");
+    let tls = match url.scheme() {
+        "ws" => false,
+        "wss" => true,
+        other => fail!("{base}: unknown scheme {other}"),
+    };
+    let uri = match base.parse() {
+        Ok(uri) => uri,
+        Err(e) => fail!("invalid URL {base}: {e}"),
+    };
+    let tcp = match ctx.config().proxy.connect(&uri).await {
+        Ok(tcp) => tcp,
+        Err(e) => fail!("cannot connect to {authority}: {e}"),
+    };
+    if !tls {
+        return Ok((Box::new(tcp), authority));
+    }
+    let name = match ServerName::try_from(host.trim_start_matches('[').trim_end_matches(']')) {
+        Ok(name) => name.to_owned(),
+        Err(e) => fail!("{host} is not a TLS server name: {e}"),
+    };
+    let connector = tokio_rustls::TlsConnector::from(ctx.config().tls.client_config());
+    match connector.connect(name, tcp).await {
+        Ok(stream) => Ok((Box::new(stream), authority)),
+        Err(e) => fail!("TLS handshake with {authority} failed: {e}"),
     }
 }
 
 /// One frame from the server: `(opcode, payload)`; `None` at the end.
-async fn read_frame(tcp: &mut TcpStream) -> Option<(u8, Vec<u8>)> {
+async fn read_frame(stream: &mut (impl AsyncRead + Unpin + ?Sized)) -> Option<(u8, Vec<u8>)> {
     let mut header = [0u8; 2];
-    tcp.read_exact(&mut header).await.ok()?;
+    stream.read_exact(&mut header).await.ok()?;
     let len = match header[1] & 0x7f {
-        126 => usize::from(tcp.read_u16().await.ok()?),
-        127 => usize::try_from(tcp.read_u64().await.ok()?).ok()?,
+        126 => usize::from(stream.read_u16().await.ok()?),
+        127 => usize::try_from(stream.read_u64().await.ok()?).ok()?,
         n => usize::from(n),
     };
     let mut payload = vec![0u8; len];
-    tcp.read_exact(&mut payload).await.ok()?;
+    stream.read_exact(&mut payload).await.ok()?;
     Some((header[0] & 0x0f, payload))
 }
 
@@ -85,34 +120,38 @@ fn frame(first: u8, payload: &[u8]) -> Vec<u8> {
 /// after the welcome, and returns the code of the server's close frame:
 /// `Ok(None)` when the connection ended without one.
 async fn close_code_after(ctx: &Ctx, what: &str, bytes: &[u8]) -> Outcome<Option<u16>> {
-    let authority = authority(ctx)?;
     let base = reqwest::Url::parse(&ctx.config().ws_base()).ok();
     let prefix = base.as_ref().map_or("", |u| u.path().trim_end_matches('/'));
     let query = match &ctx.config().token {
         Some(token) => format!("?token={}", encode(token)),
         None => String::new(),
     };
-    ctx.note(&format!("raw connection to {authority}: {what}"));
     let step = ctx.step();
+    let (mut stream, authority) = match tokio::time::timeout(step, raw_connect(ctx)).await {
+        Ok(opened) => opened?,
+        Err(_) => fail!("{what}: no connection within {step:?}"),
+    };
+    ctx.note(&format!("raw connection to {authority}: {what}"));
     let exchange = async {
-        let mut tcp = TcpStream::connect(&authority).await.ok()?;
         let request = format!(
             "GET {prefix}/ws/connect{query} HTTP/1.1\r\nHost: {authority}\r\nUpgrade: websocket\r\n\
              Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
              Sec-WebSocket-Version: 13\r\n\r\n"
         );
-        tcp.write_all(request.as_bytes()).await.ok()?;
+        stream.write_all(request.as_bytes()).await.ok()?;
+        stream.flush().await.ok()?;
         let mut head = Vec::new();
         while !head.ends_with(b"\r\n\r\n") {
-            head.push(tcp.read_u8().await.ok()?);
+            head.push(stream.read_u8().await.ok()?);
         }
         if !head.starts_with(b"HTTP/1.1 101") {
             return Some(Err(String::from_utf8_lossy(&head).into_owned()));
         }
         // The welcome first, then the bad frame.
-        read_frame(&mut tcp).await?;
-        tcp.write_all(bytes).await.ok()?;
-        while let Some((opcode, payload)) = read_frame(&mut tcp).await {
+        read_frame(&mut stream).await?;
+        stream.write_all(bytes).await.ok()?;
+        stream.flush().await.ok()?;
+        while let Some((opcode, payload)) = read_frame(&mut stream).await {
             if opcode == 8 {
                 return Some(Ok(payload
                     .get(..2)

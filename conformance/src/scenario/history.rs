@@ -25,11 +25,21 @@ pub(super) fn scenarios() -> Vec<Scenario> {
             body!(epoch_mismatch),
         )
         .requires(Feature::History),
+        Scenario::new(
+            "history.stream_restart",
+            section::STREAM_RESTARTS,
+            "a subscriber whose `since` names an epoch that no longer exists gets subscribed with recovered: false and the stream's current epoch and offset, no replay, then the next event above that offset",
+            body!(stream_restart),
+        )
+        .requires(Feature::History)
+        // It publishes on the shared history channel and checks the
+        // channel's latest offset: another scenario's events would move it.
+        .exclusive(),
     ]
 }
 
 /// A channel that keeps history (see [`super::listed_channel`]).
-fn history_channel(ctx: &Ctx, tag: &str) -> Outcome<String> {
+pub(super) fn history_channel(ctx: &Ctx, tag: &str) -> Outcome<String> {
     let Ok(info) = &ctx.shared.info else {
         skip!("GET /api/ws/info failed, so no history channel is known");
     };
@@ -121,5 +131,69 @@ async fn epoch_mismatch(ctx: Ctx) -> Outcome {
         answer.recovered
     );
     a.close().await;
+    Ok(())
+}
+
+/// A stream restart as a client provokes it from outside: it resumes with a
+/// position in an epoch the server does not have (as after Redis came back
+/// empty, or a node restarted without its history), and must be told where
+/// the stream now is, so that it resets its position instead of mistaking
+/// the new epoch's low offsets for duplicates.
+async fn stream_restart(ctx: Ctx) -> Outcome {
+    let channel = history_channel(&ctx, "restart")?;
+    let marker = ctx.unique("restart");
+    let event = |n: u64| json!({"marker": marker, "n": n});
+
+    let mut a = ctx.connect("A").await?;
+    let first = a.subscribe(&channel).await?;
+    let Some(epoch) = first.epoch.clone() else {
+        fail!("subscribed on history channel {channel} carries no epoch");
+    };
+    ctx.broadcast(&channel, Some("conformance.restart"), &event(1))
+        .await?;
+    let seen = a
+        .expect_exact_event("conformance.restart", Some(&channel), &event(1))
+        .await?;
+    let Some(latest) = seen.offset else {
+        fail!("an event on history channel {channel} carries no offset");
+    };
+
+    let mut b = ctx.connect("B").await?;
+    let gone = StreamPosition {
+        epoch: ctx.unique("gone-epoch"),
+        offset: latest,
+    };
+    let answer = b.subscribe_since(&channel, &gone).await?;
+    ensure!(
+        answer.recovered == Some(false),
+        "subscribe with since in an epoch that does not exist answered recovered {:?}, expected false",
+        answer.recovered
+    );
+    ensure!(
+        answer.epoch.as_deref() == Some(epoch.as_str()),
+        "subscribe with since in a gone epoch answered epoch {:?}, expected the stream's current epoch {epoch:?} (the client needs it to reset its position)",
+        answer.epoch
+    );
+    ensure!(
+        answer.offset == Some(latest),
+        "subscribe with since in a gone epoch answered offset {:?}, expected the stream's latest offset {latest}",
+        answer.offset
+    );
+    // Nothing replayed: the events of another epoch cannot be recovered.
+    b.barrier().await?;
+    ctx.broadcast(&channel, Some("conformance.restart"), &event(2))
+        .await?;
+    let next = b
+        .expect_exact_event("conformance.restart", Some(&channel), &event(2))
+        .await?;
+    ensure!(
+        next.offset.is_some_and(|o| o > latest),
+        "the next event after the restart signal has offset {:?}, expected above {latest}",
+        next.offset
+    );
+    a.expect_exact_event("conformance.restart", Some(&channel), &event(2))
+        .await?;
+    a.close().await;
+    b.close().await;
     Ok(())
 }

@@ -24,6 +24,7 @@ mod limits;
 mod multi_node;
 mod presence;
 mod publish;
+mod rewind;
 mod stats;
 mod subscribe;
 mod user;
@@ -38,6 +39,8 @@ pub(crate) mod section {
     pub(crate) const ERROR_CODES: &str = "docs/protocol.md#error-codes";
     pub(crate) const CLOSE_CODES: &str = "docs/protocol.md#close-codes";
     pub(crate) const HISTORY: &str = "docs/protocol.md#history";
+    pub(crate) const STREAM_RESTARTS: &str = "docs/protocol.md#stream-restarts";
+    pub(crate) const REWIND: &str = "docs/protocol.md#rewind";
     pub(crate) const CLIENT_PUBLISH: &str = "docs/protocol.md#client-publish";
     pub(crate) const PRESENCE: &str = "docs/protocol.md#presence";
     pub(crate) const DECISIONS: &str = "docs/protocol.md#decisions";
@@ -146,6 +149,7 @@ pub(crate) fn all() -> Vec<Scenario> {
     all.extend(delivery::scenarios());
     all.extend(history::scenarios());
     all.extend(presence::scenarios());
+    all.extend(rewind::scenarios());
     all.extend(auth::scenarios());
     all.extend(publish::scenarios());
     all.extend(multi_node::scenarios());
@@ -200,6 +204,7 @@ pub(crate) fn group_title(group: &str) -> &'static str {
         "fanout" => "Fan-out",
         "history" => "History and recovery",
         "presence" => "Presence",
+        "rewind" => "Rewind",
         "auth" => "Authentication",
         "publish" => "Client publish",
         "multi_node" => "Multi-node",

@@ -30,7 +30,7 @@ async fn list_names_every_scenario_and_exits_zero() {
         .map(|s| s.id)
         .collect();
     assert_eq!(ids, expected);
-    assert_eq!(expected.len(), 56);
+    assert_eq!(expected.len(), 61);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +106,7 @@ async fn text_report_ends_with_the_counts_line() {
     let text = String::from_utf8(out.stdout).unwrap();
     assert_eq!(
         text.lines().last(),
-        Some("1 passed, 1 failed, 2 skipped"),
+        Some("1 passed, 1 failed, 4 skipped"),
         "{text}"
     );
     assert!(text.contains("  ✔ heartbeat.cadence: "), "{text}");

@@ -347,6 +347,7 @@ fn subscribe(hub: &Hub, id: Uuid, channel: &str) -> Option<Message> {
         offset: None,
         recovered: None,
         presence: None,
+        replayed: None,
     })))
 }
 
@@ -567,6 +568,8 @@ async fn info(State(hub): Shared) -> Response {
             client_publish: false,
             multi_node: false,
             presence: false,
+            rewind: false,
+            history_read: false,
         },
         endpoints: Endpoints {
             websocket: vec!["/ws/connect".into(), "/ws/channel/{channel}".into()],
@@ -587,6 +590,7 @@ async fn info(State(hub): Shared) -> Response {
             size: 0,
             ttl_seconds: 0,
             channels: vec![],
+            max_rewind: 0,
         },
         client_publish_channels: vec![],
         presence_channels: vec![],

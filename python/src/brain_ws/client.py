@@ -211,6 +211,10 @@ class Subscription:
         """How many `StreamReset` items this subscription produced."""
         self.duplicates = 0
         """Events dropped because their offset was already delivered (same epoch)."""
+        self.replayed: int | None = None
+        """For a subscribe with `rewind`: how many retained events the server
+        replays first (docs/protocol.md, Rewind)."""
+        self._rewind: int | None = None
         self._had_connection = False
 
     async def ready(self) -> None:
@@ -273,9 +277,14 @@ class Subscription:
                 StreamReset(self.channel, reason, self.epoch, self.offset, msg.epoch, msg.offset)
             )
         if reason is not None or not asked_since:
-            # Continue from the server's latest position; with a recovered
-            # `since` the replay continues from ours.
+            # Continue from the server's latest position, or before the
+            # events a rewind replays; with a recovered `since` the replay
+            # continues from ours.
+            replayed = msg.replayed if not self._had_connection else None
+            self.replayed = replayed
             self.epoch, self.offset = msg.epoch, msg.offset
+            if replayed and self.offset is not None:
+                self.offset -= replayed
         self._had_connection = True
         if msg.presence is not None:
             self.presence_enabled = msg.presence
@@ -385,7 +394,9 @@ class BrainClient:
             self._ws = None
         self._finish(None)
 
-    def subscribe(self, channel: str, *, presence: bool = False) -> Subscription:
+    def subscribe(
+        self, channel: str, *, presence: bool = False, rewind: int | None = None
+    ) -> Subscription:
         """Subscribe to `channel` (now if connected, else on connection) and
         return its stream. Subscribing twice to a channel returns the same
         `Subscription`. `await sub.ready()` waits for the server's answer.
@@ -393,15 +404,30 @@ class BrainClient:
         With `presence=True` the stream also yields `PresenceChange` items
         (the other members' `join` and `leave`) on a channel that keeps
         presence (`sub.presence_enabled` says, once ready). Raises
-        `BrainWSError` when the channel is already subscribed without it."""
+        `BrainWSError` when the channel is already subscribed without it.
+
+        With `rewind`, the stream starts with the channel's last `rewind`
+        retained events, then live ones, without gap or duplicate
+        (docs/protocol.md, Rewind); `sub.replayed` says how many. At most the
+        server's `history.max_rewind` (else the subscription fails with
+        `SubscriptionError` `invalid_message`); only on the channel's first
+        subscribe (a `ValueError` on one this client already holds)."""
         self._raise_if_failed()
         sub = self._subs.get(channel)
+        if sub is not None and rewind is not None:
+            raise ValueError(
+                f"this client already subscribes to {channel}: "
+                "rewind applies to a channel's first subscription only"
+            )
+        if rewind is not None and rewind < 0:
+            raise ValueError(f"rewind must be 0 or more events, not {rewind}")
         if sub is not None and presence and not sub.presence:
             raise BrainWSError(
                 f"{channel} is already subscribed without presence: unsubscribe first"
             )
         if sub is None:
             sub = Subscription(self, channel, self.queue_size, presence)
+            sub._rewind = rewind
             self._subs[channel] = sub
             if self._ws is not None and self._connected.is_set():
                 self._spawn(self._send_subscribe(self._ws, sub))
@@ -468,6 +494,8 @@ class BrainClient:
         since = sub._sent_position()
         if since is not None:
             message["since"] = since
+        elif sub._rewind is not None and not sub._had_connection:
+            message["rewind"] = sub._rewind
         self._pending_since[sub.channel] = since is not None
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps(message))

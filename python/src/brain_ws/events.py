@@ -25,7 +25,7 @@ retried emit is delivered once and a repeat answers `status="duplicate"`; a
 `user_id=` send has no key, so an ambiguous retry may deliver it twice.
 
 The publisher is set once per process by `configure(base_url, api_key)`, or
-read from the environment: `BRAIN_WS_URL` (the server's HTTP origin, e.g.
+read from the environment: `BRAIN_WS_HTTP_URL` (the server's HTTP origin, e.g.
 `http://127.0.0.1:8000`) and `BRAIN_WS_API_KEY`.
 """
 
@@ -129,17 +129,17 @@ def configure(base_url: str, api_key: str | None = None, **publisher_options: An
 def get_publisher() -> AsyncBrainPublisher:
     """The emitters' publisher for the running event loop.
 
-    From `configure(...)`, else from `BRAIN_WS_URL` / `BRAIN_WS_API_KEY`.
+    From `configure(...)`, else from `BRAIN_WS_HTTP_URL` / `BRAIN_WS_API_KEY`.
     Raises `BrainWSError` when neither is set.
     """
     loop = asyncio.get_running_loop()
     publisher = _settings.per_loop.get(loop)
     if publisher is None:
-        base_url = _settings.base_url or os.environ.get("BRAIN_WS_URL")
+        base_url = _settings.base_url or os.environ.get("BRAIN_WS_HTTP_URL")
         if not base_url:
             raise BrainWSError(
                 "no BRAiN server configured: call brain_ws.events.configure(base_url, api_key) "
-                "or set BRAIN_WS_URL"
+                "or set BRAIN_WS_HTTP_URL"
             )
         api_key = _settings.api_key if _settings.base_url else os.environ.get("BRAIN_WS_API_KEY")
         publisher = AsyncBrainPublisher(base_url, api_key, **_settings.options)

@@ -22,6 +22,7 @@ from .generated.http.broadcast_all_response import BroadcastAllResponse
 from .generated.http.broadcast_response import BroadcastResponse
 from .generated.http.channel_subscribers_response import ChannelSubscribersResponse
 from .generated.http.error_body import ErrorBody
+from .generated.http.history_response import HistoryResponse
 from .generated.http.info_response import InfoResponse
 from .generated.http.presence_response import PresenceResponse
 from .generated.http.presence_stats_response import PresenceStatsResponse
@@ -40,6 +41,7 @@ __all__ = [
     "CatalogEntry",
     "ChannelSubscribersResponse",
     "ErrorBody",
+    "HistoryResponse",
     "InfoResponse",
     "MetricsUpdate",
     "MissionCancelled",

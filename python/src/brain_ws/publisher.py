@@ -40,6 +40,7 @@ from .generated.http.broadcast_all_response import BroadcastAllResponse
 from .generated.http.broadcast_response import BroadcastResponse
 from .generated.http.channel_subscribers_response import ChannelSubscribersResponse
 from .generated.http.error_body import ErrorBody
+from .generated.http.history_response import HistoryResponse
 from .generated.http.info_response import InfoResponse
 from .generated.http.presence_response import PresenceResponse
 from .generated.http.presence_stats_response import PresenceStatsResponse
@@ -110,6 +111,20 @@ def _presence(channel: str) -> _Call[PresenceResponse]:
 def _presence_stats(channel: str) -> _Call[PresenceStatsResponse]:
     path = f"/api/ws/channels/{quote(channel, safe='')}/presence/stats"
     return _Call("GET", path, None, PresenceStatsResponse)
+
+
+def _history(
+    channel: str, limit: int | None, since: tuple[str, int] | None
+) -> _Call[HistoryResponse]:
+    query = []
+    if limit is not None:
+        query.append(f"limit={limit}")
+    if since is not None:
+        query.append(f"since={quote(since[0], safe='')}:{since[1]}")
+    path = f"/api/ws/channels/{quote(channel, safe='')}/history"
+    if query:
+        path += "?" + "&".join(query)
+    return _Call("GET", path, None, HistoryResponse)
 
 
 def _info() -> _Call[InfoResponse]:
@@ -284,6 +299,20 @@ class BrainPublisher:
         cluster (`GET /api/ws/channels/{channel}/presence/stats`)."""
         return self._call(_presence_stats(channel))
 
+
+    def history(
+        self, channel: str, limit: int | None = None, since: tuple[str, int] | None = None
+    ) -> HistoryResponse:
+        """A history channel's retained events, oldest first, newest last
+        (`GET /api/ws/channels/{channel}/history`): without `since` the
+        latest `limit` (default: the server's history size), with `since`
+        (`(epoch, offset)` of the last event read) the first `limit` after
+        it. `complete` is False when events before the first returned are
+        lost. Raises `PublishError` 404 `not_found` for a channel without
+        history, 400 `invalid_message` for a `limit` outside 1 to the
+        history size."""
+        return self._call(_history(channel, limit, since))
+
     def info(self) -> InfoResponse:
         """The server's settings and features (`GET /api/ws/info`, public)."""
         return self._call(_info())
@@ -373,6 +402,13 @@ class AsyncBrainPublisher:
     async def presence_stats(self, channel: str) -> PresenceStatsResponse:
         """See `BrainPublisher.presence_stats`."""
         return await self._call(_presence_stats(channel))
+
+
+    async def history(
+        self, channel: str, limit: int | None = None, since: tuple[str, int] | None = None
+    ) -> HistoryResponse:
+        """See `BrainPublisher.history`."""
+        return await self._call(_history(channel, limit, since))
 
     async def info(self) -> InfoResponse:
         """See `BrainPublisher.info`."""

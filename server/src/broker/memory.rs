@@ -12,13 +12,12 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use brain_ws_protocol::{ChannelName, PresenceInfo, StreamPosition};
+use brain_ws_protocol::{ChannelName, PresenceInfo};
 use futures_util::future::BoxFuture;
 
-use super::{Broker, BrokerError, BrokerHealth, ClusterView, Publication, Published};
-use crate::config::Config;
+use super::{Broker, BrokerError, Publication, Published};
 use crate::frames;
-use crate::history::Ring;
+use crate::history::{Page, Position, Replay, Ring, Start};
 use crate::hub::{Hub, Joined, Recipients, Sequenced, Target};
 use crate::idempotency::Remembered;
 use crate::presence::{Change, Counts, Presence};
@@ -27,9 +26,9 @@ const SHARDS: usize = 32;
 
 type Rings = HashMap<ChannelName, Ring>;
 
-/// Delivers on this node only.
-pub(crate) struct MemoryBroker {
-    config: Arc<Config>,
+/// Delivers on this node only: the default broker, and the one to wrap
+/// for an application's own ([`crate::Node::start_with_broker`]).
+pub struct MemoryBroker {
     hub: Arc<Hub>,
     /// This node's presence registry, which is the whole system's.
     presence: Arc<Presence>,
@@ -49,10 +48,13 @@ fn shard_of(channel: &ChannelName) -> usize {
 }
 
 impl MemoryBroker {
-    pub(crate) fn new(config: Arc<Config>, hub: Arc<Hub>, presence: Arc<Presence>) -> Self {
+    /// The broker of the node whose hub is `hub`; history size, TTL and
+    /// channels come from the hub's configuration, presence from the hub's
+    /// registry.
+    pub fn new(hub: Arc<Hub>) -> Self {
+        let presence = hub.presence().clone();
         Self {
             keys: Remembered::default(),
-            config,
             hub,
             presence,
             rings: (0..SHARDS).map(|_| Mutex::default()).collect(),
@@ -60,27 +62,20 @@ impl MemoryBroker {
     }
 
     fn new_ring(&self) -> Ring {
-        let ttl = u64::try_from(self.config.history_ttl.as_millis()).unwrap_or(u64::MAX);
-        Ring::new(self.config.history_size, ttl)
+        let config = self.hub.config();
+        let ttl = u64::try_from(config.history_ttl.as_millis()).unwrap_or(u64::MAX);
+        Ring::new(config.history_size, ttl)
     }
 
     fn deliver(&self, p: &Publication) -> usize {
         match &p.target {
-            Target::Channel(channel) if self.config.keeps_history(channel.as_str()) => {
-                let now = self.hub.clock().now_ms();
+            Target::Channel(channel) if self.hub.config().keeps_history(channel.as_str()) => {
+                let now = self.hub.now_ms();
                 let mut rings = lock(&self.rings[shard_of(channel)]);
                 let ring = rings
                     .entry(channel.clone())
                     .or_insert_with(|| self.new_ring());
-                let (frame, position) = ring.append(now, |offset| {
-                    frames::event(
-                        &p.event_type,
-                        Some(channel),
-                        &p.data,
-                        p.timestamp,
-                        Some(offset),
-                    )
-                });
+                let (frame, position) = ring.append(now, |offset| p.frame(Some(offset)));
                 let sequenced = Sequenced {
                     position,
                     accept_gap: false,
@@ -89,54 +84,35 @@ impl MemoryBroker {
                     .deliver(Recipients::Channel(channel, Some(&sequenced)), &frame)
                     .recipients()
             }
-            Target::Channel(channel) => {
-                let frame = frames::event(&p.event_type, Some(channel), &p.data, p.timestamp, None);
-                self.hub
-                    .deliver(Recipients::Channel(channel, None), &frame)
-                    .recipients()
-            }
-            Target::User(user) => {
-                let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
-                self.hub
-                    .deliver(Recipients::User(user), &frame)
-                    .recipients()
-            }
-            Target::All => {
-                let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
-                self.hub.deliver(Recipients::All, &frame).recipients()
-            }
+            Target::Channel(channel) => self
+                .hub
+                .deliver(Recipients::Channel(channel, None), &p.frame(None))
+                .recipients(),
+            Target::User(user) => self
+                .hub
+                .deliver(Recipients::User(user), &p.frame(None))
+                .recipients(),
+            Target::All => self
+                .hub
+                .deliver(Recipients::All, &p.frame(None))
+                .recipients(),
         }
     }
 
-    fn join(&self, channel: &ChannelName, since: Option<&StreamPosition>) -> Joined {
-        if !self.config.keeps_history(channel.as_str()) {
-            return Joined {
-                position: None,
-                recovered: since.map(|_| false),
-                replay: Vec::new(),
-                presence: None,
-            };
+    fn join(&self, channel: &ChannelName, replay: Option<&Replay>) -> Joined {
+        if !self.hub.config().keeps_history(channel.as_str()) {
+            return Joined::without_history(replay);
         }
-        let now = self.hub.clock().now_ms();
+        let now = self.hub.now_ms();
+        self.with_ring(channel, |ring| ring.join(replay, now))
+    }
+
+    /// Runs `f` on the channel's ring (created if new) under its shard's lock.
+    fn with_ring<T>(&self, channel: &ChannelName, f: impl FnOnce(&mut Ring) -> T) -> T {
         let mut rings = lock(&self.rings[shard_of(channel)]);
-        let ring = rings
+        f(rings
             .entry(channel.clone())
-            .or_insert_with(|| self.new_ring());
-        let position = Some(ring.position());
-        match since.map(|s| ring.recover(s, now)) {
-            None => Joined {
-                position,
-                recovered: None,
-                replay: Vec::new(),
-                presence: None,
-            },
-            Some(replay) => Joined {
-                position,
-                recovered: Some(replay.is_some()),
-                replay: replay.unwrap_or_default(),
-                presence: None,
-            },
-        }
+            .or_insert_with(|| self.new_ring()))
     }
 }
 
@@ -145,7 +121,7 @@ impl Broker for MemoryBroker {
         let fresh = p
             .idempotency_key
             .as_deref()
-            .is_none_or(|key| self.keys.first_time(key, self.hub.clock().now_ms()));
+            .is_none_or(|key| self.keys.first_time(key, self.hub.now_ms()));
         let published = if fresh {
             Published::Local {
                 recipients: self.deliver(&p),
@@ -159,9 +135,23 @@ impl Broker for MemoryBroker {
     fn subscribe<'a>(
         &'a self,
         channel: &'a ChannelName,
-        since: Option<&'a StreamPosition>,
+        replay: Option<&'a Replay>,
     ) -> BoxFuture<'a, Joined> {
-        Box::pin(std::future::ready(self.join(channel, since)))
+        Box::pin(std::future::ready(self.join(channel, replay)))
+    }
+
+    fn history<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        start: Start<'a>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(Position, Page), BrokerError>> {
+        let now = self.hub.clock().now_ms();
+        let read = self.with_ring(channel, |ring| {
+            let page = ring.page(start, limit, now);
+            (ring.position(), page)
+        });
+        Box::pin(std::future::ready(Ok(read)))
     }
 
     /// Delivers at once (before the future is polled), so a `leave` the
@@ -195,25 +185,10 @@ impl Broker for MemoryBroker {
         "memory"
     }
 
-    fn is_cluster(&self) -> bool {
-        false
-    }
-
-    fn health(&self) -> BrokerHealth {
-        BrokerHealth::Up
-    }
-
-    fn cluster(&self) -> BoxFuture<'_, Option<ClusterView>> {
-        Box::pin(std::future::ready(None))
-    }
-
-    /// Nothing: the hub's metrics say it all.
-    fn register_metrics(&self, _registry: &mut prometheus_client::registry::Registry) {}
-
     /// Drops expired events, and rings that hold nothing and serve no
     /// subscriber (a later subscriber gets a new epoch, as after a restart).
     fn maintain(&self) {
-        let now = self.hub.clock().now_ms();
+        let now = self.hub.now_ms();
         self.keys.prune(now);
         for shard in self.rings.iter() {
             lock(shard).retain(|channel, ring| {
@@ -221,9 +196,5 @@ impl Broker for MemoryBroker {
                 !ring.is_empty() || self.hub.subscriber_count(channel) > 0
             });
         }
-    }
-
-    fn shutdown(&self) -> BoxFuture<'_, ()> {
-        Box::pin(std::future::ready(()))
     }
 }

@@ -209,7 +209,7 @@ async fn every_http_api_example_is_what_the_server_answers() {
         }
         executed += 1;
     }
-    assert_eq!(executed, 8, "every endpoint section of ## HTTP API");
+    assert_eq!(executed, 9, "every endpoint section of ## HTTP API");
 }
 
 /// The error-body example and every row of the status table.
@@ -560,4 +560,29 @@ async fn the_presence_examples_are_what_the_server_sends() {
         .await;
     assert_shape(leave, &watcher.recv().await);
     server.shutdown().await;
+}
+
+/// docs/operations.md's three embedding lines are, to the character, the
+/// ones `embedded::three_lines_embed_the_server_in_an_existing_app` runs.
+#[test]
+fn the_embedding_lines_are_the_tested_ones() {
+    let operations = include_str!("../../../docs/operations.md");
+    let section = &operations[operations
+        .find("## Embedding")
+        .expect("the Embedding section")..];
+    let block = section
+        .split("```rust\n")
+        .nth(1)
+        .and_then(|rest| rest.split("\n```").next())
+        .expect("a rust block");
+    let test = include_str!("embedded.rs");
+    let tested = test
+        .split("// embedding: begin\n")
+        .nth(1)
+        .and_then(|rest| rest.split("    // embedding: end").next())
+        .expect("the marked lines");
+    let tested: Vec<&str> = tested.lines().map(str::trim).collect();
+    let documented: Vec<&str> = block.lines().collect();
+    assert_eq!(documented.len(), 3, "{block}");
+    assert_eq!(documented, tested);
 }

@@ -3,48 +3,18 @@
 //! `WebSocket`, and the wire behaviour must be the same as on our own
 //! accept loop (which writes frames directly).
 
-use std::net::SocketAddr;
-
 use brain_ws_protocol::{ChannelName, EventType};
-use futures_util::{SinkExt, StreamExt};
+use futures_util::SinkExt;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
 use crate::support::*;
 
-async fn next_json(
-    ws: &mut tokio_tungstenite::WebSocketStream<
-        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
-    >,
-) -> Value {
-    loop {
-        let message = tokio::time::timeout(PATIENCE, ws.next())
-            .await
-            .expect("a frame in time")
-            .expect("stream open")
-            .expect("frame");
-        if let Message::Text(text) = message {
-            return serde_json::from_str(text.as_str()).expect("json");
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_router_served_by_axum_delivers_and_answers_like_our_own_loop() {
     let server = start(|_| {}).await;
     let node = server.node();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let app = brain_ws_server::router(node);
-    tokio::spawn(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .await
-    });
+    let addr = serve(brain_ws_server::router(node), true).await;
     let (mut ws, response) =
         tokio_tungstenite::connect_async(format!("ws://{addr}/ws/channel/builds"))
             .await
@@ -75,26 +45,6 @@ async fn the_router_served_by_axum_delivers_and_answers_like_our_own_loop() {
     server.shutdown().await;
 }
 
-/// Serves `app` on a free port (with `ConnectInfo` when `connect_info`).
-async fn serve(app: axum::Router, connect_info: bool) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        if connect_info {
-            axum::serve(
-                listener,
-                app.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-        } else {
-            axum::serve(listener, app).await
-        }
-    });
-    addr
-}
-
 async fn get_text(url: String) -> (u16, String) {
     let r = reqwest::get(url).await.expect("request");
     (r.status().as_u16(), r.text().await.expect("body"))
@@ -105,36 +55,14 @@ async fn get_text(url: String) -> (u16, String) {
 /// serve the rest.
 #[tokio::test]
 async fn the_routers_merge_into_an_app_with_its_own_fallback_and_health() {
-    use axum::routing::get;
     let server = start(|_| {}).await;
     let node = server.node();
-    let app = axum::Router::new()
-        .route("/health", get(|| async { "the app's own health" }))
+    let app = app_with_its_own_routes()
         .merge(brain_ws_server::ws_router(node))
-        .merge(brain_ws_server::admin_router(node))
-        .fallback(|| async { (axum::http::StatusCode::IM_A_TEAPOT, "the app's fallback") });
+        .merge(brain_ws_server::admin_router(node));
     let addr = serve(app, true).await;
-    assert_eq!(
-        get_text(format!("http://{addr}/health")).await,
-        (200, "the app's own health".into())
-    );
-    assert_eq!(
-        get_text(format!("http://{addr}/elsewhere")).await,
-        (418, "the app's fallback".into())
-    );
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/channel/builds"))
-        .await
-        .expect("websocket connects");
-    assert_eq!(next_json(&mut ws).await["type"], "connected");
-    assert_eq!(next_json(&mut ws).await["type"], "subscribed");
-    let r = reqwest::Client::new()
-        .post(format!("http://{addr}/api/ws/broadcast"))
-        .json(&json!({"channel": "builds", "type": "done", "message": {}}))
-        .send()
-        .await
-        .expect("post");
-    assert_eq!(r.status(), 200);
-    assert_eq!(next_json(&mut ws).await["type"], "done");
+    the_app_keeps_its_own_routes(addr).await;
+    a_broadcast_reaches_a_subscriber(addr, "").await;
 
     // The combined router merges too, and keeps the app's fallback.
     let app = axum::Router::new()
@@ -202,4 +130,81 @@ async fn the_admin_guard_answers_403_without_connect_info() {
     assert_eq!(body["error"]["code"], "forbidden");
     assert_eq!(get_text(format!("http://{addr}/api/ws/info")).await.0, 200);
     server.shutdown().await;
+}
+
+/// docs/operations.md's three lines ("Embedding"), as written there (not
+/// reformatted, so `docs::the_embedding_lines_are_the_tested_ones` can
+/// compare them): an existing `app` and its `listener` take the server.
+#[rustfmt::skip]
+async fn embed(
+    app: axum::Router,
+    listener: tokio::net::TcpListener,
+) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    use std::net::SocketAddr;
+    // embedding: begin
+    let node = brain_ws_server::Node::start(brain_ws_server::Config::default()).await?;
+    let app = app.nest("/brain", brain_ws_server::router(&node));
+    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await?;
+    // embedding: end
+    Ok(())
+}
+
+/// An application's router with its own `/health` and its own fallback.
+fn app_with_its_own_routes() -> axum::Router {
+    axum::Router::new()
+        .route(
+            "/health",
+            axum::routing::get(|| async { "the app's own health" }),
+        )
+        .fallback(|| async { (axum::http::StatusCode::IM_A_TEAPOT, "the app's fallback") })
+}
+
+/// The app's `/health` and fallback still answer at `addr`.
+async fn the_app_keeps_its_own_routes(addr: std::net::SocketAddr) {
+    assert_eq!(
+        get_text(format!("http://{addr}/health")).await,
+        (200, "the app's own health".into())
+    );
+    assert_eq!(
+        get_text(format!("http://{addr}/elsewhere")).await,
+        (418, "the app's fallback".into())
+    );
+}
+
+/// A WebSocket subscriber of `builds` at `{prefix}/ws/channel/builds` gets
+/// the event published through `{prefix}/api/ws/broadcast`.
+async fn a_broadcast_reaches_a_subscriber(addr: std::net::SocketAddr, prefix: &str) {
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://{addr}{prefix}/ws/channel/builds"))
+            .await
+            .expect("websocket connects");
+    assert_eq!(next_json(&mut ws).await["type"], "connected");
+    assert_eq!(next_json(&mut ws).await["type"], "subscribed");
+    let r = reqwest::Client::new()
+        .post(format!("http://{addr}{prefix}/api/ws/broadcast"))
+        .json(&json!({"channel": "builds", "type": "done", "message": {"n": 1}}))
+        .send()
+        .await
+        .expect("post");
+    assert_eq!(r.status(), 200);
+    let event = next_json(&mut ws).await;
+    assert_eq!(
+        (&event["type"], &event["data"]),
+        (&json!("done"), &json!({"n": 1}))
+    );
+}
+
+/// The three lines in an existing app with its own `/health` and fallback:
+/// the app keeps both, and the BRAiN endpoints answer under `/brain`.
+#[tokio::test]
+async fn three_lines_embed_the_server_in_an_existing_app() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let serving = tokio::spawn(embed(app_with_its_own_routes(), listener));
+    the_app_keeps_its_own_routes(addr).await;
+    assert_eq!(get_text(format!("http://{addr}/brain/health")).await.0, 200);
+    a_broadcast_reaches_a_subscriber(addr, "/brain").await;
+    serving.abort();
 }

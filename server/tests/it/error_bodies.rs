@@ -4,7 +4,7 @@
 //! wrong methods, unknown routes, refused upgrades (issue 14, item 8). One
 //! table, one request each, on a real server.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -271,5 +271,68 @@ async fn openapi_path_parameters_carry_their_real_constraints() {
     assert_eq!(
         (&user["minLength"], &user["maxLength"], &user["x-max-bytes"]),
         (&Value::from(1), &Value::from(256), &Value::from(256))
+    );
+}
+
+/// The OpenAPI `maxLength` counts characters, the server bytes: both
+/// documents (the schema's `x-max-bytes`, docs/protocol.md) say the limit is
+/// in bytes, and a string of 4-byte characters is accepted exactly up to it.
+#[tokio::test]
+async fn multi_byte_strings_are_limited_in_bytes_as_documented() {
+    let server = start(|_| {}).await;
+    let (_, doc) = get(&server, "/openapi.json").await;
+    let key = &doc["components"]["schemas"]["broadcast-request"]["properties"]["idempotency_key"];
+    assert_eq!(
+        (&key["maxLength"], &key["x-max-bytes"]),
+        (&Value::from(128), &Value::from(128)),
+        "{key}"
+    );
+    let http = reqwest::Client::new();
+    let post = |path: String, body: Value| {
+        let request = http.post(http_url(&server, &path)).json(&body);
+        async move {
+            let response = request.send().await.expect("POST");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("JSON body");
+            (status, body)
+        }
+    };
+    // U+1F600 is 4 bytes of UTF-8: 64 of them are 256 bytes, 65 are 260
+    // bytes but only 65 characters (within maxLength 256).
+    let face = "\u{1F600}";
+    let event = json!({"type": "t", "data": {}});
+    let (status, body) = post(
+        format!("/api/ws/users/{}/send", face.repeat(64)),
+        event.clone(),
+    )
+    .await;
+    assert_eq!(
+        (status, &body["user_id"]),
+        (200, &Value::from(face.repeat(64)))
+    );
+    let (status, body) = post(format!("/api/ws/users/{}/send", face.repeat(65)), event).await;
+    assert_eq!(
+        (status, &body["error"]["code"], &body["error"]["message"]),
+        (
+            422,
+            &Value::from("invalid_body"),
+            &Value::from("user id must be 1 to 256 bytes")
+        )
+    );
+    // 32 of them are 128 bytes, 33 are 132 bytes in 33 characters.
+    let publish = |key: String| json!({"channel": "plain", "message": {}, "idempotency_key": key});
+    let (status, body) = post("/api/ws/broadcast".into(), publish(face.repeat(32))).await;
+    assert_eq!(
+        (status, &body["status"]),
+        (200, &Value::from("broadcasted"))
+    );
+    let (status, body) = post("/api/ws/broadcast".into(), publish(face.repeat(33))).await;
+    assert_eq!(
+        (status, &body["error"]["code"], &body["error"]["message"]),
+        (
+            422,
+            &Value::from("invalid_body"),
+            &Value::from("idempotency_key must be 1 to 128 bytes")
+        )
     );
 }

@@ -379,3 +379,73 @@ async fn a_client_publish_during_an_outage_is_answered_unavailable() {
     assert_eq!(client.try_next(Duration::from_millis(300)).await, None);
     a.shutdown().await;
 }
+
+/// A client's publishes wait for the broker in a bounded queue: one in
+/// flight, 64 waiting. With Redis frozen (SIGSTOP, so every command waits
+/// for its 2 s timeout), the 66th publish finds the queue full, waits 1 s
+/// for room (reads of that connection pause meanwhile) and is dropped with
+/// `rate_limited`; the 65 others are each answered `unavailable` once the
+/// broker gives up on them. Every publish gets exactly one answer.
+#[tokio::test]
+async fn a_full_client_publish_queue_refuses_with_rate_limited_and_answers_every_publish() {
+    let redis_server = PrivateRedis::start(free_port().await).await;
+    let redis = format!("redis://127.0.0.1:{}/0", redis_server.port);
+    let mut config = super::multinode::config(&redis, &unique_prefix(), "a");
+    config.client_publish_channels = vec!["chat:*".parse().unwrap()];
+    let a = brain_ws_server::Server::start(config).await.unwrap();
+    wait_ready(a.local_addr(), 200).await;
+    let mut client = Client::connect(a.local_addr(), None).await;
+
+    redis_server.pause();
+    let sent = Instant::now();
+    for n in 0..66 {
+        client
+            .send(json!({"type": "publish", "channel": "chat:flood", "event": "said", "data": {"n": n}}))
+            .await;
+    }
+    let first = client.next().await;
+    let refused_after = sent.elapsed();
+    assert_eq!(
+        (
+            &first["type"],
+            &first["code"],
+            &first["channel"],
+            &first["message"]
+        ),
+        (
+            &json!("error"),
+            &json!("rate_limited"),
+            &json!("chat:flood"),
+            &json!("more than 64 publishes waiting for the broker: this one was dropped")
+        ),
+        "{first}"
+    );
+    // Refused after the 1 s wait, before the in-flight publish's 2 s
+    // command timeout frees a slot.
+    assert!(
+        refused_after >= Duration::from_millis(950) && refused_after < Duration::from_millis(1900),
+        "refused after {refused_after:?}"
+    );
+    let mut unavailable = 0;
+    while let Some(answer) = client.try_next(Duration::from_secs(8)).await {
+        assert_eq!(
+            (&answer["type"], &answer["code"], &answer["channel"]),
+            (&json!("error"), &json!("unavailable"), &json!("chat:flood")),
+            "{answer}"
+        );
+        unavailable += 1;
+        if unavailable == 65 {
+            break;
+        }
+    }
+    assert_eq!(unavailable, 65, "one answer per publish still queued");
+    assert_eq!(
+        metric(a.local_addr(), "brain_ws_rate_limited_total").await,
+        1
+    );
+    // Nothing else is on its way.
+    assert_eq!(client.try_next(Duration::from_millis(300)).await, None);
+    redis_server.resume();
+    a.shutdown().await;
+    redis_server.kill().await;
+}

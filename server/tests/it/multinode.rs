@@ -153,7 +153,12 @@ pub(crate) struct Client {
 impl Client {
     pub(crate) async fn connect(addr: SocketAddr, token: Option<&str>) -> Self {
         let query = token.map(|t| format!("?token={t}")).unwrap_or_default();
-        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/connect{query}"))
+        Self::connect_path(addr, &format!("/ws/connect{query}")).await
+    }
+
+    /// Connects to `path` (with its query) and reads the welcome.
+    pub(crate) async fn connect_path(addr: SocketAddr, path: &str) -> Self {
+        let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
             .await
             .unwrap();
         let mut c = Self {
@@ -533,6 +538,26 @@ impl PrivateRedis {
         })
         .await;
         Self { port, child }
+    }
+
+    /// Freezes the process (SIGSTOP): connections stay open, nothing is
+    /// answered, as with a Redis stuck on a slow command or a lost network.
+    pub(crate) fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Undoes [`PrivateRedis::pause`] (SIGCONT).
+    pub(crate) fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().expect("redis-server is running");
+        let status = std::process::Command::new("kill")
+            .args([signal, &pid.to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {pid}");
     }
 
     pub(crate) async fn kill(mut self) -> u16 {

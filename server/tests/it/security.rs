@@ -1882,3 +1882,53 @@ async fn a_plain_request_on_a_websocket_endpoint_tells_a_refused_token() {
         (400, Some("invalid_message"))
     );
 }
+
+/// Token refusals are typed: callers (and an application's own
+/// authenticator) match the reason; the text is the one clients read.
+#[test]
+fn invalid_tokens_say_why_as_a_type() {
+    use brain_ws_server::{AuthError, Authenticator, InvalidToken, JwtAuthenticator, JwtError};
+    let tokens = brain_ws_server::StaticTokens::new().with("t-1", "alice");
+    let err = tokens.authenticate(Some("nope")).expect_err("unknown");
+    assert_eq!(err, AuthError::Invalid(InvalidToken::Unknown));
+    assert_eq!(err.to_string(), "invalid token: unknown token");
+    let jwt = JwtAuthenticator::hs256(&[7; 32]).expect("key");
+    let err = jwt.authenticate(Some("not.a.jwt")).expect_err("malformed");
+    assert_eq!(
+        err,
+        AuthError::Invalid(InvalidToken::Jwt(JwtError::Malformed))
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid token: the token is not a well-formed JWT with a supported algorithm"
+    );
+    // An application's reason, written as before.
+    let own = AuthError::Invalid("revoked".into());
+    assert_eq!(
+        own,
+        AuthError::Invalid(InvalidToken::Other("revoked".into()))
+    );
+    assert_eq!(own.to_string(), "invalid token: revoked");
+}
+
+/// A role rule that does not parse says which part is wrong, as a type.
+#[test]
+fn channel_role_rules_refuse_with_a_typed_reason() {
+    use brain_ws_server::{ChannelRole, InvalidChannelRole};
+    assert_eq!(
+        "admin:*".parse::<ChannelRole>(),
+        Err(InvalidChannelRole::NoEquals)
+    );
+    assert_eq!(
+        "admin:*= ".parse::<ChannelRole>(),
+        Err(InvalidChannelRole::EmptyRole)
+    );
+    let err = "bad name=admin"
+        .parse::<ChannelRole>()
+        .expect_err("a space in the pattern");
+    assert!(matches!(err, InvalidChannelRole::Pattern(_)), "{err:?}");
+    assert_eq!(
+        InvalidChannelRole::NoEquals.to_string(),
+        "expected <channel pattern>=<role>, e.g. admin:*=admin: no '='"
+    );
+}

@@ -68,3 +68,68 @@ fn flags_beat_the_environment_which_beats_the_file() {
     assert!(err.contains("bad name"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Library callers match configuration errors by variant and setting; the
+/// messages are the ones the binary prints.
+#[tokio::test]
+async fn configuration_errors_are_typed_for_callers() {
+    use brain_ws_server::{BrokerConfig, Config, ConfigError, Node, RedisTls};
+    let config = Config {
+        max_connections: 0,
+        ..Config::default()
+    };
+    let err = config.validate().expect_err("0 connections is refused");
+    assert!(
+        matches!(
+            err,
+            ConfigError::Invalid {
+                setting: "max_connections",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "invalid configuration: max connections must be at least 1"
+    );
+    let err = "postgres://db"
+        .parse::<BrokerConfig>()
+        .expect_err("not a broker");
+    assert!(
+        matches!(
+            err,
+            ConfigError::Invalid {
+                setting: "broker",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let missing = std::path::PathBuf::from("/nonexistent/brain-ws-ca.pem");
+    let err = Node::start(Config {
+        broker: BrokerConfig::Redis("rediss://127.0.0.1:1/0".into()),
+        redis_tls: RedisTls {
+            ca: Some(missing.clone()),
+            ..RedisTls::default()
+        },
+        ..Config::default()
+    })
+    .await
+    .err()
+    .expect("an unreadable CA is refused");
+    let brain_ws_server::StartError::Config(ConfigError::Unreadable { what, path, source }) = &err
+    else {
+        panic!("{err:?}");
+    };
+    assert_eq!(
+        (*what, path, source.kind()),
+        ("Redis TLS CA", &missing, std::io::ErrorKind::NotFound)
+    );
+    assert!(
+        err.to_string().starts_with(
+            "invalid configuration: cannot read Redis TLS CA /nonexistent/brain-ws-ca.pem: "
+        ),
+        "{err}"
+    );
+}

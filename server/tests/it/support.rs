@@ -241,3 +241,41 @@ pub(crate) async fn spawn_listening(
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, addr)
 }
+
+/// A client WebSocket opened with `tokio_tungstenite::connect_async`.
+pub(crate) type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// The next JSON text frame of `ws` (other frames are skipped).
+pub(crate) async fn next_json(ws: &mut Ws) -> Value {
+    loop {
+        let message = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("a frame in time")
+            .expect("stream open")
+            .expect("frame");
+        if let Message::Text(text) = message {
+            return serde_json::from_str(text.as_str()).expect("json");
+        }
+    }
+}
+
+/// Serves an application's `app` on a free port, with `ConnectInfo` when
+/// `connect_info` (as `into_make_service_with_connect_info` does).
+pub(crate) async fn serve(app: axum::Router, connect_info: bool) -> std::net::SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        if connect_info {
+            axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+            )
+            .await
+        } else {
+            axum::serve(listener, app).await
+        }
+    });
+    addr
+}

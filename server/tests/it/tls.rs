@@ -455,5 +455,23 @@ async fn unusable_certificate_files_stop_the_start_with_the_reason() {
     assert!(err.contains("private key does not match"), "{err}");
     let err = start(&good.key, &good.key).await.err().unwrap().to_string();
     assert!(err.contains("no CERTIFICATE block"), "{err}");
+    // The same refusals, as types a caller can match.
+    use brain_ws_server::{StartError, TlsError};
+    let err = start(&good.cert, &other.key).await.err().unwrap();
+    assert!(
+        matches!(&err, StartError::Tls(TlsError::KeyMismatch { cert, key })
+            if cert == &good.cert && key == &other.key),
+        "{err:?}"
+    );
+    let err = start(&missing, &good.key).await.err().unwrap();
+    assert!(
+        matches!(&err, StartError::Tls(TlsError::Certificate { path, .. }) if path == &missing),
+        "{err:?}"
+    );
+    let err = start(&good.key, &good.key).await.err().unwrap();
+    assert!(
+        matches!(&err, StartError::Tls(TlsError::NoCertificate { path }) if path == &good.key),
+        "{err:?}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,12 +1,13 @@
 // The issue's "Done means", as a new user does it: the two packed tarballs
-// installed into a fresh Vite 7 React app outside the workspace (a temp dir;
-// react, react-dom, vite and @vitejs/plugin-react from npm, offline cache
-// preferred), the MissionDashboard of docs/clients.md copied as printed
-// (only its server URL taken from the page's `?ws=`), built with `vite
-// build`, served, and opened in headless Chromium against a Redis-backed
-// node. The node is killed while events are published through a second
-// node, restarted on the same port, and the page must list every event
-// exactly once, in order.
+// installed into a fresh Vite 7 React app and a fresh Vite 7 Vue app outside
+// the workspace (temp dirs; react, react-dom, vue, vite, @vitejs/plugin-react
+// and @vitejs/plugin-vue from npm, offline cache preferred), the
+// MissionDashboard and the Vue Single-File Component of docs/clients.md
+// copied as printed (only the server URL taken from the page's `?ws=`),
+// built with `vite build`, served, and both opened in headless Chromium
+// against one Redis-backed node. The node is killed while events are
+// published through a second node, restarted on the same port, and each
+// page must list every event exactly once, in order.
 //
 // Needs Chromium (CHROMIUM, default /usr/bin/chromium), the server binary
 // and Redis on 127.0.0.1:6379 (a unique key prefix per run).
@@ -17,7 +18,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { BrowserContext } from "playwright-core";
+import type { BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, expect, test } from "vitest";
 import { launchChromium, serveDir } from "./chromium.js";
 import { broadcast, sleep, startServer, stopAllServers, waitFor } from "../harness.js";
@@ -25,15 +26,16 @@ import { broadcast, sleep, startServer, stopAllServers, waitFor } from "../harne
 const root = fileURLToPath(new URL("../../..", import.meta.url));
 const prefix = `brain-ws-client-fresh-app-${process.pid}-${Date.now()}`;
 const redisArgs = ["--broker", "redis://127.0.0.1:6379/0", "--redis-prefix", prefix];
-const app = mkdtempSync(join(tmpdir(), "brain-ws-fresh-vite-app-"));
+const work = mkdtempSync(join(tmpdir(), "brain-ws-fresh-vite-apps-"));
+const apps = { react: join(work, "react"), vue: join(work, "vue") } as const;
 
-let http: Server;
-let pageUrl: string;
+const https: Server[] = [];
+const pageUrl = { react: "", vue: "" };
 let context: BrowserContext;
 
 // A user's shell: not vitest's NODE_ENV=test (Vite would bundle React's development build).
 const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== "NODE_ENV" && !k.startsWith("VITEST")));
-const run = (cmd: string, args: string[], cwd = app) => {
+const run = (cmd: string, args: string[], cwd: string) => {
   try {
     return execFileSync(cmd, args, { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
   } catch (e) {
@@ -41,93 +43,119 @@ const run = (cmd: string, args: string[], cwd = app) => {
     throw new Error(`${cmd} ${args.join(" ")} failed:\n${stdout}\n${stderr}`);
   }
 };
+const pageWs = `new URLSearchParams(location.search).get("ws")!`;
+
+/** A fresh app in `dir`: the tarballs and `deps` installed, `files` written, `vite build` into `dist`. */
+function freshApp(dir: string, tarballs: string[], deps: string[], files: Record<string, string>): void {
+  mkdirSync(join(dir, "src"), { recursive: true });
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `fresh-${dir.split("/").at(-1)}`, private: true, type: "module" }));
+  run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--silent", ...tarballs.map((t) => join(work, t)), ...deps], dir);
+  for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  run(join(dir, "node_modules/.bin/vite"), ["build", "--logLevel", "warn", "--outDir", join(work, "dist", dir.split("/").at(-1)!)], dir);
+}
+
+const html = (entry: string, root: string) =>
+  `<!doctype html>\n<html><head><meta charset="UTF-8" /><title>missions</title></head>\n<body><div id="${root}"></div><script type="module" src="${entry}"></script></body></html>\n`;
+
+/** The code blocks of a given language in docs/clients.md, in order. */
+function blocks(lang: string): string[] {
+  const docs = readFileSync(join(root, "docs/clients.md"), "utf8");
+  return [...docs.matchAll(new RegExp("```" + lang + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]!);
+}
 
 beforeAll(async () => {
-  // What `npm create vite@7 -- --template react-ts` sets up, minus linting.
-  run("npm", ["pack", "--silent", "--pack-destination", app, "-w", "@brain/ws-protocol", "-w", "@brain/ws-client"], root);
-  const tarballs = readdirSync(app).filter((f) => f.endsWith(".tgz")).sort();
+  run("npm", ["pack", "--silent", "--pack-destination", work, "-w", "@brain/ws-protocol", "-w", "@brain/ws-client"], root);
+  const tarballs = readdirSync(work).filter((f) => f.endsWith(".tgz")).sort();
   expect(tarballs).toEqual(["brain-ws-client-0.1.0.tgz", "brain-ws-protocol-0.1.0.tgz"]);
-  writeFileSync(join(app, "package.json"), JSON.stringify({ name: "fresh-dashboard", private: true, type: "module" }));
-  run("npm", [
-    "install", "--prefer-offline", "--no-audit", "--no-fund", "--silent",
-    `./${tarballs[1]}`, `./${tarballs[0]}`, "react@19", "react-dom@19", "vite@7", "@vitejs/plugin-react@5",
-  ]);
-  writeFileSync(
-    join(app, "vite.config.js"),
-    `import { defineConfig } from "vite";\nimport react from "@vitejs/plugin-react";\nexport default defineConfig({ plugins: [react()] });\n`,
-  );
-  writeFileSync(
-    join(app, "index.html"),
-    `<!doctype html>\n<html><head><meta charset="UTF-8" /><title>missions</title></head>\n<body><div id="root"></div><script type="module" src="/src/main.tsx"></script></body></html>\n`,
-  );
-  mkdirSync(join(app, "src"));
-  writeFileSync(
-    join(app, "src/main.tsx"),
-    `import { StrictMode } from "react";\nimport { createRoot } from "react-dom/client";\nimport { App } from "./App";\n\ncreateRoot(document.getElementById("root")!).render(<StrictMode><App /></StrictMode>);\n`,
-  );
-  // The dashboard exactly as docs/clients.md prints it, pointed at the test's server.
-  const docs = readFileSync(join(root, "docs/clients.md"), "utf8");
-  const dashboard = /```tsx\n([\s\S]*?)```/.exec(docs)![1]!;
+  const ordered = [tarballs[1]!, tarballs[0]!];
+
+  // React: what `npm create vite@7 -- --template react-ts` sets up, minus
+  // linting, with the dashboard exactly as docs/clients.md prints it.
+  const dashboard = blocks("tsx")[0]!;
   expect(dashboard).toContain(`createClient({ url: "ws://localhost:8000" })`);
   expect(dashboard.split("\n").filter((l) => l.trim()).length).toBeLessThanOrEqual(16);
-  writeFileSync(
-    join(app, "src/App.tsx"),
-    dashboard.replace(`"ws://localhost:8000"`, `new URLSearchParams(location.search).get("ws")!`),
-  );
-  run(join(app, "node_modules/.bin/vite"), ["build", "--logLevel", "warn"]);
+  freshApp(apps.react, ordered, ["react@19", "react-dom@19", "vite@7", "@vitejs/plugin-react@5"], {
+    "vite.config.js": `import { defineConfig } from "vite";\nimport react from "@vitejs/plugin-react";\nexport default defineConfig({ plugins: [react()] });\n`,
+    "index.html": html("/src/main.tsx", "root"),
+    "src/main.tsx": `import { StrictMode } from "react";\nimport { createRoot } from "react-dom/client";\nimport { App } from "./App";\n\ncreateRoot(document.getElementById("root")!).render(<StrictMode><App /></StrictMode>);\n`,
+    "src/App.tsx": dashboard.replace(`"ws://localhost:8000"`, pageWs),
+  });
 
-  let origin: string;
-  ({ server: http, origin } = await serveDir(join(app, "dist")));
-  pageUrl = `${origin}/index.html`;
-  context = await launchChromium(join(app, "profile"));
-}, 240_000);
+  // Vue: what `npm create vite@7 -- --template vue-ts` sets up, minus
+  // linting and type-checking, with main.ts and App.vue as docs/clients.md prints them.
+  const main = blocks("ts").find((b) => b.startsWith("// main.ts\n"));
+  const sfc = blocks("vue").find((b) => b.startsWith("<!-- App.vue -->\n"));
+  expect(main).toContain(`createClient({ url: "ws://localhost:8000" })`);
+  expect(sfc).toContain(`useChannel("missions", { limit: 100 })`);
+  freshApp(apps.vue, ordered, ["vue@3", "vite@7", "@vitejs/plugin-vue@6"], {
+    "vite.config.js": `import { defineConfig } from "vite";\nimport vue from "@vitejs/plugin-vue";\nexport default defineConfig({ plugins: [vue()] });\n`,
+    "index.html": html("/src/main.ts", "app"),
+    "src/main.ts": main!.replace(`"ws://localhost:8000"`, pageWs),
+    "src/App.vue": sfc!,
+  });
+
+  for (const kind of ["react", "vue"] as const) {
+    const { server, origin } = await serveDir(join(work, "dist", kind));
+    https.push(server);
+    pageUrl[kind] = `${origin}/index.html`;
+  }
+  context = await launchChromium(join(work, "profile"));
+}, 300_000);
 
 afterAll(async () => {
   await context?.close();
-  await new Promise((r) => http?.close(r));
+  for (const server of https) await new Promise((r) => server.close(r));
   await stopAllServers();
-  rmSync(app, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
 });
 
-test("a fresh Vite React app with the docs' MissionDashboard survives server restarts without losing or repeating an event", async () => {
+test("fresh Vite React and Vue apps with the docs' MissionDashboard and Vue SFC survive server restarts without losing or repeating an event", async () => {
   let node = await startServer(redisArgs);
   const other = await startServer(redisArgs);
-  const page = await context.newPage();
   const errors: string[] = [];
-  page.on("pageerror", (e) => errors.push(e.message));
-  page.on("console", (m) => {
-    if (!/^(WebSocket connection to .* failed|Failed to load resource: (.*404|net::ERR_CONNECTION_REFUSED))/.test(m.text())) errors.push(`console.${m.type()}: ${m.text()}`);
-  });
-  const status = async () => (await page.textContent("h2")) ?? "";
-  const items = () => page.$$eval("li", (lis) => lis.map((li) => li.textContent ?? ""));
+  const pages = await Promise.all(
+    (["react", "vue"] as const).map(async (kind) => {
+      const page = await context.newPage();
+      page.on("pageerror", (e) => errors.push(`${kind}: ${e.message}`));
+      page.on("console", (m) => {
+        if (!/^(WebSocket connection to .* failed|Failed to load resource: (.*404|net::ERR_CONNECTION_REFUSED))/.test(m.text())) errors.push(`${kind}: console.${m.type()}: ${m.text()}`);
+      });
+      return { kind, page };
+    }),
+  );
+  const status = async (page: Page) => (await page.textContent("h2")) ?? "";
+  const items = (page: Page) => page.$$eval("li", (lis) => lis.map((li) => li.textContent ?? ""));
+  const every = async (f: (page: Page) => Promise<boolean>) => (await Promise.all(pages.map(({ page }) => f(page)))).every(Boolean);
   const missions = (ids: number[]) => ids.map((i) => `mission_started: {"mission_id":"m${i}"}`);
   try {
-    await page.goto(`${pageUrl}?ws=${encodeURIComponent(node.ws)}`);
-    await waitFor(async () => (await status()) === "Status: Connected", 15_000, "Status: Connected");
-    // The subscribe follows `connected` on the wire: wait until the node has it.
-    await waitFor(async () => (await (await fetch(`${node.http}/api/ws/channels/missions`)).json()).subscribers === 1, 10_000, "the subscription");
+    for (const { page, kind } of pages) await page.goto(`${pageUrl[kind]}?ws=${encodeURIComponent(node.ws)}`);
+    await waitFor(() => every(async (p) => (await status(p)) === "Status: Connected"), 15_000, "Status: Connected");
+    // The subscribe follows `connected` on the wire: wait until the node has both.
+    await waitFor(async () => (await (await fetch(`${node.http}/api/ws/channels/missions`)).json()).subscribers === 2, 10_000, "the subscriptions");
     for (let i = 1; i <= 3; i++) await broadcast(node.http, "missions", "mission_started", { mission_id: `m${i}` });
-    await waitFor(async () => (await items()).length === 3, 10_000, "3 events");
-    expect(await items()).toEqual(missions([1, 2, 3]));
+    await waitFor(() => every(async (p) => (await items(p)).length === 3), 10_000, "3 events");
+    for (const { page } of pages) expect(await items(page)).toEqual(missions([1, 2, 3]));
 
     // Two restarts; events published through the other node while it is down.
     let next = 4;
     for (let restart = 1; restart <= 2; restart++) {
       const port = node.port;
       await node.kill();
-      await waitFor(async () => (await status()) === "Status: Disconnected", 10_000, "Status: Disconnected");
+      await waitFor(() => every(async (p) => (await status(p)) === "Status: Disconnected"), 10_000, "Status: Disconnected");
       for (let k = 0; k < 3; k++, next++) await broadcast(other.http, "missions", "mission_started", { mission_id: `m${next}` });
       node = await startServer(redisArgs, port);
-      await waitFor(async () => (await status()) === "Status: Connected", 20_000, `Status: Connected after restart ${restart}`);
-      await waitFor(async () => (await items()).length >= next - 1, 10_000, `${next - 1} events after restart ${restart}`);
+      await waitFor(() => every(async (p) => (await status(p)) === "Status: Connected"), 20_000, `Status: Connected after restart ${restart}`);
+      const want = next - 1;
+      await waitFor(() => every(async (p) => (await items(p)).length >= want), 10_000, `${want} events after restart ${restart}`);
       for (let k = 0; k < 2; k++, next++) await broadcast(other.http, "missions", "mission_started", { mission_id: `m${next}` });
-      await waitFor(async () => (await items()).length >= next - 1, 10_000, `${next - 1} events`);
+      const want2 = next - 1;
+      await waitFor(() => every(async (p) => (await items(p)).length >= want2), 10_000, `${want2} events`);
     }
     await sleep(300); // a repeat would show up by now
-    expect(await items()).toEqual(missions(Array.from({ length: next - 1 }, (_, i) => i + 1)));
+    for (const { page, kind } of pages) expect([kind, await items(page)]).toEqual([kind, missions(Array.from({ length: next - 1 }, (_, i) => i + 1))]);
     expect(errors).toEqual([]);
   } finally {
-    await page.close();
+    for (const { page } of pages) await page.close();
     await stopAllServers();
   }
 });

@@ -17,6 +17,12 @@ export type ClientMessage =
        */
       presence?: boolean;
       /**
+       * Replay the channel's last `rewind` retained events before live
+       * ones (docs/protocol.md, "Rewind"): at most the server's
+       * `history.max_rewind` (`GET /api/ws/info`), and not with `since`.
+       */
+      rewind?: number | null;
+      /**
        * The last position seen, for recovery after a reconnect.
        */
       since?: StreamPosition | null;

@@ -88,6 +88,12 @@ export interface Subscribed {
    */
   recovered?: boolean | null;
   /**
+   * For a subscribe with `rewind`: how many retained events are replayed
+   * before live ones (fewer than asked when the history holds fewer; 0
+   * on a channel without history).
+   */
+  replayed?: number | null;
+  /**
    * Seconds since the Unix epoch.
    */
   timestamp: number;

@@ -45,7 +45,8 @@ class StreamPosition(BaseModel):
 class ClientMessage1(BaseModel):
     """
     Channel System, "Subscribing to Channels": `{"type":"subscribe","channel":"missions"}`.
-    With `since`, asks the server to replay what the client missed.
+    With `since`, asks the server to replay what the client missed;
+    with `rewind`, the channel's latest retained events (never both).
     """
 
     channel: Annotated[
@@ -60,6 +61,12 @@ class ClientMessage1(BaseModel):
     "Presence"): honoured on channels with presence enabled, which
     `subscribed.presence` confirms. The subscriber's own join is not
     sent to it.
+    """
+    rewind: Annotated[int | None, Field(ge=0)] = None
+    """
+    Replay the channel's last `rewind` retained events before live
+    ones (docs/protocol.md, "Rewind"): at most the server's
+    `history.max_rewind` (`GET /api/ws/info`), and not with `since`.
     """
     since: StreamPosition | None = None
     """

@@ -127,6 +127,12 @@ class Control4(BaseModel):
     For a subscribe with `since`: whether every missed event is replayed
     (true) or some were lost (false).
     """
+    replayed: Annotated[int | None, Field(ge=0)] = None
+    """
+    For a subscribe with `rewind`: how many retained events are replayed
+    before live ones (fewer than asked when the history holds fewer; 0
+    on a channel without history).
+    """
     timestamp: float
     """
     Seconds since the Unix epoch.
@@ -248,6 +254,12 @@ class Subscribed(BaseModel):
     """
     For a subscribe with `since`: whether every missed event is replayed
     (true) or some were lost (false).
+    """
+    replayed: Annotated[int | None, Field(ge=0)] = None
+    """
+    For a subscribe with `rewind`: how many retained events are replayed
+    before live ones (fewer than asked when the history holds fewer; 0
+    on a channel without history).
     """
     timestamp: float
     """

@@ -12,7 +12,8 @@ use std::time::Duration;
 use brain_ws_protocol::http::NodeStats;
 use tokio::time::MissedTickBehavior;
 
-use super::{Shared, ms, timed};
+use super::{Shared, failure, ms, timed};
+use crate::broker::BrokerFailure;
 
 pub(super) async fn run(shared: Arc<Shared>) {
     let mut tick = tokio::time::interval(shared.config.cluster_refresh);
@@ -47,9 +48,10 @@ fn local(shared: &Shared) -> NodeStats {
     }
 }
 
-async fn refresh(shared: &Shared) -> Result<(), String> {
+async fn refresh(shared: &Shared) -> Result<(), BrokerFailure> {
     let id = &shared.config.node_id;
-    let report = serde_json::to_string(&local(shared)).map_err(|e| e.to_string())?;
+    let report = serde_json::to_string(&local(shared))
+        .map_err(|e| BrokerFailure::protocol("reporting", e))?;
     let users = shared.hub.user_counts();
     let ttl = ms(ttl(shared));
     let users_key = shared.keys.node_users(id);
@@ -87,7 +89,7 @@ async fn refresh(shared: &Shared) -> Result<(), String> {
 }
 
 /// Every other live node's report, by node id.
-pub(super) async fn read_others(shared: &Shared) -> Result<Vec<NodeStats>, String> {
+pub(super) async fn read_others(shared: &Shared) -> Result<Vec<NodeStats>, BrokerFailure> {
     let mut conn = shared.commands()?;
     let ids: Vec<String> = timed(
         "reading cluster",
@@ -135,7 +137,7 @@ pub(super) async fn read_others(shared: &Shared) -> Result<Vec<NodeStats>, Strin
 }
 
 /// How many connections `user` has on the other nodes, per their reports.
-pub(super) async fn user_connections(shared: &Shared, user: &str) -> Result<u64, String> {
+pub(super) async fn user_connections(shared: &Shared, user: &str) -> Result<u64, BrokerFailure> {
     let others = shared.others();
     if others.is_empty() {
         return Ok(0);
@@ -153,7 +155,10 @@ pub(super) async fn user_connections(shared: &Shared, user: &str) -> Result<u64,
 
 /// Distinct users across this node and `others` (a user connected to
 /// several nodes counts once), from the nodes' user hashes.
-pub(super) async fn distinct_users(shared: &Shared, others: &[NodeStats]) -> Result<u64, String> {
+pub(super) async fn distinct_users(
+    shared: &Shared,
+    others: &[NodeStats],
+) -> Result<u64, BrokerFailure> {
     let mut users: std::collections::HashSet<String> = shared
         .hub
         .user_counts()
@@ -174,7 +179,7 @@ pub(super) async fn distinct_users(shared: &Shared, others: &[NodeStats]) -> Res
 }
 
 /// Leaves the cluster at shutdown.
-pub(super) async fn deregister(shared: &Shared) -> Result<(), String> {
+pub(super) async fn deregister(shared: &Shared) -> Result<(), BrokerFailure> {
     let id = &shared.config.node_id;
     let mut pipe = redis::pipe();
     pipe.cmd("DEL")
@@ -188,6 +193,8 @@ pub(super) async fn deregister(shared: &Shared) -> Result<(), String> {
     let mut conn = shared.commands()?;
     tokio::time::timeout(Duration::from_secs(1), pipe.query_async::<()>(&mut conn))
         .await
-        .map_err(|_| "timed out".to_owned())?
-        .map_err(|e| e.to_string())
+        .map_err(|_| BrokerFailure::Timeout {
+            what: "deregistering",
+        })?
+        .map_err(|e| failure::classify("deregistering", e))
 }

@@ -6,8 +6,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::DescriptorEncoder;
+use prometheus_client::metrics::MetricType;
 
 use super::Shared;
+use super::health::Cause;
 use crate::metrics::{counter, gauge};
 
 /// The Redis broker's state and counters, read when `/metrics` is scraped.
@@ -30,6 +32,18 @@ impl Collector for BrokerMetrics {
             "Whether Redis is reachable (1) or not (0: events reach this node's subscribers only).",
             u64::from(s.is_up()),
         )?;
+        let current = s.cause();
+        let mut family = e.encode_descriptor(
+            "brain_ws_broker_down",
+            "1 for the cause Redis is failing with (unreachable: an outage; auth, database, protocol, refused: Redis refuses this node's configuration, retried until fixed), 0 for the others; all 0 while up.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for cause in Cause::ALL {
+            family
+                .encode_family(&[("cause", cause.label())])?
+                .encode_gauge(&u64::from(current == Some(cause)))?;
+        }
         counter(
             e,
             "brain_ws_broker_errors",
@@ -45,7 +59,7 @@ impl Collector for BrokerMetrics {
         counter(
             e,
             "brain_ws_broker_unavailable_publications",
-            "Publications refused (HTTP 503, delivered nowhere) because Redis was unreachable.",
+            "Publications refused (HTTP 503, delivered nowhere): Redis unreachable or too slow, or the publish queue full.",
             get(&s.refused),
         )?;
         counter(

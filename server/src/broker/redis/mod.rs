@@ -4,7 +4,9 @@
 //!   `PUBLISH` of the ready frame; a history channel runs the `publish` Lua
 //!   script (offset, `XADD` to the channel's stream, `PUBLISH`, atomically);
 //!   user-directed and broadcast-all events are a `PUBLISH` on the single
-//!   node-wide channel. Every node, the publisher included, delivers what its
+//!   node-wide channel. Concurrent publications share round trips: they
+//!   queue (bounded) for writer tasks that send each batch as one pipeline
+//!   (`pipeline.rs`), keeping each channel's order. Every node, the publisher included, delivers what its
 //!   subscription receives to its own hub, so every node sees one order per
 //!   channel: Redis's.
 //! - Subscribing: one Redis subscription per node per channel with local
@@ -40,7 +42,10 @@
 //! came back one backoff step late.
 
 mod cluster;
+mod failure;
+pub(crate) mod health;
 mod metrics;
+mod pipeline;
 mod presence;
 pub(crate) mod probe;
 mod scripts;
@@ -51,8 +56,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use brain_ws_protocol::ChannelName;
+use brain_ws_protocol::PresenceInfo;
 use brain_ws_protocol::http::NodeStats;
-use brain_ws_protocol::{ChannelName, PresenceInfo, StreamPosition};
 use futures_util::future::BoxFuture;
 use redis::AsyncConnectionConfig;
 use redis::aio::MultiplexedConnection;
@@ -60,13 +66,16 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::{Broker, BrokerError, BrokerHealth, ClusterView, Publication, Published};
+use super::{
+    Broker, BrokerError, BrokerFailure, BrokerHealth, ClusterView, Publication, Published,
+};
 use crate::config::{Config, ConfigError, RedisTls};
 use crate::frames;
 use crate::frames::Frame;
-use crate::history::{Position, new_epoch, recover};
+use crate::history::{Page, Position, Replay, Start, joined, new_epoch, page};
 use crate::hub::{Hub, Interest, Joined, Target};
 use crate::presence::{Change, Counts, Presence};
+use health::Cause;
 use wire::Keys;
 
 /// How long one Redis command may take before it counts as a failure.
@@ -105,21 +114,37 @@ struct Shared {
     others: Mutex<Vec<NodeStats>>,
     publish_script: redis::Script,
     publish_once_script: redis::Script,
+    /// The publish queues feeding the writer tasks (`pipeline.rs`).
+    queues: pipeline::Queues,
     position_script: redis::Script,
     shutdown: CancellationToken,
     tasks: TaskTracker,
 }
 
-/// Whether Redis is reachable, and the counters of `/metrics`.
-#[derive(Default)]
+/// Whether Redis is reachable, why not, and the counters of `/metrics`.
 struct State {
     up: AtomicBool,
-    reason: Mutex<String>,
+    /// Why it is down; `None` before the first connection (`connecting`).
+    down: Mutex<Option<BrokerFailure>>,
     errors: AtomicU64,
     reconnects: AtomicU64,
-    /// Publications refused because Redis was unreachable.
+    /// Publications refused: Redis unreachable or too slow, or the publish
+    /// queue full.
     refused: AtomicU64,
     gap_fills: AtomicU64,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        Self {
+            up: AtomicBool::new(false),
+            down: Mutex::new(None),
+            errors: AtomicU64::default(),
+            reconnects: AtomicU64::default(),
+            refused: AtomicU64::default(),
+            gap_fills: AtomicU64::default(),
+        }
+    }
 }
 
 impl State {
@@ -137,23 +162,58 @@ impl State {
         }
     }
 
-    fn set_down(&self, reason: String) {
+    /// Marks the broker down because of `failure`. An outage is logged as a
+    /// warning when it starts; a permanent cause (a refused password, a bad
+    /// DB index, ...) as an error each time the cause or its text changes,
+    /// not on every retry.
+    fn set_down(&self, failure: BrokerFailure) {
         self.errors.fetch_add(1, Ordering::Relaxed);
         let was_up = self.up.swap(false, Ordering::AcqRel);
-        if was_up || self.reconnects.load(Ordering::Relaxed) == 0 {
+        let cause = Cause::of(&failure);
+        let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+        let before = down.as_ref().map(|f| (Cause::of(f), f.to_string()));
+        let changed = before.as_ref() != Some(&(cause, failure.to_string()));
+        if cause.is_permanent() {
+            if changed || was_up {
+                tracing::error!(
+                    cause = cause.label(),
+                    reason = %format_args!("{failure}{}", cause.hint()),
+                    "redis refuses this node's configuration: publishing fails (503) until Redis or the broker URL is fixed; retrying with backoff"
+                );
+            }
+        } else if was_up
+            || self.reconnects.load(Ordering::Relaxed) == 0
+            || before.is_some_and(|(c, _)| c.is_permanent())
+        {
             tracing::warn!(
-                %reason,
+                reason = %failure,
                 "redis broker unavailable: publishing fails (503) until it returns"
             );
         }
-        *self.reason.lock().unwrap_or_else(|p| p.into_inner()) = reason;
+        *down = Some(failure);
     }
 
-    fn reason(&self) -> String {
-        self.reason
+    /// Why the broker is down, as `/ready` and publish errors give it.
+    fn reason(&self) -> BrokerFailure {
+        self.down
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+            .unwrap_or(BrokerFailure::Connecting)
+    }
+
+    /// The cause in effect: `None` while up.
+    fn cause(&self) -> Option<Cause> {
+        if self.is_up() {
+            return None;
+        }
+        Some(
+            self.down
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .as_ref()
+                .map_or(Cause::Unreachable, Cause::of),
+        )
     }
 
     /// A failed command that did not (yet) take the subscription down.
@@ -167,14 +227,17 @@ fn ms(d: Duration) -> u64 {
     u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Runs one Redis command with [`COMMAND_TIMEOUT`]; a failure says what
+/// failed and why ([`Failure`]; `?` turns it into its text where only the
+/// text matters).
 async fn timed<T>(
     what: &'static str,
     fut: impl Future<Output = redis::RedisResult<T>>,
-) -> Result<T, String> {
+) -> Result<T, BrokerFailure> {
     match tokio::time::timeout(COMMAND_TIMEOUT, fut).await {
         Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) => Err(format!("{what}: {e}")),
-        Err(_) => Err(format!("{what}: timed out")),
+        Ok(Err(e)) => Err(failure::classify(what, e)),
+        Err(_) => Err(BrokerFailure::Timeout { what }),
     }
 }
 
@@ -185,11 +248,12 @@ impl RedisBroker {
         config: Arc<Config>,
         url: &str,
         hub: Arc<Hub>,
-        presence: Arc<Presence>,
         interest: mpsc::UnboundedSender<Interest>,
         interest_rx: mpsc::UnboundedReceiver<Interest>,
     ) -> Result<Self, ConfigError> {
         let client = client(url, &config.redis_tls)?;
+        let (queues, writers) = pipeline::Queues::new();
+        let presence = hub.presence().clone();
         let shared = Arc::new(Shared {
             keys: Keys::new(&config.redis_prefix),
             config,
@@ -204,20 +268,19 @@ impl RedisBroker {
             others: Mutex::default(),
             publish_script: scripts::publish(),
             publish_once_script: scripts::publish_once(),
+            queues,
             position_script: scripts::position(),
             shutdown: CancellationToken::new(),
             tasks: TaskTracker::new(),
         });
-        *shared
-            .state
-            .reason
-            .lock()
-            .unwrap_or_else(|p| p.into_inner()) = "connecting".into();
         shared
             .tasks
             .spawn(subscriber::run(shared.clone(), interest_rx));
         shared.tasks.spawn(cluster::run(shared.clone()));
         shared.tasks.spawn(presence::run(shared.clone()));
+        for writer in writers {
+            shared.tasks.spawn(pipeline::run(shared.clone(), writer));
+        }
         shared.tasks.close();
         Ok(Self { shared })
     }
@@ -226,26 +289,32 @@ impl RedisBroker {
 /// The Redis client for `url`; a `rediss://` URL with [`RedisTls`]
 /// settings trusts their CA (instead of the public roots) and presents
 /// their client certificate.
-fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, ConfigError> {
+pub(crate) fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, ConfigError> {
     if !tls.is_set() {
-        return redis::Client::open(url).map_err(|e| ConfigError(format!("broker URL: {e}")));
+        return redis::Client::open(url).map_err(|e| ConfigError::Broker {
+            what: "broker URL".into(),
+            source: Box::new(e),
+        });
     }
-    let read = |what: &str, path: &std::path::Path| {
-        std::fs::read(path).map_err(|e| {
-            ConfigError(format!(
-                "cannot read Redis TLS {what} {}: {e}",
-                path.display()
-            ))
+    let read = |what, path: &std::path::Path| {
+        std::fs::read(path).map_err(|source| ConfigError::Unreadable {
+            what,
+            path: path.to_owned(),
+            source,
         })
     };
     let client_tls = match (&tls.client_cert, &tls.client_key) {
         (Some(cert), Some(key)) => Some(redis::ClientTlsConfig {
-            client_cert: read("client certificate", cert)?,
-            client_key: read("client key", key)?,
+            client_cert: read("Redis TLS client certificate", cert)?,
+            client_key: read("Redis TLS client key", key)?,
         }),
         _ => None,
     };
-    let root_cert = tls.ca.as_deref().map(|ca| read("CA", ca)).transpose()?;
+    let root_cert = tls
+        .ca
+        .as_deref()
+        .map(|ca| read("Redis TLS CA", ca))
+        .transpose()?;
     redis::Client::build_with_tls(
         url,
         redis::TlsCertificates {
@@ -253,7 +322,10 @@ fn client(url: &str, tls: &RedisTls) -> Result<redis::Client, ConfigError> {
             root_cert,
         },
     )
-    .map_err(|e| ConfigError(format!("broker TLS: {e}")))
+    .map_err(|e| ConfigError::Broker {
+        what: "broker TLS".into(),
+        source: Box::new(e),
+    })
 }
 
 impl Shared {
@@ -262,6 +334,17 @@ impl Shared {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
+    }
+
+    /// The sum of `count` over the other nodes' latest reports (read in
+    /// place: a publication must not copy every node's channel map).
+    fn sum_others(&self, count: impl Fn(&NodeStats) -> u64) -> u64 {
+        self.others
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .map(count)
+            .sum()
     }
 
     /// Waits until the subscription task has applied every interest change
@@ -280,17 +363,17 @@ impl Shared {
 
     /// A handle on the current command connection (a clone of a
     /// multiplexed connection, cheap), or why there is none.
-    fn commands(&self) -> Result<MultiplexedConnection, String> {
+    fn commands(&self) -> Result<MultiplexedConnection, BrokerFailure> {
         self.commands
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
-            .ok_or_else(|| "not connected".to_owned())
+            .ok_or(BrokerFailure::NotConnected)
     }
 
     /// Opens a fresh command connection (the supervisor, on every
     /// (re)connection) and checks it answers.
-    async fn reconnect_commands(&self) -> Result<(), String> {
+    async fn reconnect_commands(&self) -> Result<(), BrokerFailure> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(COMMAND_TIMEOUT));
@@ -312,80 +395,77 @@ impl Shared {
             .unwrap_or_default()
     }
 
-    /// Runs `PUBLISH`, or with an idempotency key the script that publishes
-    /// once per key; `None` for a repeated key.
+    /// Queues `PUBLISH`, or with an idempotency key the script that
+    /// publishes once per key; `None` for a repeated key.
     async fn publish_message(
         &self,
         p: &Publication,
-        conn: &mut MultiplexedConnection,
         channel: String,
         message: &str,
-    ) -> Result<Option<u64>, String> {
-        if p.idempotency_key.is_none() {
-            return timed(
-                "publish",
-                redis::cmd("PUBLISH")
-                    .arg(channel)
+    ) -> Result<Option<u64>, BrokerFailure> {
+        let command = match &p.idempotency_key {
+            None => {
+                let mut command = redis::cmd("PUBLISH");
+                command.arg(&channel).arg(message);
+                command
+            }
+            Some(key) => pipeline::evalsha(&self.publish_once_script, |c| {
+                c.arg(1)
+                    .arg(self.keys.idempotency(key))
+                    .arg(&channel)
                     .arg(message)
-                    .query_async::<u64>(conn),
-            )
-            .await
-            .map(Some);
-        }
-        let mut invocation = self.publish_once_script.key(self.idempotency_key(p));
-        invocation
-            .arg(channel)
-            .arg(message)
-            .arg(ms(crate::idempotency::WINDOW));
-        let n: i64 = timed("publish", invocation.invoke_async(conn)).await?;
+                    .arg(ms(crate::idempotency::WINDOW));
+            }),
+        };
+        let reply = self.queues.call(&channel, command).await?;
+        let n: i64 =
+            redis::from_redis_value(reply).map_err(|e| BrokerFailure::protocol("publish", e))?;
         Ok(u64::try_from(n).ok())
     }
 
-    async fn publish(&self, p: &Publication) -> Result<Published, String> {
-        let mut conn = self.commands()?;
+    async fn publish(&self, p: &Publication) -> Result<Published, BrokerFailure> {
         let recipients = match &p.target {
             Target::Channel(channel) => {
                 let frame = frames::event(&p.event_type, Some(channel), &p.data, p.timestamp, None);
                 if self.config.keeps_history(channel.as_str()) {
-                    let open = wire::open_frame(&frame).ok_or("frame shape")?;
-                    let mut invocation = self.publish_script.key(self.keys.meta(channel));
-                    invocation
-                        .key(self.keys.stream(channel))
-                        .key(self.idempotency_key(p))
-                        .arg(new_epoch())
-                        .arg(open)
-                        .arg(self.config.history_size)
-                        .arg(self.history_ttl())
-                        .arg(self.history_ttl() + ms(META_GRACE))
-                        .arg(self.keys.channel(channel))
-                        .arg(ms(crate::idempotency::WINDOW));
-                    let (_, _, n) = timed(
-                        "publish",
-                        invocation.invoke_async::<(String, u64, i64)>(&mut conn),
-                    )
-                    .await?;
+                    let open = wire::open_frame(&frame)
+                        .ok_or_else(|| BrokerFailure::protocol("publish", "frame shape"))?;
+                    let redis_channel = self.keys.channel(channel);
+                    let command = pipeline::evalsha(&self.publish_script, |c| {
+                        c.arg(3)
+                            .arg(self.keys.meta(channel))
+                            .arg(self.keys.stream(channel))
+                            .arg(self.idempotency_key(p))
+                            .arg(new_epoch())
+                            .arg(open)
+                            .arg(self.config.history_size)
+                            .arg(self.history_ttl())
+                            .arg(self.history_ttl() + ms(META_GRACE))
+                            .arg(&redis_channel)
+                            .arg(ms(crate::idempotency::WINDOW));
+                    });
+                    let reply = self.queues.call(&redis_channel, command).await?;
+                    let (_, _, n): (String, u64, i64) = redis::from_redis_value(reply)
+                        .map_err(|e| BrokerFailure::protocol("publish", e))?;
                     if n < 0 {
                         return Ok(Published::Duplicate);
                     }
                 } else if self
-                    .publish_message(p, &mut conn, self.keys.channel(channel), frame.as_str())
+                    .publish_message(p, self.keys.channel(channel), frame.as_str())
                     .await?
                     .is_none()
                 {
                     return Ok(Published::Duplicate);
                 }
-                let remote: u64 = self
-                    .others()
-                    .iter()
-                    .filter_map(|n| n.channels.get(channel.as_str()))
-                    .sum();
+                let remote =
+                    self.sum_others(|n| n.channels.get(channel.as_str()).copied().unwrap_or(0));
                 self.hub.subscriber_count(channel) + remote as usize
             }
             Target::User(user) => {
                 let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
                 let message = wire::encode_user(user, &frame);
                 if self
-                    .publish_message(p, &mut conn, self.keys.node_wide(), &message)
+                    .publish_message(p, self.keys.node_wide(), &message)
                     .await?
                     .is_none()
                 {
@@ -404,58 +484,96 @@ impl Shared {
                 let frame = frames::event(&p.event_type, None, &p.data, p.timestamp, None);
                 let message = wire::encode_all(&frame);
                 if self
-                    .publish_message(p, &mut conn, self.keys.node_wide(), &message)
+                    .publish_message(p, self.keys.node_wide(), &message)
                     .await?
                     .is_none()
                 {
                     return Ok(Published::Duplicate);
                 }
-                let remote: u64 = self.others().iter().map(|n| n.total_connections).sum();
+                let remote = self.sum_others(|n| n.total_connections);
                 self.hub.connection_count() + remote as usize
             }
         };
         Ok(Published::Cluster { recipients })
     }
 
-    /// The channel's position and, with `since`, the missed events.
-    async fn position(
+    /// The channel's position, the time in Redis and the stream entries
+    /// `start` asks for (at most `count`), in one atomic script.
+    async fn read(
         &self,
         channel: &ChannelName,
-        since: Option<&StreamPosition>,
-    ) -> Result<Joined, String> {
+        start: Option<Start<'_>>,
+        count: usize,
+    ) -> Result<(Position, u64, Vec<(u64, u64, Frame)>), BrokerFailure> {
         let mut conn = self.commands()?;
         let mut invocation = self.position_script.key(self.keys.meta(channel));
         invocation
             .key(self.keys.stream(channel))
             .arg(new_epoch())
-            .arg(since.map(|s| s.offset.to_string()).unwrap_or_default())
+            .arg(match start {
+                None => "none",
+                Some(Start::Latest) => "latest",
+                Some(Start::After(_)) => "after",
+            })
             .arg(self.history_ttl() + ms(META_GRACE))
-            .arg(self.config.history_size + 1);
+            .arg(count);
+        if let Some(Start::After(since)) = start {
+            invocation.arg(&since.epoch).arg(since.offset);
+        }
         let reply: Vec<redis::Value> =
             timed("reading history", invocation.invoke_async(&mut conn)).await?;
         let mut items = reply.into_iter();
-        let mut next_string = || -> Result<String, String> {
-            let v = items.next().ok_or("short history reply")?;
-            redis::from_redis_value::<String>(v).map_err(|e| e.to_string())
+        let bad = |detail: &'static str| BrokerFailure::protocol("reading history", detail);
+        let mut next_string = || -> Result<String, BrokerFailure> {
+            let v = items.next().ok_or_else(|| bad("short history reply"))?;
+            redis::from_redis_value::<String>(v)
+                .map_err(|e| BrokerFailure::protocol("reading history", e))
         };
         let epoch: Arc<str> = Arc::from(next_string()?);
-        let top: u64 = next_string()?.parse().map_err(|_| "bad top")?;
-        let now: u64 = next_string()?.parse().map_err(|_| "bad time")?;
+        let top: u64 = next_string()?.parse().map_err(|_| bad("bad top"))?;
+        let now: u64 = next_string()?.parse().map_err(|_| bad("bad time"))?;
         let mut entries = Vec::new();
         while let Ok(id) = next_string() {
             let at: u64 = next_string()?.parse().unwrap_or(0);
             let frame = next_string()?;
-            let offset = wire::offset_of_id(&id).ok_or("bad stream id")?;
+            let offset = wire::offset_of_id(&id).ok_or_else(|| bad("bad stream id"))?;
             entries.push((offset, at, Frame::from(frame)));
         }
-        let position = Position::new(epoch, top);
-        let replay = since.map(|s| recover(s, &position, now, self.history_ttl(), entries));
-        Ok(Joined {
-            position: Some(position),
-            recovered: replay.as_ref().map(Option::is_some),
-            replay: replay.flatten().unwrap_or_default(),
-            presence: None,
-        })
+        Ok((Position::new(epoch, top), now, entries))
+    }
+
+    /// The channel's position and the events `replay` asks for
+    /// (`history::joined`).
+    async fn position(
+        &self,
+        channel: &ChannelName,
+        replay: Option<&Replay>,
+    ) -> Result<Joined, BrokerFailure> {
+        let (start, count) = match replay {
+            None => (None, 0),
+            Some(Replay::Since(since)) => (Some(Start::After(since)), self.config.history_size + 1),
+            Some(Replay::Rewind(n)) => (
+                Some(Start::Latest),
+                usize::try_from(*n)
+                    .unwrap_or(usize::MAX)
+                    .min(self.config.history_size),
+            ),
+        };
+        let (position, now, entries) = self.read(channel, start, count).await?;
+        Ok(joined(position, replay, now, self.history_ttl(), entries))
+    }
+
+    /// A history read (see [`Broker::history`]).
+    async fn history(
+        &self,
+        channel: &ChannelName,
+        start: Start<'_>,
+        limit: usize,
+    ) -> Result<(Position, Page), BrokerFailure> {
+        let count = limit.min(self.config.history_size);
+        let (position, now, entries) = self.read(channel, Some(start), count).await?;
+        let read = page(start, &position, now, self.history_ttl(), limit, entries);
+        Ok((position, read))
     }
 
     /// Reads the stream entries `from..=to` (catching up after a gap).
@@ -464,7 +582,7 @@ impl Shared {
         channel: &ChannelName,
         from: u64,
         to: u64,
-    ) -> Result<Vec<(u64, Frame)>, String> {
+    ) -> Result<Vec<(u64, Frame)>, BrokerFailure> {
         let mut conn = self.commands()?;
         let reply: redis::streams::StreamRangeReply = timed(
             "reading history",
@@ -487,22 +605,17 @@ impl Shared {
     }
 
     /// Answers a subscription (see [`Broker::subscribe`]).
-    async fn subscribe(&self, channel: &ChannelName, since: Option<&StreamPosition>) -> Joined {
+    async fn subscribe(&self, channel: &ChannelName, replay: Option<&Replay>) -> Joined {
         let synced = self.sync().await;
         if synced && self.config.keeps_history(channel.as_str()) {
-            match self.position(channel, since).await {
+            match self.position(channel, replay).await {
                 Ok(joined) => return joined,
                 Err(e) => self.state.error("reading a channel's position", &e),
             }
         }
         // No history here, or Redis unreachable (then the client learns, with
         // `recovered: false`, that it may have missed events).
-        Joined {
-            position: None,
-            recovered: since.map(|_| false),
-            replay: Vec::new(),
-            presence: None,
-        }
+        Joined::without_history(replay)
     }
 }
 
@@ -527,9 +640,27 @@ impl Broker for RedisBroker {
     fn subscribe<'a>(
         &'a self,
         channel: &'a ChannelName,
-        since: Option<&'a StreamPosition>,
+        replay: Option<&'a Replay>,
     ) -> BoxFuture<'a, Joined> {
-        Box::pin(self.shared.subscribe(channel, since))
+        Box::pin(self.shared.subscribe(channel, replay))
+    }
+
+    fn history<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+        start: Start<'a>,
+        limit: usize,
+    ) -> BoxFuture<'a, Result<(Position, Page), BrokerError>> {
+        Box::pin(async move {
+            let s = &self.shared;
+            if !s.state.is_up() {
+                return Err(BrokerError::Unavailable(s.state.reason()));
+            }
+            s.history(channel, start, limit)
+                .await
+                .inspect_err(|e| s.state.error("reading history", e))
+                .map_err(BrokerError::Unavailable)
+        })
     }
 
     fn presence_changed(

@@ -28,6 +28,7 @@ use redis::Script;
 use tokio::time::MissedTickBehavior;
 
 use super::{Shared, ms, timed, wire};
+use crate::broker::BrokerFailure;
 use crate::frames;
 use crate::presence::{Change, Counts};
 
@@ -174,7 +175,7 @@ pub(super) async fn run(shared: Arc<Shared>) {
     }
 }
 
-async fn refresh(shared: &Shared) -> Result<(), String> {
+async fn refresh(shared: &Shared) -> Result<(), BrokerFailure> {
     let id = &shared.config.node_id;
     let mut conn = shared.commands()?;
     let mut invocation = shared
@@ -194,7 +195,7 @@ async fn refresh(shared: &Shared) -> Result<(), String> {
 }
 
 /// Writes every local member again (after this node was swept).
-async fn rewrite(shared: &Shared) -> Result<(), String> {
+async fn rewrite(shared: &Shared) -> Result<(), BrokerFailure> {
     for (channel, members) in shared.presence.all() {
         for info in members {
             record(shared, &channel, Change::Join, &info).await?;
@@ -222,7 +223,7 @@ fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Retries the changes Redis did not take, in order. A join whose member
 /// has left meanwhile is dropped (its leave is retried, or was recorded as
 /// a no-op).
-async fn retry(shared: &Shared) -> Result<(), String> {
+async fn retry(shared: &Shared) -> Result<(), BrokerFailure> {
     let pending = std::mem::take(&mut *lock(&shared.presence_retries));
     let mut left = pending.into_iter();
     while let Some((channel, change, info)) = left.next() {
@@ -249,7 +250,7 @@ async fn retry(shared: &Shared) -> Result<(), String> {
 }
 
 /// Removes dead nodes' members and announces their `leave`.
-async fn sweep(shared: &Shared) -> Result<(), String> {
+async fn sweep(shared: &Shared) -> Result<(), BrokerFailure> {
     let mut conn = shared.commands()?;
     let mut invocation = shared
         .presence_scripts
@@ -287,7 +288,7 @@ async fn record(
     channel: &ChannelName,
     change: Change,
     info: &PresenceInfo,
-) -> Result<bool, String> {
+) -> Result<bool, BrokerFailure> {
     let id = &shared.config.node_id;
     let scripts = &shared.presence_scripts;
     let keys = &shared.keys;
@@ -295,7 +296,8 @@ async fn record(
         Change::Join => &scripts.join,
         Change::Leave => &scripts.leave,
     };
-    let json = serde_json::to_string(info).map_err(|e| e.to_string())?;
+    let json = serde_json::to_string(info)
+        .map_err(|e| BrokerFailure::protocol("recording presence", e))?;
     let mut invocation = script.key(keys.presence_alive(id));
     invocation
         .key(keys.presence_nodes())
@@ -320,7 +322,7 @@ pub(super) async fn changed(
     channel: &ChannelName,
     change: Change,
     info: &PresenceInfo,
-) -> Result<(), String> {
+) -> Result<(), BrokerFailure> {
     if record(shared, channel, change, info).await? {
         rewrite(shared).await?;
     }
@@ -341,7 +343,7 @@ pub(super) async fn changed(
 pub(super) async fn members(
     shared: &Shared,
     channel: &ChannelName,
-) -> Result<Vec<PresenceInfo>, String> {
+) -> Result<Vec<PresenceInfo>, BrokerFailure> {
     sweep(shared).await?;
     let mut conn = shared.commands()?;
     let nodes: Vec<String> = timed(
@@ -370,7 +372,10 @@ pub(super) async fn members(
 }
 
 /// The counts of `channel` across the cluster.
-pub(super) async fn counts(shared: &Shared, channel: &ChannelName) -> Result<Counts, String> {
+pub(super) async fn counts(
+    shared: &Shared,
+    channel: &ChannelName,
+) -> Result<Counts, BrokerFailure> {
     sweep(shared).await?;
     let mut conn = shared.commands()?;
     let mut invocation = shared
@@ -385,7 +390,7 @@ pub(super) async fn counts(shared: &Shared, channel: &ChannelName) -> Result<Cou
 
 /// Leaves at shutdown: this node's marker goes, and its members with it
 /// (announced as `leave` to the other nodes' watchers).
-pub(super) async fn deregister(shared: &Shared) -> Result<(), String> {
+pub(super) async fn deregister(shared: &Shared) -> Result<(), BrokerFailure> {
     if shared.config.presence_channels.is_empty() {
         return Ok(());
     }

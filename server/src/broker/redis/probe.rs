@@ -7,31 +7,30 @@
 
 use std::time::Duration;
 
-use redis::RedisError;
+use super::health::Cause;
+use crate::broker::BrokerFailure;
 
 /// How long the start-time probe waits for an answer. A Redis that does not
 /// answer in time counts as unreachable (retried), not as misconfigured.
 const PROBE_TIMEOUT: Duration = Duration::from_secs(3);
 
-/// Server error codes that say "try again later", not "never".
-const TRANSIENT_CODES: &[&str] = &["LOADING", "BUSY", "TRYAGAIN", "MASTERDOWN", "CLUSTERDOWN"];
-
-/// Connects to `url` once (the same handshake as the broker: `AUTH`,
-/// `SELECT`) and sends `PING`. `Err` with the reason when the configuration
-/// is permanently wrong; `Ok` when it works or Redis is merely unreachable
-/// now (logged; the broker keeps retrying). `redacted` is the URL without
-/// its password, for the message.
-pub(crate) async fn check(url: &str, redacted: &str) -> Result<(), String> {
+/// Connects once with the broker's `client` (the same URL, TLS settings and
+/// handshake: `AUTH`, `SELECT`) and sends `PING`. `Err` with the failure
+/// (one of [`BrokerFailure::is_permanent`]) when the configuration is
+/// permanently wrong; `Ok` when it works or Redis is merely unreachable now
+/// (logged; the broker keeps retrying). `redacted` is the URL without its
+/// password, for the log.
+pub(crate) async fn check(client: &redis::Client, redacted: &str) -> Result<(), BrokerFailure> {
     let attempt = async {
-        let client = redis::Client::open(url)?;
         let mut conn = client.get_multiplexed_async_connection().await?;
         redis::cmd("PING").query_async::<String>(&mut conn).await
     };
     let error = match tokio::time::timeout(PROBE_TIMEOUT, attempt).await {
         Ok(Ok(pong)) if pong == "PONG" => return Ok(()),
         Ok(Ok(other)) => {
-            return Err(format!(
-                "the broker at {redacted} answered PING with {other:?}: it is not a Redis server"
+            return Err(BrokerFailure::protocol(
+                "probing",
+                format!("answered PING with {other:?}: it is not a Redis server"),
             ));
         }
         Ok(Err(e)) => e,
@@ -40,40 +39,10 @@ pub(crate) async fn check(url: &str, redacted: &str) -> Result<(), String> {
             return Ok(());
         }
     };
-    if is_transient(&error) {
-        tracing::warn!(broker = %redacted, error = %error, "redis is unreachable at start; retrying in the background");
+    let failure = super::failure::classify("probing", error);
+    if !Cause::of(&failure).is_permanent() {
+        tracing::warn!(broker = %redacted, error = %failure, "redis is unreachable at start; retrying in the background");
         return Ok(());
     }
-    Err(format!(
-        "the broker at {redacted} refuses this configuration: {error}{}",
-        hint(&error)
-    ))
-}
-
-/// Whether `e` is about reaching Redis (retry) rather than about what we
-/// asked of it (stop).
-fn is_transient(e: &RedisError) -> bool {
-    e.is_io_error()
-        || e.is_timeout()
-        || e.is_connection_refusal()
-        || e.is_connection_dropped()
-        || e.code().is_some_and(|code| TRANSIENT_CODES.contains(&code))
-}
-
-/// What to change, for the common permanent errors.
-fn hint(e: &RedisError) -> &'static str {
-    let text = e.to_string();
-    if text.contains("DB index is out of range") {
-        " (the /N at the end of the URL must be below the server's `databases`, 16 by default)"
-    } else if e.kind() == redis::ErrorKind::AuthenticationFailed
-        || text.contains("WRONGPASS")
-        || text.contains("NOAUTH")
-        || text.contains("AUTH")
-    {
-        " (check the user and password in the URL: redis://user:password@host:port/db)"
-    } else if e.kind() == redis::ErrorKind::Parse {
-        " (the peer does not speak the Redis protocol: check the host and port)"
-    } else {
-        ""
-    }
+    Err(failure)
 }

@@ -58,11 +58,14 @@ return redis.call('PUBLISH', ARGV[1], ARGV[2])
     )
 }
 
-/// Reads a channel's position and, with a `since` offset, the entries after
-/// it. ARGV: new epoch (used only if none exists), since offset or empty,
-/// meta TTL ms, most entries to return. Returns `{epoch, top, now_ms,
-/// id1, t1, frame1, id2, ...}`; the caller decides whether they cover the
-/// gap (`history::recover`, the rule both brokers share).
+/// Reads a channel's position and the entries a read asks for. ARGV: new
+/// epoch (used only if none exists), mode, meta TTL ms, most entries to
+/// return, and for mode `after` the position's epoch and offset. Modes:
+/// `none` (position only), `latest` (the newest entries), `after` (the
+/// entries after the position when it is of this epoch, else from the
+/// oldest, as when it is beyond the top). Returns `{epoch, top, now_ms, id1, t1, frame1, id2, ...}`,
+/// entries oldest first; the caller applies the rule both brokers share
+/// (`history::page`).
 pub(crate) fn position() -> Script {
     Script::new(
         r#"
@@ -79,11 +82,19 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local out = {epoch, top, now}
-if ARGV[2] == '' then return out end
-local since = tonumber(ARGV[2])
-if since >= top then return out end
-local entries = redis.call('XRANGE', KEYS[2], string.format('%d', since + 1) .. '-0', '+',
-  'COUNT', ARGV[4])
+local mode = ARGV[2]
+local entries = {}
+if mode == 'latest' then
+  local newest = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', ARGV[4])
+  for i = #newest, 1, -1 do table.insert(entries, newest[i]) end
+elseif mode == 'after' then
+  local start = '-'
+  local since = tonumber(ARGV[6])
+  if ARGV[5] == epoch and since <= top then
+    start = string.format('%d', since + 1) .. '-0'
+  end
+  entries = redis.call('XRANGE', KEYS[2], start, '+', 'COUNT', ARGV[4])
+end
 for _, e in ipairs(entries) do
   local fields = e[2]
   local at, frame = '0', ''

@@ -21,12 +21,16 @@ use tokio::sync::mpsc;
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::wire::{self, ChannelPayload, NodeWidePayload};
-use super::{CONNECT_TIMEOUT, Shared, timed};
+use super::{CONNECT_TIMEOUT, Shared, failure, timed};
+use crate::broker::BrokerFailure;
 use crate::frames::Frame;
 use crate::history::Position;
 use crate::hub::{Interest, Outcome, Recipients, Sequenced};
 
 const MIN_BACKOFF: Duration = Duration::from_millis(50);
+/// The ceiling for every cause, a refused configuration included (an
+/// operator may fix Redis, and the node is back at its next attempt; the
+/// log says so once per change, not per attempt: `State::set_down`).
 const MAX_BACKOFF: Duration = Duration::from_millis(200);
 /// How often the connections are pinged, to notice a silent outage.
 const PING_INTERVAL: Duration = Duration::from_secs(1);
@@ -34,25 +38,26 @@ const PING_INTERVAL: Duration = Duration::from_secs(1);
 /// Why a connection's loop ended.
 enum Exit {
     Shutdown,
-    Lost(String),
+    Lost(BrokerFailure),
 }
 
 pub(super) async fn run(shared: Arc<Shared>, mut rx: mpsc::UnboundedReceiver<Interest>) {
     let mut channels: HashSet<ChannelName> = HashSet::new();
     let mut backoff = MIN_BACKOFF;
     loop {
-        match connect(&shared, &channels).await {
+        let failure = match connect(&shared, &channels).await {
             Ok((sink, stream)) => {
                 backoff = MIN_BACKOFF;
                 shared.state.set_up();
                 catch_up(&shared, &channels).await;
                 match serve(&shared, &mut rx, &mut channels, sink, stream).await {
                     Exit::Shutdown => return,
-                    Exit::Lost(reason) => shared.state.set_down(reason),
+                    Exit::Lost(failure) => failure,
                 }
             }
-            Err(reason) => shared.state.set_down(reason),
-        }
+            Err(failure) => failure,
+        };
+        shared.state.set_down(failure);
         // Full jitter over the upper half: nodes that lost Redis together
         // do not all come back in the same millisecond.
         let until = Instant::now() + backoff.mul_f64(rand::random_range(0.5..=1.0));
@@ -87,12 +92,12 @@ fn apply_offline(channels: &mut HashSet<ChannelName>, interest: Interest) {
 async fn connect(
     shared: &Shared,
     channels: &HashSet<ChannelName>,
-) -> Result<(PubSubSink, PubSubStream), String> {
+) -> Result<(PubSubSink, PubSubStream), BrokerFailure> {
     let pubsub = match tokio::time::timeout(CONNECT_TIMEOUT, shared.client.get_async_pubsub()).await
     {
         Ok(Ok(p)) => p,
-        Ok(Err(e)) => return Err(format!("connecting: {e}")),
-        Err(_) => return Err("connecting: timed out".into()),
+        Ok(Err(e)) => return Err(failure::classify("connecting", e)),
+        Err(_) => return Err(BrokerFailure::Timeout { what: "connecting" }),
     };
     let (mut sink, stream) = pubsub.split();
     let mut names = vec![shared.keys.node_wide()];
@@ -114,13 +119,13 @@ async fn serve(
     let mut ping = tokio::time::interval_at(Instant::now() + PING_INTERVAL, PING_INTERVAL);
     ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let Ok(mut commands) = shared.commands() else {
-        return Exit::Lost("not connected".into());
+        return Exit::Lost(BrokerFailure::NotConnected);
     };
     loop {
         tokio::select! {
             _ = shared.shutdown.cancelled() => return Exit::Shutdown,
             message = stream.next() => match message {
-                None => return Exit::Lost("connection lost".into()),
+                None => return Exit::Lost(BrokerFailure::ConnectionLost),
                 Some(m) => dispatch(shared, &m).await,
             },
             interest = rx.recv() => match interest {
@@ -165,7 +170,7 @@ async fn dispatch(shared: &Shared, message: &redis::Msg) {
         );
         return;
     };
-    if name == shared.keys.node_wide() {
+    if shared.keys.is_node_wide(name) {
         match wire::decode_node_wide(payload) {
             Ok(NodeWidePayload::User(user, frame)) => {
                 shared.hub.deliver(Recipients::User(&user), &frame);

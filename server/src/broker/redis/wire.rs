@@ -66,6 +66,14 @@ impl Keys {
         format!("{}:node-wide", self.prefix)
     }
 
+    /// Whether `redis_channel` is [`Keys::node_wide`] (without building it:
+    /// the subscriber asks for every message).
+    pub(crate) fn is_node_wide(&self, redis_channel: &str) -> bool {
+        redis_channel
+            .strip_prefix(self.prefix.as_str())
+            .is_some_and(|rest| rest == ":node-wide")
+    }
+
     /// The set of registered node ids.
     pub(crate) fn nodes(&self) -> String {
         format!("{}:nodes", self.prefix)
@@ -268,6 +276,9 @@ mod tests {
         assert_eq!(k.channel("missions"), "p1:c:missions");
         assert_eq!(k.channel_of("p1:c:missions"), Some("missions"));
         assert_eq!(k.channel_of("p2:c:missions"), None);
+        assert!(k.is_node_wide(&k.node_wide()));
+        assert!(!k.is_node_wide("p2:node-wide"));
+        assert!(!k.is_node_wide("p1:c:node-wide"));
         assert_eq!(k.stream("a"), "p1:h:a");
         assert_eq!(k.meta("a"), "p1:m:a");
         assert_eq!(offset_of_id("17-0"), Some(17));

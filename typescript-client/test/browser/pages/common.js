@@ -19,7 +19,8 @@ export function testClient() {
   });
   window.__sent = sent;
   window.__client = client;
-  window.__states = [client.state];
+  // Attached right after createClient: the first state it sees is `connecting`.
+  window.__states = [];
   client.on("state", (s) => window.__states.push(s));
   return client;
 }

@@ -14,10 +14,13 @@ export interface BroadcastRequest {
    */
   channel: string;
   /**
-   * A key chosen by the publisher (1 to 128 bytes), the same on every
-   * retry of one event: within the idempotency window (10 minutes) of a
-   * publication with the same key, on any node of the cluster, the event
-   * is not delivered again and the answer's status is `duplicate`.
+   * A key chosen by the publisher (1 to 128 bytes of UTF-8), the same on
+   * every retry of one event: within the idempotency window (10 minutes)
+   * of a publication with the same key, on any node of the cluster, the
+   * event is not delivered again and the answer's status is `duplicate`.
+   * The limit is in bytes (`x-max-bytes`); `maxLength` counts
+   * characters, so a key of 128 characters or fewer that takes more than
+   * 128 bytes is still refused (`422 invalid_body`).
    */
   idempotency_key?: string | null;
   /**

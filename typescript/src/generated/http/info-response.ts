@@ -86,6 +86,11 @@ export interface Features {
    */
   history: boolean;
   /**
+   * `GET /api/ws/channels/{channel}/history` is served; absent (false)
+   * on servers that predate it.
+   */
+  history_read?: boolean;
+  /**
    * The server shares a broker with other nodes.
    */
   multi_node: boolean;
@@ -94,6 +99,11 @@ export interface Features {
    * `leave`, and `GET /api/ws/channels/{channel}/presence`.
    */
   presence?: boolean;
+  /**
+   * History channels support `subscribe.rewind` (docs/protocol.md,
+   * "Rewind"); absent (false) on servers that predate it.
+   */
+  rewind?: boolean;
 }
 /**
  * History settings.
@@ -107,6 +117,13 @@ export interface HistoryInfo {
    * Whether any channel keeps history.
    */
   enabled: boolean;
+  /**
+   * The largest `subscribe.rewind` accepted: the history size, or half
+   * the connection's outbound queue when that is smaller (a replay must
+   * fit it); absent (0) on servers that predate rewind. The history
+   * read's `limit` goes up to `size`.
+   */
+  max_rewind?: number;
   /**
    * Events kept per channel.
    */

@@ -38,6 +38,11 @@ class Features(BaseModel):
     """
     Some channels keep history and support `subscribe.since` recovery.
     """
+    history_read: bool | None = False
+    """
+    `GET /api/ws/channels/{channel}/history` is served; absent (false)
+    on servers that predate it.
+    """
     multi_node: bool
     """
     The server shares a broker with other nodes.
@@ -46,6 +51,11 @@ class Features(BaseModel):
     """
     Some channels keep presence: `subscribe.presence`, `join` and
     `leave`, and `GET /api/ws/channels/{channel}/presence`.
+    """
+    rewind: bool | None = False
+    """
+    History channels support `subscribe.rewind` (docs/protocol.md,
+    "Rewind"); absent (false) on servers that predate it.
     """
 
 
@@ -61,6 +71,13 @@ class HistoryInfo(BaseModel):
     enabled: bool
     """
     Whether any channel keeps history.
+    """
+    max_rewind: Annotated[int | None, Field(ge=0)] = 0
+    """
+    The largest `subscribe.rewind` accepted: the history size, or half
+    the connection's outbound queue when that is smaller (a replay must
+    fit it); absent (0) on servers that predate rewind. The history
+    read's `limit` goes up to `size`.
     """
     size: Annotated[int, Field(ge=0)]
     """

@@ -4,8 +4,13 @@
 // counts it, rendering nothing. Both record in window.__bench which `seq`
 // arrived (lost and repeated events) and whether offsets only increased.
 // `&interval=MS` sets useChannel's minIntervalMs; `&view=text` renders the
-// rows as one text block instead of a table.
-import { createElement as h } from "react";
+// rows as one text block; `&view=plain` as a plain auto-layout table whose
+// rows re-render on every snapshot; `&view=kept` as the default table with
+// rows keyed by position (kept, only their text changes). The default table is the cheap way to
+// show a fast feed: memoized rows keyed by offset (a row that stays is not
+// re-rendered), fixed table layout inside a size-contained box (a changed
+// row does not re-lay-out the rest of the page).
+import { createElement as h, memo } from "react";
 import { createRoot } from "react-dom/client";
 import { createClient } from "@brain/ws-client";
 import { BrainWsProvider, useChannel, useConnectionState } from "@brain/ws-client/react";
@@ -42,18 +47,27 @@ if (params.get("mode") === "raw") {
   counter.on("metrics_update", (e) => count(e.data.seq, e.offset));
   counter.on("subscribed", () => (bench.ready = true));
 
+  const cells = (e) => [h("td", { key: "s" }, e.data.seq), h("td", { key: "c" }, e.data.cpu.toFixed(3)), h("td", { key: "m" }, e.data.mem)];
+  // An event never changes, so a row keyed by its offset never re-renders.
+  const Row = memo(function Row({ event }) {
+    return h("tr", null, cells(event));
+  });
+  const box = { contain: "strict", width: "320px", height: "2200px", overflow: "hidden" };
+  const table = { tableLayout: "fixed", width: "300px", borderCollapse: "collapse" };
+  const views = {
+    text: (events) => h("pre", null, events.map((e) => `${e.data.seq} ${e.data.cpu.toFixed(3)} ${e.data.mem}`).join("\n")),
+    plain: (events) => h("table", null, h("tbody", null, events.map((e) => h("tr", { key: e.offset }, cells(e))))),
+    table: (events) => h("div", { style: box }, h("table", { style: table }, h("tbody", null, events.map((e) => h(Row, { key: e.offset, event: e }))))),
+    // The same box, rows keyed by position: the 100 <tr> stay, only their text changes.
+    kept: (events) => h("div", { style: box }, h("table", { style: table }, h("tbody", null, events.map((e, i) => h(Row, { key: i, event: e }))))),
+  };
+  const view = views[params.get("view") ?? "table"];
+
   function Metrics() {
     const state = useConnectionState();
     const interval = params.get("interval");
     const { events, received } = useChannel("metrics", interval === null ? { limit: 100 } : { limit: 100, minIntervalMs: Number(interval) });
-    return h(
-      "div",
-      null,
-      h("h2", null, `${state}: ${received} events`),
-      params.get("view") === "text"
-        ? h("pre", null, events.map((e) => `${e.data.seq} ${e.data.cpu.toFixed(3)} ${e.data.mem}`).join("\n"))
-        : h("table", null, h("tbody", null, events.map((e) => h("tr", { key: e.offset }, h("td", null, e.data.seq), h("td", null, e.data.cpu.toFixed(3)), h("td", null, e.data.mem))))),
-    );
+    return h("div", null, h("h2", null, `${state}: ${received} events`), view(events));
   }
   createRoot(document.getElementById("root")).render(h(BrainWsProvider, { client }, h(Metrics)));
 }

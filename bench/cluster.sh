@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# The cluster benchmark (issue 17.1c, docs/benchmarks.md "Multi-node"): starts
+# its own redis-server, then for each node count, channel count and history
+# setting starts that many release nodes on it, runs `brain-ws-bench --nodes`
+# (subscribers spread over the nodes, publishers on every node, a rising
+# rate), and prints each run's steps and one side-by-side table of the
+# sustained events/s (delivery p99 under P99_LIMIT), with CPU per event on
+# the nodes and on Redis.
+#
+#   bench/cluster.sh                                   # this build
+#   BASELINE_BIN=target/baseline/brain-ws-server bench/cluster.sh   # baseline vs this build
+#
+# Knobs (environment): NODES ("2 3"), CHANNELS ("10 1000"), HISTORY ("off on"),
+# N (subscribers; default one per channel per node, so every event is pushed
+# to every node and delivered once on each: the Redis path, not the fan-out,
+# is what is measured), PUBLISHERS (per node, 16), FRAME (bytes, 150),
+# START_RATE (1000), RATE_FACTOR (1.5), STEP (2s), MAX_STEPS (12),
+# P99_LIMIT (100ms), PORT_BASE (19600: nodes on PORT_BASE+1..), REDIS_PORT
+# (19690), BIN (this build's server, target/release/brain-ws-server),
+# BASELINE_BIN (unset: no baseline), OUT (target/bench-results/cluster).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NODES=${NODES:-"2 3"}
+CHANNELS=${CHANNELS:-"10 1000"}
+HISTORY=${HISTORY:-"off on"}
+N=${N:-}
+PUBLISHERS=${PUBLISHERS:-16}
+FRAME=${FRAME:-150}
+START_RATE=${START_RATE:-1000}
+RATE_FACTOR=${RATE_FACTOR:-1.5}
+STEP=${STEP:-2s}
+MAX_STEPS=${MAX_STEPS:-12}
+P99_LIMIT=${P99_LIMIT:-100ms}
+PORT_BASE=${PORT_BASE:-19600}
+REDIS_PORT=${REDIS_PORT:-19690}
+BIN=${BIN:-target/release/brain-ws-server}
+BASELINE_BIN=${BASELINE_BIN:-}
+OUT=${OUT:-target/bench-results/cluster}
+mkdir -p "$OUT"
+rm -f "$OUT"/*.json
+
+if [ "${SKIP_BUILD:-0}" != 1 ]; then
+  cargo build --release -p brain-ws-bench -p brain-ws-server
+fi
+BENCH=target/release/brain-ws-bench
+
+declare -a BUILDS=()
+[ -n "$BASELINE_BIN" ] && BUILDS+=("baseline=$BASELINE_BIN")
+BUILDS+=("this=$BIN")
+
+PIDS=()
+REDIS_PID=
+cleanup() {
+  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  PIDS=()
+}
+stop_redis() {
+  if [ -n "$REDIS_PID" ]; then
+    kill "$REDIS_PID" 2>/dev/null || true
+    wait "$REDIS_PID" 2>/dev/null || true
+    REDIS_PID=
+  fi
+}
+trap 'cleanup; stop_redis' EXIT
+
+ulimit -n "$(ulimit -Hn)"
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --loglevel warning >"$OUT/redis.log" 2>&1 &
+REDIS_PID=$!
+for _ in $(seq 100); do
+  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
+  sleep 0.05
+done
+
+wait_port() {
+  for _ in $(seq 200); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "node on port $1 did not start" >&2
+  return 1
+}
+
+run=0
+for nodes in $NODES; do
+  for channels in $CHANNELS; do
+    for history in $HISTORY; do
+      # Builds interleaved per configuration: drift on a shared machine hits both.
+      for build in "${BUILDS[@]}"; do
+        label=${build%%=*}
+        bin=${build#*=}
+        run=$((run + 1))
+        prefix="bench-cluster-$run"
+        history_flags=()
+        [ "$history" = on ] && history_flags=(--history-channel 'bench-*')
+        urls=()
+        for i in $(seq "$nodes"); do
+          port=$((PORT_BASE + i))
+          RUST_LOG=warn "$bin" --bind "127.0.0.1:$port" --broker "redis://127.0.0.1:$REDIS_PORT" \
+            --redis-prefix "$prefix" --node-id "n$i" --max-connections 20000 \
+            --heartbeat-interval 30s --cluster-refresh 1s "${history_flags[@]}" \
+            >"$OUT/node-$run-$i.log" 2>&1 &
+          PIDS+=($!)
+          urls+=("ws://127.0.0.1:$port")
+        done
+        for i in $(seq "$nodes"); do wait_port $((PORT_BASE + i)); done
+        history_arg=()
+        [ "$history" = on ] && history_arg=(--history)
+        echo "== $label: $nodes nodes, $channels channels, history $history" >&2
+        "$BENCH" --nodes "$(IFS=,; echo "${urls[*]}")" --redis "127.0.0.1:$REDIS_PORT" \
+          "${history_arg[@]}" --label "$label" -n "${N:-$((channels * nodes))}" --channels "$channels" \
+          --publishers "$PUBLISHERS" --frame-bytes "$FRAME" --start-rate "$START_RATE" \
+          --rate-factor "$RATE_FACTOR" --step "$STEP" --max-steps "$MAX_STEPS" \
+          --p99-limit "$P99_LIMIT" --settle 2s --client-threads 1 \
+          --json "$OUT/$run-$label-$nodes-$channels-$history.json" || true
+        cleanup
+        redis-cli -p "$REDIS_PORT" flushall >/dev/null
+      done
+    done
+  done
+done
+
+echo
+"$BENCH" --cluster-compare "$OUT"/*.json
