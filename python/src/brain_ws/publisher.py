@@ -299,7 +299,6 @@ class BrainPublisher:
         cluster (`GET /api/ws/channels/{channel}/presence/stats`)."""
         return self._call(_presence_stats(channel))
 
-
     def history(
         self, channel: str, limit: int | None = None, since: tuple[str, int] | None = None
     ) -> HistoryResponse:
@@ -402,7 +401,6 @@ class AsyncBrainPublisher:
     async def presence_stats(self, channel: str) -> PresenceStatsResponse:
         """See `BrainPublisher.presence_stats`."""
         return await self._call(_presence_stats(channel))
-
 
     async def history(
         self, channel: str, limit: int | None = None, since: tuple[str, int] | None = None

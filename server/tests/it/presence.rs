@@ -344,3 +344,49 @@ mod redis {
         a.shutdown().await;
     }
 }
+
+/// Rewind and presence in one subscribe (a channel with both): `subscribed`
+/// says `presence: true` and `replayed`, the replayed events follow in
+/// order, then the `join` of a later subscriber.
+#[tokio::test]
+async fn rewind_and_presence_together_on_one_subscribe() {
+    let server = presence_server().await;
+    for n in 1..=3 {
+        let channel = brain_ws_protocol::ChannelName::new("agents").unwrap();
+        let event_type = brain_ws_protocol::EventType::new("step").unwrap();
+        server
+            .node()
+            .publish(&channel, &event_type, json!({"n": n}))
+            .await
+            .unwrap();
+    }
+    let (mut watcher, _) = Client::connect_to(&server, "/ws/connect?token=tok-alice").await;
+    watcher
+        .send_json(json!({"type": "subscribe", "channel": "agents", "presence": true, "rewind": 2}))
+        .await;
+    let answer = watcher.recv().await;
+    assert_eq!(
+        (
+            answer["type"].clone(),
+            answer["presence"].clone(),
+            answer["replayed"].clone(),
+            answer["offset"].clone()
+        ),
+        (json!("subscribed"), json!(true), json!(2), json!(3)),
+        "{answer}"
+    );
+    for (offset, n) in [(2, 2), (3, 3)] {
+        let event = watcher.recv().await;
+        assert_eq!(
+            (&event["offset"], &event["data"]["n"]),
+            (&json!(offset), &json!(n))
+        );
+    }
+    let (mut member, m) = Client::connect_to(&server, "/ws/connect?token=tok-bob").await;
+    subscribe(&mut member, "agents", false).await;
+    assert_eq!(
+        without_times(watcher.recv().await),
+        json!({"type": "join", "channel": "agents", "info": info(&m, Some("bob"), &server.node().config().node_id)})
+    );
+    server.shutdown().await;
+}
