@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Conformance step for .ci/run: build the reference server and the suite,
 # start the server on a free port with a 1 s heartbeat (so the heartbeat
-# scenarios run), an API key and client publish on `chat:*`, run every
+# scenarios run), an API key, client publish on `chat:*` and presence on
+# `presence:*` (so the presence scenarios run), run every
 # scenario against it, stop the server, and fail on any failure.
 #
 #   bash conformance/ci.sh            # from the repository root
@@ -54,7 +55,7 @@ NO_COLOR=1 RUST_LOG=info "$bin/brain-ws-server" \
   --heartbeat-interval 1s --heartbeat-timeout 1s \
   --api-key "$key" \
   --auth optional --jwt-secret "$secret" \
-  --client-publish 'chat:*' "${tls_server[@]}" "$@" >"$log" 2>&1 &
+  --client-publish 'chat:*' --presence-channel 'presence:*' "${tls_server[@]}" "$@" >"$log" 2>&1 &
 server=$!
 cleanup() {
   kill "$server" 2>/dev/null || true

@@ -31,6 +31,7 @@ pub fn subscribed_json(channel: &ChannelName) -> String {
         epoch: None,
         offset: None,
         recovered: None,
+        presence: None,
         replayed: None,
     })
     .to_json()

@@ -77,6 +77,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 SubscriptionEvent::Gap { missed } => {
                     println!("[{channel}] the stream broke (missed: {missed:?}); events may be missing");
                 }
+                SubscriptionEvent::Join(who) => println!("[{channel}] {} joined", who.connection_id),
+                SubscriptionEvent::Leave(who) => println!("[{channel}] {} left", who.connection_id),
             },
             Some(message) = inbox.next() => {
                 seen += 1;

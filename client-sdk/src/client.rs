@@ -14,25 +14,8 @@ use crate::options::Options;
 use crate::transport::Socket;
 use crate::{
     ClientBuilder, ConnectionEvent, ConnectionEvents, ConnectionState, Events, Message,
-    Subscription, SubscriptionEvent,
+    SubscribeOptions, Subscription, SubscriptionEvent,
 };
-
-/// Options of [`Client::subscribe_with`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct SubscribeOptions {
-    /// Replay this many of the channel's latest retained events first.
-    pub rewind: Option<u64>,
-}
-
-impl SubscribeOptions {
-    /// Replay the channel's last `n` retained events before live ones: at
-    /// most the server's `history.max_rewind` (`GET /api/ws/info`).
-    pub fn rewind(mut self, n: u64) -> Self {
-        self.rewind = Some(n);
-        self
-    }
-}
 
 /// What a handle asks of the connection task.
 pub(crate) enum Command {
@@ -40,10 +23,9 @@ pub(crate) enum Command {
     Subscribe {
         channel: ChannelName,
         sid: u64,
+        options: SubscribeOptions,
         tx: mpsc::Sender<SubscriptionEvent>,
         reply: oneshot::Sender<Result<(), SubscribeError>>,
-        /// The `rewind` of the channel's first server subscription.
-        rewind: Option<u64>,
     },
     /// Remove subscriber `sid`; `reply` is `None` when a subscription is dropped.
     Unsubscribe {
@@ -168,21 +150,33 @@ impl Client {
     }
 
     /// [`subscribe`](Client::subscribe) with options: with
-    /// [`SubscribeOptions::rewind`], the subscription first receives the
-    /// channel's last `n` retained events (fewer when the history holds
-    /// fewer, none on a channel without history), then live events, with
-    /// no gap or duplicate between them (docs/protocol.md, "Rewind").
+    /// [`SubscribeOptions::presence`], the subscription also yields the
+    /// channel's [`SubscriptionEvent::Join`] and [`SubscriptionEvent::Leave`];
+    /// with [`SubscribeOptions::rewind`], it first receives the channel's
+    /// last `n` retained events (fewer when the history holds fewer, none on
+    /// a channel without history), then live events, with no gap or
+    /// duplicate between them (docs/protocol.md, "Rewind").
     ///
     /// Fails with [`SubscribeErrorKind::RewindOnShared`] when this client
-    /// already subscribes to the channel, and with the server's
-    /// `invalid_message` when `n` is above its `history.max_rewind`.
+    /// already subscribes to the channel and `rewind` is set, and with the
+    /// server's `invalid_message` when `n` is above its `history.max_rewind`.
     ///
     /// ```no_run
     /// # async fn demo(client: brain_ws_client::Client) -> Result<(), brain_ws_client::SubscribeError> {
-    /// use brain_ws_client::SubscribeOptions;
+    /// use brain_ws_client::{SubscribeOptions, SubscriptionEvent};
+    /// use futures_util::StreamExt;
+    ///
     /// let missions = client
-    ///     .subscribe_with("missions", SubscribeOptions::default().rewind(20))
+    ///     .subscribe_with("missions", SubscribeOptions::new().rewind(20))
     ///     .await?;
+    /// let mut agents = client
+    ///     .subscribe_with("agents", SubscribeOptions::new().presence(true))
+    ///     .await?;
+    /// while let Some(item) = agents.next().await {
+    ///     if let SubscriptionEvent::Join(who) = item {
+    ///         println!("{} is online", who.user_id.unwrap_or_default());
+    ///     }
+    /// }
     /// # Ok(()) }
     /// ```
     pub async fn subscribe_with(
@@ -201,9 +195,9 @@ impl Client {
         let command = Command::Subscribe {
             channel: channel.clone(),
             sid,
+            options,
             tx,
             reply,
-            rewind: options.rewind,
         };
         self.commands
             .send(command)

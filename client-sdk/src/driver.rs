@@ -187,12 +187,20 @@ impl Driver {
             Some(Command::Subscribe {
                 channel,
                 sid,
+                options,
                 tx,
                 reply,
-                rewind,
             }) => {
-                self.table
-                    .subscribe(channel, sid, tx, reply, rewind, online, fx);
+                self.table.subscribe(
+                    channel,
+                    sid,
+                    options.presence,
+                    tx,
+                    reply,
+                    options.rewind,
+                    online,
+                    fx,
+                );
                 true
             }
             Some(Command::Unsubscribe {
@@ -316,6 +324,20 @@ impl Driver {
                 }
             }
             ServerMessage::Event(envelope) => self.table.on_event(envelope, fx),
+            ServerMessage::Join(join) => {
+                self.table.on_presence(
+                    &join.channel,
+                    crate::SubscriptionEvent::Join(join.info),
+                    fx,
+                );
+            }
+            ServerMessage::Leave(leave) => {
+                self.table.on_presence(
+                    &leave.channel,
+                    crate::SubscriptionEvent::Leave(leave.info),
+                    fx,
+                );
+            }
         }
     }
 

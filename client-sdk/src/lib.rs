@@ -68,6 +68,8 @@
 //!         },
 //!         SubscriptionEvent::Resubscribed { recovered } => println!("reconnected, recovered={recovered}"),
 //!         SubscriptionEvent::Gap { missed } => println!("stream broke, missed {missed:?}"),
+//!         SubscriptionEvent::Join(who) => println!("{} joined", who.connection_id),
+//!         SubscriptionEvent::Leave(who) => println!("{} left", who.connection_id),
 //!     }
 //! }
 //! # Ok(()) }
@@ -90,7 +92,7 @@ mod tls;
 mod transport;
 
 pub use backoff::Backoff;
-pub use client::{Client, SubscribeOptions};
+pub use client::Client;
 pub use error::{
     ConnectError, ConnectErrorKind, Error, PublishError, PublishErrorKind, SubscribeError,
     SubscribeErrorKind,
@@ -100,7 +102,7 @@ pub use options::ClientBuilder;
 pub use proxy::Proxy;
 pub use publisher::Publisher;
 pub use state::{ConnectionEvent, ConnectionEvents, ConnectionState};
-pub use subscription::{Events, Subscription, SubscriptionEvent};
+pub use subscription::{Events, SubscribeOptions, Subscription, SubscriptionEvent};
 #[cfg(feature = "tls")]
 pub use tls::{Tls, TlsError};
 

@@ -324,6 +324,44 @@ impl Publisher {
         self.get(&format!("/api/ws/channels/{channel}")).await
     }
 
+    /// `GET /api/ws/channels/{channel}/presence`: every member of a
+    /// presence channel across the cluster, oldest join first. A channel
+    /// without presence fails with the server's `presence_disabled` (404).
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: brain_ws_client::Publisher) -> Result<(), brain_ws_client::PublishError> {
+    /// for member in publisher.presence("agents").await?.members {
+    ///     println!("{} on {}", member.connection_id, member.node_id);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn presence(
+        &self,
+        channel: impl AsRef<str>,
+    ) -> Result<brain_ws_protocol::http::PresenceResponse, PublishError> {
+        let channel = channel_name(channel.as_ref())?;
+        self.get(&format!("/api/ws/channels/{channel}/presence"))
+            .await
+    }
+
+    /// `GET /api/ws/channels/{channel}/presence/stats`: a presence
+    /// channel's connections and distinct users, across the cluster.
+    ///
+    /// ```no_run
+    /// # async fn demo(publisher: brain_ws_client::Publisher) -> Result<(), brain_ws_client::PublishError> {
+    /// let agents = publisher.presence_stats("agents").await?;
+    /// println!("{} connections, {} users", agents.connections, agents.users);
+    /// # Ok(()) }
+    /// ```
+    pub async fn presence_stats(
+        &self,
+        channel: impl AsRef<str>,
+    ) -> Result<brain_ws_protocol::http::PresenceStatsResponse, PublishError> {
+        let channel = channel_name(channel.as_ref())?;
+        self.get(&format!("/api/ws/channels/{channel}/presence/stats"))
+            .await
+    }
+
     /// `GET /api/ws/channels/{channel}/history`: a history channel's
     /// retained events, oldest first, with its epoch and latest offset
     /// (docs/protocol.md). Without `since`, the latest `limit` (the server's

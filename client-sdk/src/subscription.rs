@@ -4,7 +4,7 @@
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use brain_ws_protocol::ChannelName;
+use brain_ws_protocol::{ChannelName, PresenceInfo};
 use futures_util::Stream;
 use tokio::sync::{mpsc, oneshot};
 
@@ -38,6 +38,7 @@ use crate::{Message, SubscribeError};
 ///         SubscriptionEvent::Resubscribed { recovered: false } => println!("gap: reload state"),
 ///         SubscriptionEvent::Resubscribed { recovered: true } => {}
 ///         SubscriptionEvent::Gap { missed } => println!("gap of {missed:?} events: reload state"),
+///         SubscriptionEvent::Join(who) | SubscriptionEvent::Leave(who) => println!("{who:?}"),
 ///     }
 /// }
 /// # }
@@ -59,6 +60,57 @@ pub enum SubscriptionEvent {
         /// going back), where the loss cannot be counted.
         missed: Option<u64>,
     },
+    /// Presence: another connection subscribed to the channel. Only for a
+    /// subscription made with [`SubscribeOptions::presence`] on a channel
+    /// that keeps presence (docs/protocol.md, "Presence"); this
+    /// connection's own join is not reported.
+    Join(PresenceInfo),
+    /// Presence: a connection left the channel (unsubscribed, closed, or
+    /// its server node died). As for [`SubscriptionEvent::Join`].
+    Leave(PresenceInfo),
+}
+
+/// How to subscribe ([`Client::subscribe_with`](crate::Client::subscribe_with)).
+///
+/// ```no_run
+/// # async fn demo(client: brain_ws_client::Client) -> Result<(), brain_ws_client::SubscribeError> {
+/// use brain_ws_client::SubscribeOptions;
+///
+/// let agents = client
+///     .subscribe_with("agents", SubscribeOptions::new().presence(true))
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SubscribeOptions {
+    /// Receive the channel's `join` and `leave` ([`SubscriptionEvent::Join`],
+    /// [`SubscriptionEvent::Leave`]).
+    pub presence: bool,
+    /// Replay this many of the channel's latest retained events first.
+    pub rewind: Option<u64>,
+}
+
+impl SubscribeOptions {
+    /// The defaults: no presence events, no rewind.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Asks for the channel's `join` and `leave` events (`"presence": true`
+    /// in `subscribe`). On a channel without presence the subscription
+    /// holds and no such event comes.
+    pub fn presence(mut self, presence: bool) -> Self {
+        self.presence = presence;
+        self
+    }
+
+    /// Replay the channel's last `n` retained events before live ones: at
+    /// most the server's `history.max_rewind` (`GET /api/ws/info`).
+    pub fn rewind(mut self, n: u64) -> Self {
+        self.rewind = Some(n);
+        self
+    }
 }
 
 /// A live subscription to one channel: a [`Stream`] of [`SubscriptionEvent`]s.

@@ -30,6 +30,8 @@ pub(crate) struct Effects {
 /// A subscribe call waiting for the server's `subscribed`.
 struct Waiter {
     sid: u64,
+    /// It asked for `join` and `leave`.
+    presence: bool,
     tx: mpsc::Sender<SubscriptionEvent>,
     reply: Reply,
 }
@@ -44,6 +46,10 @@ struct Entry {
     since_sent: bool,
     /// The server confirmed at least once, so a new confirmation is a renewal.
     established: bool,
+    /// `subscribe` asks for presence: some subscriber wants `join`/`leave`.
+    presence: bool,
+    /// The subscribers (by id) that receive `join` and `leave`.
+    watchers: Vec<u64>,
     /// The `rewind` of the first subscribe, until the server confirms it.
     rewind: Option<u64>,
     /// The channel history's epoch, from the last `subscribed`; `None`
@@ -63,6 +69,8 @@ impl Entry {
             requested: false,
             since_sent: false,
             established: false,
+            presence: false,
+            watchers: Vec::new(),
             rewind: None,
             epoch: None,
             resume: None,
@@ -117,12 +125,15 @@ impl Table {
 
     /// A subscribe call. Joins a confirmed channel at once; otherwise waits
     /// for the server, sending `subscribe` now if `online`. `rewind` is
-    /// only for the channel's first subscriber.
+    /// only for the channel's first subscriber. The first subscriber asking
+    /// for presence on a confirmed channel subscribes again, with
+    /// `presence: true`.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn subscribe(
         &mut self,
         channel: ChannelName,
         sid: u64,
+        presence: bool,
         tx: mpsc::Sender<SubscriptionEvent>,
         reply: Reply,
         rewind: Option<u64>,
@@ -146,12 +157,22 @@ impl Table {
                 rewind,
                 ..Entry::new()
             });
-        if entry.established && !entry.requested && online {
+        let upgrade = presence && !entry.presence;
+        entry.presence |= presence;
+        if entry.established && !entry.requested && online && !upgrade {
             entry.subscribers.push((sid, tx));
+            if presence {
+                entry.watchers.push(sid);
+            }
             let _ = reply.send(Ok(()));
             return;
         }
-        entry.waiters.push(Waiter { sid, tx, reply });
+        entry.waiters.push(Waiter {
+            sid,
+            presence,
+            tx,
+            reply,
+        });
         if online && !entry.requested {
             Self::request(&mut self.requested, channel, entry, fx);
         }
@@ -171,6 +192,7 @@ impl Table {
         fx.frames.push(ClientMessage::Subscribe {
             channel,
             since,
+            presence: entry.presence,
             rewind,
         });
     }
@@ -192,6 +214,7 @@ impl Table {
             return;
         };
         entry.subscribers.retain(|(s, _)| *s != sid);
+        entry.watchers.retain(|s| *s != sid);
         entry.waiters.retain(|w| w.sid != sid);
         if entry.is_wanted() {
             if let Some(reply) = reply {
@@ -301,6 +324,9 @@ impl Table {
         for waiter in entry.waiters.drain(..) {
             if waiter.reply.send(Ok(())).is_ok() {
                 entry.subscribers.push((waiter.sid, waiter.tx));
+                if waiter.presence {
+                    entry.watchers.push(waiter.sid);
+                }
             }
         }
         if entry.subscribers.is_empty() {
@@ -385,6 +411,23 @@ impl Table {
     /// [`SubscriptionEvent::Gap`]. Events carry no epoch, so an offset at or
     /// below the last one is a restarted stream, never a duplicate: the
     /// server sends each offset of an epoch once (the hub's floor).
+    /// `join` or `leave` (`item`) on `channel`: to the subscribers that
+    /// asked for presence.
+    pub(crate) fn on_presence(
+        &mut self,
+        channel: &ChannelName,
+        item: SubscriptionEvent,
+        fx: &mut Effects,
+    ) {
+        let Some(entry) = self.channels.get_mut(channel) else {
+            return;
+        };
+        let watchers = &entry.watchers;
+        entry
+            .subscribers
+            .retain(|(sid, tx)| !watchers.contains(sid) || deliver(tx, item.clone(), channel, fx));
+    }
+
     pub(crate) fn on_event(&mut self, envelope: EventEnvelope, fx: &mut Effects) {
         let Some(channel) = envelope.channel.clone() else {
             let message = Message::from(envelope);

@@ -21,6 +21,8 @@ pub enum Feature {
     ClientPublish,
     /// Several nodes sharing a broker (`features.multi_node`).
     MultiNode,
+    /// Presence on some channels (`features.presence`).
+    Presence,
     /// `subscribe.rewind` (`features.rewind`).
     Rewind,
     /// `GET /api/ws/channels/{channel}/history` (`features.history_read`).
@@ -39,6 +41,7 @@ impl Feature {
             Feature::History => "history",
             Feature::ClientPublish => "client-publish",
             Feature::MultiNode => "multi-node",
+            Feature::Presence => "presence",
             Feature::Rewind => "rewind",
             Feature::HistoryRead => "history-read",
             Feature::SlowHeartbeat => "slow-heartbeat",

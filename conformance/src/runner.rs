@@ -186,6 +186,7 @@ fn feature_on(info: &InfoResponse, feature: Feature) -> bool {
         Feature::History => info.features.history,
         Feature::ClientPublish => info.features.client_publish,
         Feature::MultiNode => info.features.multi_node,
+        Feature::Presence => info.features.presence,
         Feature::Rewind => info.features.rewind,
         Feature::HistoryRead => info.features.history_read,
         Feature::SlowHeartbeat => true,

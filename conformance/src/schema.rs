@@ -25,6 +25,10 @@ pub(crate) const CHANNEL_RESPONSE: &str = "http/channel-subscribers-response.jso
 pub(crate) const HISTORY_RESPONSE: &str = "http/history-response.json";
 /// `GET /api/ws/info` response.
 pub(crate) const INFO_RESPONSE: &str = "http/info-response.json";
+/// `GET /api/ws/channels/{channel}/presence`.
+pub(crate) const PRESENCE_RESPONSE: &str = "http/presence-response.json";
+/// `GET /api/ws/channels/{channel}/presence/stats`.
+pub(crate) const PRESENCE_STATS_RESPONSE: &str = "http/presence-stats-response.json";
 /// `GET /health` response.
 pub(crate) const HEALTH_RESPONSE: &str = "http/health-response.json";
 /// Every 4xx/5xx body.

@@ -32,6 +32,12 @@ pub enum ClientMessage {
         /// The last position seen, for recovery after a reconnect.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<StreamPosition>,
+        /// Ask for the channel's `join` and `leave` messages (docs/protocol.md,
+        /// "Presence"): honoured on channels with presence enabled, which
+        /// `subscribed.presence` confirms. The subscriber's own join is not
+        /// sent to it.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        presence: bool,
         /// Replay the channel's last `rewind` retained events before live
         /// ones (docs/protocol.md, "Rewind"): at most the server's
         /// `history.max_rewind` (`GET /api/ws/info`), and not with `since`.

@@ -81,6 +81,7 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
             let channel = channel_field(&map)?;
             let since = since_field(&map)?;
             let rewind = rewind_field(&map)?;
+            let presence = presence_field(&map)?;
             if since.is_some() && rewind.is_some() {
                 return Err(DecodeError::InvalidField {
                     field: "rewind",
@@ -92,6 +93,7 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
             Ok(ClientMessage::Subscribe {
                 channel,
                 since,
+                presence,
                 rewind,
             })
         }
@@ -137,6 +139,17 @@ fn since_field(map: &Map<String, Value>) -> Result<Option<StreamPosition>, Decod
                 field: "since",
                 reason,
             }),
+    }
+}
+
+fn presence_field(map: &Map<String, Value>) -> Result<bool, DecodeError> {
+    match map.get("presence") {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(other) => Err(DecodeError::InvalidField {
+            field: "presence",
+            reason: format!("must be a boolean, got {}", json_kind(other)),
+        }),
     }
 }
 
@@ -242,6 +255,10 @@ mod tests {
             "invalid_message"
         );
         assert_eq!(
+            code(r#"{"type":"subscribe","channel":"m","presence":"yes"}"#),
+            "invalid_message"
+        );
+        assert_eq!(
             code(r#"{"type":"subscribe","channel":"m","rewind":-1}"#),
             "invalid_message"
         );
@@ -272,6 +289,7 @@ mod tests {
             Ok(ClientMessage::Subscribe {
                 channel: ChannelName::new("missions").expect("valid"),
                 since: None,
+                presence: false,
                 rewind: None,
             })
         );

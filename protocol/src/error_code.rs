@@ -57,6 +57,9 @@ codes! {
     INVALID_BODY = "invalid_body";
     /// HTTP: no such resource.
     NOT_FOUND = "not_found";
+    /// HTTP 404: presence is asked of a channel that does not have it
+    /// enabled (`--presence-channel`).
+    PRESENCE_DISABLED = "presence_disabled";
     /// HTTP: the method is not allowed on this resource.
     METHOD_NOT_ALLOWED = "method_not_allowed";
     /// HTTP: the service or one of its dependencies is not available.

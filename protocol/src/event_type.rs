@@ -19,6 +19,8 @@ pub const RESERVED_TYPES: &[&str] = &[
     "subscribed",
     "unsubscribed",
     "error",
+    "join",
+    "leave",
     "subscribe",
     "unsubscribe",
     "publish",

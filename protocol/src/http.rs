@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::{ChannelName, ErrorCode, EventType};
+use crate::{ChannelName, ErrorCode, EventType, PresenceInfo};
 
 /// `POST /api/ws/broadcast` request: publish `message` on `channel`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -181,6 +181,10 @@ pub struct Features {
     pub history_read: bool,
     /// The server shares a broker with other nodes.
     pub multi_node: bool,
+    /// Some channels keep presence: `subscribe.presence`, `join` and
+    /// `leave`, and `GET /api/ws/channels/{channel}/presence`.
+    #[serde(default)]
+    pub presence: bool,
 }
 
 /// The endpoints a server serves.
@@ -267,6 +271,33 @@ pub struct InfoResponse {
     pub history: HistoryInfo,
     /// Channel names or patterns that accept client `publish`.
     pub client_publish_channels: Vec<String>,
+    /// Channel names or patterns that keep presence (empty: presence off).
+    #[serde(default)]
+    pub presence_channels: Vec<String>,
+}
+
+/// `GET /api/ws/channels/{channel}/presence` response: every subscriber of
+/// a presence channel, across the cluster.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PresenceResponse {
+    /// The channel asked about.
+    pub channel: ChannelName,
+    /// Its subscribers, oldest join first.
+    pub members: Vec<PresenceInfo>,
+}
+
+/// `GET /api/ws/channels/{channel}/presence/stats` response: counts kept as
+/// subscribers join and leave, so reading them costs the same for 10 or
+/// 100,000 subscribers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PresenceStatsResponse {
+    /// The channel asked about.
+    pub channel: ChannelName,
+    /// Subscribed connections, across the cluster.
+    pub connections: u64,
+    /// Distinct authenticated users among them (a user connected to two
+    /// nodes counts once; anonymous connections count in none).
+    pub users: u64,
 }
 
 /// `GET /health` and `GET /ready` response.

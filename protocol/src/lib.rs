@@ -38,7 +38,8 @@ pub use decode::{DecodeError, decode_client_message};
 pub use error_code::ErrorCode;
 pub use event_type::{EventType, InvalidEventType, MAX_EVENT_TYPE_LEN, RESERVED_TYPES};
 pub use server::{
-    Connected, ErrorMessage, EventEnvelope, Ping, Pong, ServerMessage, Subscribed, Unsubscribed,
+    Connected, ErrorMessage, EventEnvelope, Join, Leave, Ping, Pong, PresenceInfo, ServerMessage,
+    Subscribed, Unsubscribed,
 };
 
 /// The protocol identifier sent in the welcome message (`connected.protocol`)

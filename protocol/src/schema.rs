@@ -13,7 +13,7 @@ use crate::catalog::{AgentEvent, AuditEvent, MetricsEvent, MissionEvent, SystemE
 use crate::http::{
     BroadcastAllRequest, BroadcastAllResponse, BroadcastRequest, BroadcastResponse,
     ChannelSubscribersResponse, ErrorBody, HealthResponse, HistoryResponse, InfoResponse,
-    SendToUserRequest, SendToUserResponse, StatsResponse,
+    PresenceResponse, PresenceStatsResponse, SendToUserRequest, SendToUserResponse, StatsResponse,
 };
 use crate::{ClientMessage, PROTOCOL_VERSION, ServerMessage};
 
@@ -52,6 +52,8 @@ pub fn json_schemas() -> Vec<SchemaDocument> {
         "http/stats-response.json" => StatsResponse,
         "http/channel-subscribers-response.json" => ChannelSubscribersResponse,
         "http/info-response.json" => InfoResponse,
+        "http/presence-response.json" => PresenceResponse,
+        "http/presence-stats-response.json" => PresenceStatsResponse,
         "http/history-response.json" => HistoryResponse,
         "http/health-response.json" => HealthResponse,
         "http/error-body.json" => ErrorBody,

@@ -58,11 +58,56 @@ pub struct Subscribed {
     /// (true) or some were lost (false).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovered: Option<bool>,
+    /// For a subscribe with `presence: true`: whether `join` and `leave`
+    /// messages follow (true: the channel has presence enabled; false: it
+    /// has not, and none will come). Absent when presence was not asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence: Option<bool>,
     /// For a subscribe with `rewind`: how many retained events are replayed
     /// before live ones (fewer than asked when the history holds fewer; 0
     /// on a channel without history).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub replayed: Option<u64>,
+}
+
+/// One subscriber of a presence channel (docs/protocol.md, "Presence"): in
+/// `join` and `leave` messages and in `GET /api/ws/channels/{channel}/presence`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PresenceInfo {
+    /// The subscribed connection (its `connected.connection_id`).
+    pub connection_id: Uuid,
+    /// The connection's authenticated user, when it has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user_id: Option<String>,
+    /// The node the connection is on.
+    pub node_id: String,
+    /// When it subscribed, in seconds since the Unix epoch.
+    pub joined_at: f64,
+}
+
+/// Presence: a connection subscribed to a presence channel. Sent to the
+/// channel's other subscribers that asked with `presence: true`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Join {
+    /// The presence channel.
+    pub channel: ChannelName,
+    /// Who joined.
+    pub info: PresenceInfo,
+    /// Seconds since the Unix epoch, when the server sent it.
+    pub timestamp: f64,
+}
+
+/// Presence: a connection left a presence channel (unsubscribed,
+/// disconnected, or its node stopped answering). Sent to the channel's
+/// subscribers that asked with `presence: true`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Leave {
+    /// The presence channel.
+    pub channel: ChannelName,
+    /// Who left (as in its `join`).
+    pub info: PresenceInfo,
+    /// Seconds since the Unix epoch, when the server sent it.
+    pub timestamp: f64,
 }
 
 /// Channel System, "Unsubscribing" confirmation.
@@ -120,6 +165,8 @@ enum Control {
     Subscribed(Subscribed),
     Unsubscribed(Unsubscribed),
     Error(ErrorMessage),
+    Join(Join),
+    Leave(Leave),
 }
 
 /// Any message a server sends on a WebSocket.
@@ -137,6 +184,10 @@ pub enum ServerMessage {
     Unsubscribed(Unsubscribed),
     /// An error answer.
     Error(ErrorMessage),
+    /// A presence channel gained a subscriber.
+    Join(Join),
+    /// A presence channel lost a subscriber.
+    Leave(Leave),
     /// An event.
     Event(EventEnvelope),
 }
@@ -166,6 +217,8 @@ impl Serialize for ServerMessage {
             Subscribed(&'a Subscribed),
             Unsubscribed(&'a Unsubscribed),
             Error(&'a ErrorMessage),
+            Join(&'a Join),
+            Leave(&'a Leave),
         }
         match self {
             ServerMessage::Connected(m) => ControlRef::Connected(m).serialize(s),
@@ -174,6 +227,8 @@ impl Serialize for ServerMessage {
             ServerMessage::Subscribed(m) => ControlRef::Subscribed(m).serialize(s),
             ServerMessage::Unsubscribed(m) => ControlRef::Unsubscribed(m).serialize(s),
             ServerMessage::Error(m) => ControlRef::Error(m).serialize(s),
+            ServerMessage::Join(m) => ControlRef::Join(m).serialize(s),
+            ServerMessage::Leave(m) => ControlRef::Leave(m).serialize(s),
             ServerMessage::Event(e) => e.serialize(s),
         }
     }
@@ -196,6 +251,8 @@ impl<'de> Deserialize<'de> for ServerMessage {
                 Control::Subscribed(m) => ServerMessage::Subscribed(m),
                 Control::Unsubscribed(m) => ServerMessage::Unsubscribed(m),
                 Control::Error(m) => ServerMessage::Error(m),
+                Control::Join(m) => ServerMessage::Join(m),
+                Control::Leave(m) => ServerMessage::Leave(m),
             })
         } else {
             EventEnvelope::deserialize(value)

@@ -41,14 +41,18 @@ fn client_message() -> impl Strategy<Value = ClientMessage> {
         (
             channel(),
             prop::option::of(("[a-z0-9]{1,12}", any::<u64>())),
-            prop::option::of(any::<u64>())
+            prop::option::of(any::<u64>()),
+            any::<bool>()
         )
-            .prop_map(|(channel, since, rewind)| ClientMessage::Subscribe {
-                channel,
-                // `since` and `rewind` exclude each other on the wire.
-                rewind: rewind.filter(|_| since.is_none()),
-                since: since.map(|(epoch, offset)| StreamPosition { epoch, offset }),
-            }),
+            .prop_map(
+                |(channel, since, rewind, presence)| ClientMessage::Subscribe {
+                    channel,
+                    // `since` and `rewind` exclude each other on the wire.
+                    rewind: rewind.filter(|_| since.is_none()),
+                    since: since.map(|(epoch, offset)| StreamPosition { epoch, offset }),
+                    presence,
+                }
+            ),
         channel().prop_map(|channel| ClientMessage::Unsubscribe { channel }),
         Just(ClientMessage::Ping),
         Just(ClientMessage::Pong),
@@ -87,17 +91,49 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
             prop::option::of("[a-z0-9]{1,12}"),
             prop::option::of(any::<u64>()),
             prop::option::of(any::<bool>()),
+            prop::option::of(any::<bool>()),
             prop::option::of(any::<u64>())
         )
-            .prop_map(|(channel, timestamp, epoch, offset, recovered, replayed)| {
-                ServerMessage::Subscribed(Subscribed {
-                    channel,
-                    timestamp,
-                    epoch,
-                    offset,
-                    recovered,
-                    replayed,
-                })
+            .prop_map(
+                |(channel, timestamp, epoch, offset, recovered, presence, replayed)| {
+                    ServerMessage::Subscribed(Subscribed {
+                        channel,
+                        timestamp,
+                        epoch,
+                        offset,
+                        recovered,
+                        presence,
+                        replayed,
+                    })
+                }
+            ),
+        (
+            channel(),
+            timestamp(),
+            timestamp(),
+            prop::option::of("[a-z0-9]{1,12}"),
+            any::<bool>()
+        )
+            .prop_map(|(channel, timestamp, joined_at, user_id, join)| {
+                let info = PresenceInfo {
+                    connection_id: uuid::Uuid::from_u128(joined_at.to_bits().into()),
+                    user_id,
+                    node_id: "node-1".into(),
+                    joined_at,
+                };
+                if join {
+                    ServerMessage::Join(Join {
+                        channel,
+                        info,
+                        timestamp,
+                    })
+                } else {
+                    ServerMessage::Leave(Leave {
+                        channel,
+                        info,
+                        timestamp,
+                    })
+                }
             }),
         (channel(), timestamp()).prop_map(|(channel, timestamp)| {
             ServerMessage::Unsubscribed(Unsubscribed { channel, timestamp })
@@ -162,7 +198,9 @@ proptest! {
         obj.insert("since".into(), value.clone());
         obj.insert("event".into(), value);
         match decode_client_message(&Value::Object(obj).to_string()) {
-            Ok(m) => prop_assert!(matches!(m, ClientMessage::Ping | ClientMessage::Pong)),
+            // It may be valid (`{"type":"unsubscribe","channel":"A",...}`);
+            // then it is the message its `type` names, never another.
+            Ok(m) => prop_assert_eq!(m.type_name(), kind),
             Err(e) => prop_assert!(ErrorCode::ALL.contains(&e.code())),
         }
     }

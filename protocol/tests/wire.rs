@@ -58,6 +58,7 @@ fn server_samples() -> Vec<(&'static str, ServerMessage)> {
                 epoch: Some("e1".into()),
                 offset: Some(7),
                 recovered: Some(true),
+                presence: None,
                 replayed: None,
             }),
         ),
@@ -69,6 +70,7 @@ fn server_samples() -> Vec<(&'static str, ServerMessage)> {
                 epoch: Some("e1".into()),
                 offset: Some(7),
                 recovered: None,
+                presence: None,
                 replayed: Some(3),
             }),
         ),
@@ -118,11 +120,13 @@ fn every_client_message_snapshot() {
                 epoch: "e1".into(),
                 offset: 7,
             }),
+            presence: true,
             rewind: None,
         },
         ClientMessage::Subscribe {
             channel: ch("missions"),
             since: None,
+            presence: false,
             rewind: Some(10),
         },
         ClientMessage::Unsubscribe {
@@ -155,6 +159,7 @@ fn seed_client_messages_decode() {
         Ok(ClientMessage::Subscribe {
             channel: ch("missions"),
             since: None,
+            presence: false,
             rewind: None,
         })
     );
@@ -194,6 +199,7 @@ fn seed_server_examples_come_out_key_for_key() {
             epoch: None,
             offset: None,
             recovered: None,
+            presence: None,
             replayed: None,
         }))
         .expect("json"),

@@ -24,6 +24,7 @@ from brain_ws import (
     CloseCode,
     ConnectionClosedTerminal,
     Event,
+    PresenceChange,
     ReconnectGaveUp,
     StreamReset,
     Subscription,
@@ -70,7 +71,11 @@ async def nothing_more(sub: Subscription, within: float = 0.3) -> None:
 def summary(items: list[Item]) -> list[Any]:
     """(type, mission id, offset) per event; the reason per reset."""
     return [
-        ("reset", i.reason) if isinstance(i, StreamReset) else (i.type, i.data["n"], i.offset)
+        ("reset", i.reason)
+        if isinstance(i, StreamReset)
+        else ("presence", i.kind)
+        if isinstance(i, PresenceChange)
+        else (i.type, i.data["n"], i.offset)
         for i in items
     ]
 

@@ -215,6 +215,19 @@ pub(crate) struct Settings {
     )]
     #[serde(deserialize_with = "toml_list")]
     pub(crate) client_publish_channels: Option<Vec<ChannelPattern>>,
+    /// Channels that keep presence, names or `prefix*` patterns (repeatable;
+    /// `--presence-channels agents,missions*`): their subscribers are listed
+    /// and counted, and `join`/`leave` go to subscribers that ask [default: none].
+    #[arg(
+        long = "presence-channel",
+        alias = "presence-channels",
+        env = "BRAIN_WS_PRESENCE_CHANNELS",
+        value_delimiter = ',',
+        action = ArgAction::Append,
+        num_args = 1
+    )]
+    #[serde(deserialize_with = "toml_list")]
+    pub(crate) presence_channels: Option<Vec<ChannelPattern>>,
     /// This node's id [default: random].
     #[arg(long, env = "BRAIN_WS_NODE_ID")]
     pub(crate) node_id: Option<String>,
@@ -481,6 +494,7 @@ impl Settings {
             client_publish_channels: s
                 .client_publish_channels
                 .unwrap_or(d.client_publish_channels),
+            presence_channels: s.presence_channels.unwrap_or(d.presence_channels),
             shutdown_grace: s.shutdown_grace.unwrap_or(d.shutdown_grace),
             node_id: s.node_id.unwrap_or(d.node_id),
             auth_mode,

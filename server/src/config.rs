@@ -47,6 +47,10 @@ pub struct Config {
     pub history_channels: Vec<ChannelPattern>,
     /// Channels on which clients may `publish`.
     pub client_publish_channels: Vec<ChannelPattern>,
+    /// Channels that keep presence (names or `prefix*` patterns; empty:
+    /// presence off): their subscribers are listed and counted, and
+    /// subscribers asking with `presence: true` hear `join` and `leave`.
+    pub presence_channels: Vec<ChannelPattern>,
     /// How long shutdown waits for connections to flush their close frames.
     pub shutdown_grace: Duration,
     /// This node's id in stats and logs.
@@ -168,6 +172,7 @@ impl Default for Config {
                 .map(|c| ChannelPattern::exact(c.name()))
                 .collect(),
             client_publish_channels: Vec::new(),
+            presence_channels: Vec::new(),
             shutdown_grace: Duration::from_secs(5),
             node_id: format!("node-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]),
             auth_mode: AuthMode::Optional,
@@ -202,6 +207,7 @@ impl std::fmt::Debug for Config {
             .field("history_ttl", &self.history_ttl)
             .field("history_channels", &self.history_channels)
             .field("client_publish_channels", &self.client_publish_channels)
+            .field("presence_channels", &self.presence_channels)
             .field("node_id", &self.node_id)
             .field("auth_mode", &self.auth_mode)
             .field("authenticator", &self.authenticator.is_some())
@@ -405,6 +411,12 @@ impl Config {
     /// and a `history_channels` pattern matches it.
     pub fn keeps_history(&self, channel: &str) -> bool {
         self.history_size > 0 && self.history_channels.iter().any(|p| p.matches(channel))
+    }
+
+    /// Whether `channel` keeps presence: a `presence_channels` pattern
+    /// matches it.
+    pub fn keeps_presence(&self, channel: &str) -> bool {
+        self.presence_channels.iter().any(|p| p.matches(channel))
     }
 
     /// Whether clients may publish on `channel`: a `client_publish_channels`

@@ -158,6 +158,7 @@ pub(crate) fn subscribed(
     channel: &ChannelName,
     position: Option<&crate::history::Position>,
     recovered: Option<bool>,
+    presence: Option<bool>,
     replayed: Option<u64>,
 ) -> Frame {
     encode(&ServerMessage::Subscribed(Subscribed {
@@ -166,8 +167,30 @@ pub(crate) fn subscribed(
         epoch: position.map(|p| p.epoch.to_string()),
         offset: position.map(|p| p.offset),
         recovered,
+        presence,
         replayed,
     }))
+}
+
+/// A `join` or `leave` about `info` on a presence channel.
+pub(crate) fn presence(
+    change: crate::presence::Change,
+    channel: &ChannelName,
+    info: &brain_ws_protocol::PresenceInfo,
+) -> Frame {
+    let (channel, info, timestamp) = (channel.clone(), info.clone(), unix_timestamp());
+    encode(&match change {
+        crate::presence::Change::Join => ServerMessage::Join(brain_ws_protocol::Join {
+            channel,
+            info,
+            timestamp,
+        }),
+        crate::presence::Change::Leave => ServerMessage::Leave(brain_ws_protocol::Leave {
+            channel,
+            info,
+            timestamp,
+        }),
+    })
 }
 
 pub(crate) fn unsubscribed(channel: &ChannelName) -> Frame {

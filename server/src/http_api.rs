@@ -131,7 +131,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-fn unavailable(e: impl std::fmt::Display) -> ApiError {
+pub(crate) fn unavailable(e: impl std::fmt::Display) -> ApiError {
     ApiError::new(
         StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::UNAVAILABLE,
@@ -263,6 +263,8 @@ pub(crate) const HTTP_ENDPOINTS: &[&str] = &[
     "GET /api/ws/stats",
     "GET /api/ws/channels/{channel}",
     "GET /api/ws/channels/{channel}/history",
+    "GET /api/ws/channels/{channel}/presence",
+    "GET /api/ws/channels/{channel}/presence/stats",
     "GET /api/ws/info",
     "GET /health",
     "GET /ready",
@@ -309,6 +311,7 @@ pub(crate) fn info_of(node: &Node, prefix: &str) -> InfoResponse {
             rewind: config.history_size > 0 && !history_channels.is_empty(),
             history_read: config.history_size > 0 && !history_channels.is_empty(),
             multi_node: node.is_cluster(),
+            presence: !config.presence_channels.is_empty(),
         },
         endpoints: Endpoints {
             websocket: WS_ENDPOINTS.iter().map(|s| prefixed(s, prefix)).collect(),
@@ -328,6 +331,7 @@ pub(crate) fn info_of(node: &Node, prefix: &str) -> InfoResponse {
             max_rewind: crate::rewind::max_rewind(config),
         },
         client_publish_channels: strings(&config.client_publish_channels),
+        presence_channels: strings(&config.presence_channels),
     }
 }
 

@@ -39,6 +39,7 @@ use crate::frames;
 use crate::frames::Frame;
 use crate::history::Position;
 use crate::metrics::{Metrics, inc};
+use crate::presence::Presence;
 
 const SHARDS: usize = 32;
 
@@ -227,6 +228,9 @@ pub struct Hub {
     /// Where to report channel interest, for a broker that subscribes per
     /// channel (Redis); `None` when the broker needs no reports.
     interest: Option<mpsc::UnboundedSender<Interest>>,
+    /// This node's presence registry (members and watchers of the channels
+    /// `presence_channels` names), shared by the node and its broker.
+    presence: Arc<Presence>,
 }
 
 /// A poisoned lock only means another thread panicked while holding it; the
@@ -249,6 +253,7 @@ impl Hub {
         interest: Option<mpsc::UnboundedSender<Interest>>,
     ) -> Self {
         Self {
+            presence: Arc::new(Presence::new(&config.node_id)),
             interest,
             config,
             clock,
@@ -275,6 +280,11 @@ impl Hub {
     /// outbound queue, ...).
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// This node's presence registry.
+    pub(crate) fn presence(&self) -> &Arc<Presence> {
+        &self.presence
     }
 
     /// Reserves a connection slot; `None` when the node is full. The slot is
@@ -360,8 +370,15 @@ impl Hub {
     /// `subscribed` and the replay, then the live events held back, skipping
     /// those at or below the answered position (already part of the
     /// replay); from then on events flow live. Under the channel's lock, so
-    /// nothing slips between the replay and the live stream.
-    pub(crate) fn activate(&self, conn: &Connection, channel: &ChannelName, joined: Joined) {
+    /// nothing slips between the replay and the live stream. `presence` is
+    /// `subscribed.presence` (`None` when the subscribe did not ask).
+    pub(crate) fn activate(
+        &self,
+        conn: &Connection,
+        channel: &ChannelName,
+        joined: Joined,
+        presence: Option<bool>,
+    ) {
         let mut shard = lock(&self.channels[shard_of(channel.as_str())]);
         let Some(entry) = shard.get_mut(channel) else {
             return;
@@ -379,6 +396,7 @@ impl Hub {
             channel,
             joined.position.as_ref(),
             joined.recovered,
+            presence,
             joined.replayed,
         );
         sub.floor = joined.position;
@@ -508,7 +526,7 @@ impl Hub {
     fn announce(&self, channel: &ChannelName, entry: &mut ChannelEntry, before: &Position) {
         inc(&self.metrics.stream_discontinuities);
         let limit = self.config.outbound_queue;
-        let notice = frames::subscribed(channel, Some(before), Some(false), None);
+        let notice = frames::subscribed(channel, Some(before), Some(false), None, None);
         for sub in entry.subscribers.values_mut() {
             if !sub.has(Some(before)) {
                 sub.offer(None, &notice, limit);

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use brain_ws_protocol::catalog::{Event, StandardChannel, SystemEvent, SystemStatus};
-use brain_ws_protocol::http::{ChannelSubscribersResponse, NodeStats, StatsResponse};
+use brain_ws_protocol::http::{
+    ChannelSubscribersResponse, NodeStats, PresenceResponse, PresenceStatsResponse, StatsResponse,
+};
 use brain_ws_protocol::{ChannelName, EventType, unix_timestamp};
 use futures_util::FutureExt;
 use tokio_util::sync::CancellationToken;
@@ -23,6 +25,7 @@ use crate::frames::Frame;
 use crate::history::{Page, Position, Replay, Start};
 use crate::hub::{Hub, Slot, Target};
 use crate::metrics::{HubGauges, Metrics};
+use crate::presence::{Change, Presence};
 
 /// A handle on a running node: cheap to clone, safe to share.
 #[derive(Clone)]
@@ -34,6 +37,8 @@ struct NodeInner {
     config: Arc<Config>,
     hub: Arc<Hub>,
     broker: Arc<dyn Broker>,
+    /// This node's members of presence channels.
+    presence: Arc<Presence>,
     metrics: Arc<Metrics>,
     /// Every metric of `GET /metrics`: the node's counters, the hub's
     /// gauges and the broker's state.
@@ -52,6 +57,18 @@ const STARTUP_RETRY: std::time::Duration = std::time::Duration::from_millis(50);
 
 /// Why an event could not be published.
 pub type PublishError = BrokerError;
+
+/// Why a presence read was refused.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum PresenceError {
+    /// The channel has no presence (no `presence_channels` pattern matches
+    /// it): HTTP 404 `presence_disabled`.
+    #[error("channel {0} does not keep presence (see --presence-channel)")]
+    Disabled(ChannelName),
+    /// The cluster broker cannot be reached: HTTP 503 `unavailable`.
+    #[error(transparent)]
+    Broker(#[from] BrokerError),
+}
 
 impl Node {
     /// Validates `config` and starts a node (with its heartbeat task) without
@@ -248,11 +265,13 @@ impl Node {
         let mut registry = prometheus_client::registry::Registry::default();
         metrics.register(&mut registry, hub.clone());
         broker.register_metrics(&mut registry);
+        let presence = hub.presence().clone();
         Self {
             inner: Arc::new(NodeInner {
                 config,
                 hub,
                 broker,
+                presence,
                 metrics,
                 registry,
                 shutdown: CancellationToken::new(),
@@ -265,17 +284,28 @@ impl Node {
     /// Subscribes a connection: the hub holds its live events back while
     /// the broker answers with the channel's position and the replay
     /// (`since` or `rewind`); then `subscribed`, the replay and the
-    /// held-back events go out in order, without gap or duplicate.
+    /// held-back events go out in order, without gap or duplicate. On a
+    /// presence channel the connection then becomes a member (announced
+    /// with `join` to the channel's other watchers) and, with `presence`, a
+    /// watcher.
     pub(crate) async fn subscribe(
         &self,
         conn: &Arc<Connection>,
         channel: &ChannelName,
         replay: Option<&Replay>,
+        presence: bool,
     ) {
         let hub = &self.inner.hub;
+        let keeps_presence = self.inner.config.keeps_presence(channel.as_str());
         hub.subscribe_pending(conn, channel);
         let joined = self.inner.broker.subscribe(channel, replay).await;
-        hub.activate(conn, channel, joined);
+        hub.activate(conn, channel, joined, presence.then_some(keeps_presence));
+        if keeps_presence && let Some(info) = self.inner.presence.join(conn, channel, presence) {
+            self.inner
+                .broker
+                .presence_changed(channel.clone(), Change::Join, info)
+                .await;
+        }
     }
 
     /// Reads a history channel's retained events (`history::page`), with
@@ -291,7 +321,23 @@ impl Node {
 
     /// Ends a connection's subscription; false if it had none.
     pub(crate) fn unsubscribe(&self, conn: &Connection, channel: &ChannelName) -> bool {
+        self.leave_presence(conn, channel);
         self.inner.hub.unsubscribe(conn, channel)
+    }
+
+    /// Removes `conn` from presence channel `channel` and announces its
+    /// `leave` (in the background: the caller is not async).
+    fn leave_presence(&self, conn: &Connection, channel: &ChannelName) {
+        if !self.inner.config.keeps_presence(channel.as_str()) {
+            return;
+        }
+        if let Some(info) = self.inner.presence.leave(conn, channel) {
+            let announced =
+                self.inner
+                    .broker
+                    .presence_changed(channel.clone(), Change::Leave, info);
+            tokio::spawn(announced);
+        }
     }
 
     /// Registers a new connection; `welcome` builds its first frame.
@@ -305,6 +351,9 @@ impl Node {
 
     /// Removes a connection and its subscriptions.
     pub(crate) fn unregister(&self, conn: &Connection, subscriptions: &[ChannelName]) {
+        for channel in subscriptions {
+            self.leave_presence(conn, channel);
+        }
         self.inner.hub.unregister(conn, subscriptions);
     }
 
@@ -463,8 +512,9 @@ impl Node {
     }
 
     /// Counts of every node sharing the broker (`GET /api/ws/stats`): the
-    /// totals add up the nodes (a user connected to two nodes counts on
-    /// each), and `nodes` lists each one. With the in-memory broker, the
+    /// totals add up the nodes, except `total_users`, which counts distinct
+    /// users (a user connected to two nodes counts once, while each node's
+    /// entry in `nodes` counts it), and `nodes` lists each one. With the in-memory broker, the
     /// same as [`Node::stats`].
     pub async fn cluster_stats(&self) -> StatsResponse {
         let local = self.stats();
@@ -487,7 +537,9 @@ impl Node {
         }
         StatsResponse {
             total_connections: nodes.iter().map(|n| n.total_connections).sum(),
-            total_users: nodes.iter().map(|n| n.total_users).sum(),
+            total_users: view
+                .users
+                .unwrap_or_else(|| nodes.iter().map(|n| n.total_users).sum()),
             total_channels: channels.len() as u64,
             channels,
             nodes,
@@ -508,6 +560,41 @@ impl Node {
                 .sum::<u64>();
         }
         answer
+    }
+
+    /// Every subscriber of presence channel `channel` across the cluster
+    /// (`GET /api/ws/channels/{channel}/presence`), oldest join first.
+    pub async fn presence(&self, channel: &ChannelName) -> Result<PresenceResponse, PresenceError> {
+        self.presence_enabled(channel)?;
+        let members = self.inner.broker.presence_members(channel).await?;
+        Ok(PresenceResponse {
+            channel: channel.clone(),
+            members,
+        })
+    }
+
+    /// The connection and distinct-user counts of presence channel
+    /// `channel` across the cluster (`.../presence/stats`): kept as members
+    /// come and go, so the read does not grow with the channel.
+    pub async fn presence_stats(
+        &self,
+        channel: &ChannelName,
+    ) -> Result<PresenceStatsResponse, PresenceError> {
+        self.presence_enabled(channel)?;
+        let counts = self.inner.broker.presence_counts(channel).await?;
+        Ok(PresenceStatsResponse {
+            channel: channel.clone(),
+            connections: counts.connections,
+            users: counts.users,
+        })
+    }
+
+    fn presence_enabled(&self, channel: &ChannelName) -> Result<(), PresenceError> {
+        if self.inner.config.keeps_presence(channel.as_str()) {
+            Ok(())
+        } else {
+            Err(PresenceError::Disabled(channel.clone()))
+        }
     }
 
     /// Whether the broker is reachable: `None` when it is, or why not

@@ -37,6 +37,9 @@ pub(crate) fn document() -> Value {
     let admin = json!([{ "apiKey": [] }]);
     let mutating = ["400", "401", "403", "413", "422", "503"];
     let listing = ["401", "403"];
+    let channel_parameter = json!({ "name": "channel", "in": "path", "required": true,
+        "description": "A channel name (an invalid one is 400 invalid_channel).",
+        "schema": { "$ref": "#/components/schemas/ChannelName" } });
     json!({
         "openapi": "3.1.0",
         "info": { "title": "BRAiN WebSocket System HTTP API", "version": env!("CARGO_PKG_VERSION") },
@@ -67,6 +70,12 @@ pub(crate) fn document() -> Value {
                       "schema": { "type": "string", "pattern": "^.+:[0-9]+$" } }
                 ],
                 "responses": with_errors(ok("history-response"), &["400", "401", "403", "404", "405", "503"]) } },
+            "/api/ws/channels/{channel}/presence": { "get": { "summary": "A presence channel's members across the cluster (404 presence_disabled on a channel without presence)", "security": admin,
+                "parameters": [channel_parameter.clone()],
+                "responses": with_errors(ok("presence-response"), &["400", "401", "403", "404", "405", "503"]) } },
+            "/api/ws/channels/{channel}/presence/stats": { "get": { "summary": "A presence channel's connection and distinct-user counts, kept incrementally", "security": admin,
+                "parameters": [channel_parameter],
+                "responses": with_errors(ok("presence-stats-response"), &["400", "401", "403", "404", "405", "503"]) } },
             "/api/ws/info": { "get": { "summary": "Server settings and features", "responses": ok("info-response") } },
             "/health": { "get": { "summary": "Liveness", "responses": ok("health-response") } },
             "/ready": { "get": { "summary": "Readiness (503 while shutting down or the broker is down)", "responses": with_errors(ok("health-response"), &["503"]) } },

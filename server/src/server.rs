@@ -14,6 +14,7 @@ use tokio::task::JoinHandle;
 
 use crate::config::{Config, ConfigError};
 use crate::node::Node;
+use crate::presence_api;
 use crate::tls::Reloadable;
 use crate::ws;
 use crate::{history_api, http_api};
@@ -200,6 +201,14 @@ pub(crate) fn admin_router(node: &Node) -> Router {
         .route(
             "/api/ws/channels/{channel}/history",
             get(history_api::history),
+        )
+        .route(
+            "/api/ws/channels/{channel}/presence",
+            get(presence_api::members),
+        )
+        .route(
+            "/api/ws/channels/{channel}/presence/stats",
+            get(presence_api::stats),
         )
         .route_layer(axum::middleware::from_fn_with_state(
             node.clone(),

@@ -134,7 +134,7 @@ pub(crate) fn run(transport: Transport, start: SessionStart) -> impl Future<Outp
             publications: None,
         };
         if let Some(channel) = initial_channel {
-            session.subscribe(channel, initial_replay).await;
+            session.subscribe(channel, initial_replay, false).await;
         }
 
         let close = session.pump(&mut socket).await;
@@ -341,9 +341,10 @@ impl Session<'_> {
             Ok(ClientMessage::Subscribe {
                 channel,
                 since,
+                presence,
                 rewind,
             }) => match crate::rewind::replay(self.node.config(), since, rewind) {
-                Ok(replay) => self.subscribe(channel, replay).await,
+                Ok(replay) => self.subscribe(channel, replay, presence).await,
                 Err(message) => {
                     self.reply_error(ErrorCode::INVALID_MESSAGE, message, Some(channel.as_str()));
                 }
@@ -366,7 +367,7 @@ impl Session<'_> {
         self.conn.offer(frames::error(code, message, channel));
     }
 
-    async fn subscribe(&mut self, channel: ChannelName, replay: Option<Replay>) {
+    async fn subscribe(&mut self, channel: ChannelName, replay: Option<Replay>, presence: bool) {
         let max = self.node.config().max_subscriptions;
         if !self.subscriptions.contains(&channel) && self.subscriptions.len() >= max {
             return self.reply_error(
@@ -383,7 +384,7 @@ impl Session<'_> {
             );
         }
         self.node
-            .subscribe(self.conn, &channel, replay.as_ref())
+            .subscribe(self.conn, &channel, replay.as_ref(), presence)
             .await;
         self.subscriptions.insert(channel);
     }

@@ -15,6 +15,8 @@ import {
   type Connected,
   type ErrorMessage,
   type EventEnvelope,
+  type PresenceResponse,
+  type PresenceStatsResponse,
   type ServerMessage,
   type Subscribed,
 } from "@brain/ws-protocol";
@@ -80,6 +82,22 @@ export interface StateChange {
 }
 
 /** Options of {@link createClient}. */
+/** How to subscribe (`client.subscribe(channel, options)`). */
+export interface SubscribeOptions {
+  /**
+   * Ask for the channel's `join` and `leave` (`"presence": true` in
+   * `subscribe`): this handle's `on("join" | "leave")` then fires for the
+   * other members. On a channel without presence none comes.
+   */
+  presence?: boolean;
+}
+
+/** Options of the presence reads (`client.presence`, `client.presenceStats`). */
+export interface PresenceReadOptions {
+  /** An admin API key, sent as `Authorization: Bearer` (without one, the server answers loopback peers only). */
+  apiKey?: string;
+}
+
 export interface ClientOptions {
   /**
    * The server: `ws://host:port` (or `wss://`) connects to `/ws/connect`; a
@@ -143,7 +161,7 @@ const SUBSCRIBE_ERRORS: ReadonlySet<string> = new Set(["forbidden", "subscriptio
 const RESERVED: ReadonlySet<string> = new Set(RESERVED_TYPES);
 
 /** What the client calls on a subscription handle. */
-type Handle = Pick<Subscription, "_deliver" | "_subscribed" | "_failed" | "_end">;
+type Handle = Pick<Subscription, "_deliver" | "_subscribed" | "_failed" | "_end" | "_presence">;
 
 /** The client's state of one channel, shared by every handle on it. */
 class Channel implements ChannelView {
@@ -154,6 +172,8 @@ class Channel implements ChannelView {
   readonly subs = new Set<Handle>();
   /** A `subscribe` was sent on this connection and its answer is due. */
   outstanding = false;
+  /** `subscribe` asks for presence: a handle wants `join`/`leave`. */
+  presence = false;
   /** The `since` of the outstanding subscribe (`null`: none was sent). */
   sentSince: Position | null = null;
   /** Whether the server answered this channel before (the next answer is a renewal). */
@@ -306,6 +326,7 @@ export class BrainWsClient {
    */
   subscribe<C extends string>(channel: C, options: SubscribeOptions = {}): Subscription<C> {
     validChannel(channel);
+    const presence = options.presence === true;
     if (this.state_ === "closed") {
       throw new BrainWsError("closed_by_client", "the client is closed", { channel });
     }
@@ -323,18 +344,64 @@ export class BrainWsClient {
     }
     if (!ch) {
       ch = new Channel(channel);
+      ch.presence = presence;
       ch.rewind = rewind;
       this.channels.set(channel, ch);
       if (this.state_ === "connected") this.sendSubscribe(ch);
     } else {
       if (ch.linger !== undefined) clearTimeout(ch.linger);
       ch.linger = undefined;
-      if (ch.status === "failed" && this.state_ === "connected" && !ch.outstanding) this.sendSubscribe(ch);
+      // The first handle asking for presence subscribes again with it.
+      const upgrade = presence && !ch.presence;
+      ch.presence ||= presence;
+      if ((ch.status === "failed" || upgrade) && this.state_ === "connected" && !ch.outstanding) this.sendSubscribe(ch);
     }
     const owner = ch;
-    const sub: Subscription<C> = new Subscription<C>(channel, ch, () => this.release(owner, sub), this.iteratorBufferSize());
+    const sub: Subscription<C> = new Subscription<C>(
+      channel,
+      ch,
+      () => this.release(owner, sub),
+      this.iteratorBufferSize(),
+      presence,
+    );
     ch.subs.add(sub);
     return sub;
+  }
+
+  /**
+   * `GET /api/ws/channels/{channel}/presence` on the server of `url` (same
+   * host, `http(s)`): every member of a presence channel across the cluster,
+   * oldest join first. An admin read: pass `apiKey` unless the server
+   * answers loopback peers. Rejects with a `BrainWsError` of kind `server`
+   * (`code` `presence_disabled` on a channel without presence).
+   */
+  presence(channel: string, options: PresenceReadOptions = {}): Promise<PresenceResponse> {
+    validChannel(channel);
+    return this.adminGet(`/api/ws/channels/${channel}/presence`, channel, options) as Promise<PresenceResponse>;
+  }
+
+  /** `GET /api/ws/channels/{channel}/presence/stats`: connections and distinct users, as {@link presence}. */
+  presenceStats(channel: string, options: PresenceReadOptions = {}): Promise<PresenceStatsResponse> {
+    validChannel(channel);
+    return this.adminGet(`/api/ws/channels/${channel}/presence/stats`, channel, options) as Promise<PresenceStatsResponse>;
+  }
+
+  private async adminGet(path: string, channel: string, options: PresenceReadOptions): Promise<unknown> {
+    const base = new URL(this.options.url);
+    base.protocol = base.protocol === "wss:" ? "https:" : "http:";
+    const url = `${base.origin}${path}`;
+    const res = await fetch(url, {
+      cache: "no-store",
+      ...(options.apiKey ? { headers: { authorization: `Bearer ${options.apiKey}` } } : {}),
+    });
+    const body = (await res.json().catch(() => null)) as unknown;
+    if (res.status !== 200) {
+      const error = (body as ErrorBody | null)?.error;
+      const code = typeof error?.code === "string" ? error.code : `http_${res.status}`;
+      const message = typeof error?.message === "string" ? error.message : `HTTP ${res.status}`;
+      throw new BrainWsError("server", `${code}: ${message}`, { code, channel });
+    }
+    return body;
   }
 
   /**
@@ -646,6 +713,12 @@ export class BrainWsClient {
         break;
       case "pong":
         break;
+      case "join":
+      case "leave": {
+        const ch = this.channels.get(msg.channel);
+        for (const sub of ch?.subs ?? []) sub._presence(msg.type, msg.info);
+        break;
+      }
     }
   }
 
@@ -674,9 +747,10 @@ export class BrainWsClient {
     const since = fresh ? undefined : ch.position;
     ch.outstanding = true;
     ch.sentSince = since ? { ...since } : null;
-    if (since) this.send({ type: "subscribe", channel: ch.name, since: { ...since } });
-    else if (ch.rewind !== undefined && !ch.answered) this.send({ type: "subscribe", channel: ch.name, rewind: ch.rewind });
-    else this.send({ type: "subscribe", channel: ch.name });
+    if (since) this.send({ type: "subscribe", channel: ch.name, since: { ...since }, ...(ch.presence ? { presence: true } : {}) });
+    else if (ch.rewind !== undefined && !ch.answered)
+      this.send({ type: "subscribe", channel: ch.name, rewind: ch.rewind, ...(ch.presence ? { presence: true } : {}) });
+    else this.send({ type: "subscribe", channel: ch.name, ...(ch.presence ? { presence: true } : {}) });
   }
 
   /** Whether an answer for `channel` belongs to a subscription already dropped (and consumes it). */
@@ -715,6 +789,7 @@ export class BrainWsClient {
     ch.rewind = undefined;
     const info: SubscribedInfo = {
       channel: ch.name,
+      presence: typeof msg.presence === "boolean" ? msg.presence : undefined,
       epoch,
       offset,
       recovered,

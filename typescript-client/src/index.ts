@@ -5,6 +5,7 @@ export { createClient, BrainWsClient, DEFAULTS } from "./client.js";
 export type {
   ClientOptions,
   FetchResponseLike,
+  PresenceReadOptions,
   SubscribeOptions,
   ConnectionState,
   Logger,
@@ -18,6 +19,7 @@ export type { Off } from "./emitter.js";
 export { Subscription } from "./subscription.js";
 export { fetchHistory, type HistoryOptions } from "./history.js";
 export { ChannelFeed, DEFAULT_MIN_INTERVAL_MS, type ChannelSnapshot, type FeedOptions } from "./feed.js";
+export { PresenceFeed, type PresenceSnapshot } from "./presence.js";
 export type {
   CatalogueType,
   ChannelEventType,

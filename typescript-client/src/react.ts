@@ -16,6 +16,8 @@ import {
 import type { EventEnvelope } from "@brain/ws-protocol";
 import type { BrainWsClient, ConnectionState } from "./client.js";
 import { ChannelFeed, DEFAULT_MIN_INTERVAL_MS, type ChannelSnapshot, type FeedOptions } from "./feed.js";
+import { PresenceFeed, type PresenceSnapshot } from "./presence.js";
+import type { PresenceReadOptions } from "./client.js";
 import type { ChannelEventType, TypedEvent } from "./types.js";
 
 const ClientContext = createContext<BrainWsClient | null>(null);
@@ -88,4 +90,25 @@ export function useEvent(channel: string, type: string, handler: (event: never) 
   }, [client, channel, type]);
 }
 
+/**
+ * The members of presence channel `channel` (docs/protocol.md, Presence),
+ * oldest join first, re-rendering on every `join` and `leave`. Reads the
+ * list with `client.presence` after each (re)subscribe: an admin read, so
+ * pass `apiKey` unless the server answers loopback peers.
+ */
+export function usePresence(channel: string, options: PresenceReadOptions = {}): PresenceSnapshot {
+  const client = useBrainWsClient();
+  const apiKey = options.apiKey;
+  const feed = useMemo(
+    () => new PresenceFeed(client, channel, apiKey !== undefined ? { apiKey } : {}),
+    [client, channel, apiKey],
+  );
+  useEffect(() => {
+    feed.start();
+    return () => feed.stop();
+  }, [feed]);
+  return useSyncExternalStore(feed.watch, feed.getSnapshot, feed.getSnapshot);
+}
+
 export type { ChannelSnapshot, FeedOptions } from "./feed.js";
+export type { PresenceSnapshot } from "./presence.js";

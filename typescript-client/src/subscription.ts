@@ -3,7 +3,7 @@
 // the same channel share one subscription on the wire (client.ts counts
 // them); each handle only owns its listeners.
 
-import type { EventEnvelope } from "@brain/ws-protocol";
+import type { EventEnvelope, PresenceInfo } from "@brain/ws-protocol";
 import { BrainWsError } from "./errors.js";
 import { Listeners, type Off } from "./emitter.js";
 import type { ChannelEventType, Position, SubscribedInfo, SubscriptionStatus, TypedEvent } from "./types.js";
@@ -103,6 +103,12 @@ class EventQueue implements AsyncIterator<EventEnvelope> {
  * async iterable of its events (`for await (const e of sub)`), each iterator
  * with a bounded buffer (`iteratorBufferSize`, default 1024) that fails with
  * a `BrainWsError` of kind `overflow` rather than drop events.
+ *
+ * Presence: a handle made with `client.subscribe(channel, { presence: true })`
+ * also gets `on("join", fn)` and `on("leave", fn)` with the other members'
+ * {@link PresenceInfo} (docs/protocol.md, Presence); its own join is not
+ * reported. On a channel without presence none comes (`lastSubscribed.presence`
+ * is `false`).
  */
 export class Subscription<C extends string = string> implements AsyncIterable<EventEnvelope> {
   private readonly listeners = new Listeners();
@@ -116,6 +122,8 @@ export class Subscription<C extends string = string> implements AsyncIterable<Ev
     private readonly view: ChannelView,
     private readonly release: () => void,
     private readonly iteratorBufferSize: number,
+    /** Whether this handle receives `join` and `leave`. */
+    readonly presence: boolean = false,
   ) {}
 
   /** The subscription's status (see {@link SubscriptionStatus}). */
@@ -147,6 +155,8 @@ export class Subscription<C extends string = string> implements AsyncIterable<Ev
   on(name: "error", fn: (error: BrainWsError) => void): Off;
   /** After `unsubscribe()` or `client.close()`. */
   on(name: "unsubscribed", fn: () => void): Off;
+  /** Presence (with `{ presence: true }`): another connection subscribed to the channel. */
+  on(name: "join" | "leave", fn: (info: PresenceInfo) => void): Off;
   /** Events of one catalogue type, `data` typed. */
   on<T extends ChannelEventType<C>>(type: T, fn: (event: TypedEvent<T>) => void): Off;
   on(name: string, fn: (arg: never) => void): Off {
@@ -173,6 +183,11 @@ export class Subscription<C extends string = string> implements AsyncIterable<Ev
     this.listeners.emit("event", event);
     if (event.type !== "event") this.listeners.emit(event.type, event);
     for (const q of this.queues) q.push(event);
+  }
+
+  /** @internal A `join` or `leave` of the channel. */
+  _presence(kind: "join" | "leave", info: PresenceInfo): void {
+    if (this.active && this.presence) this.listeners.emit(kind, info);
   }
 
   /** @internal A `subscribed` answer. */

@@ -65,6 +65,11 @@ export interface SubscribedInfo {
   epochChanged: boolean;
   /** The epoch the client had before, when it had one. */
   previousEpoch: string | undefined;
+  /**
+   * With `{ presence: true }`: whether `join` and `leave` follow (`false`: the
+   * channel keeps no presence). `undefined` when no presence was asked.
+   */
+  presence?: boolean | undefined;
 }
 
 /**

@@ -16,6 +16,8 @@ import {
 } from "vue";
 import type { BrainWsClient, ConnectionState } from "./client.js";
 import { ChannelFeed, type ChannelSnapshot, type FeedOptions } from "./feed.js";
+import { PresenceFeed, type PresenceSnapshot } from "./presence.js";
+import type { PresenceReadOptions } from "./client.js";
 
 /** The injection key of the client. */
 export const BRAIN_WS_CLIENT: InjectionKey<BrainWsClient> = Symbol("brain-ws-client");
@@ -79,4 +81,26 @@ export function useChannel(
   return snapshot;
 }
 
+/**
+ * The members of presence channel `channel`, oldest join first, as a ref to
+ * a snapshot kept current with `join` and `leave` (the React `usePresence`'s
+ * meaning). Released with the component's scope.
+ */
+export function usePresence(
+  channel: string,
+  options: PresenceReadOptions & { client?: BrainWsClient } = {},
+): Readonly<ShallowRef<PresenceSnapshot>> {
+  const client = useClient(options.client);
+  const feed = new PresenceFeed(client, channel, options.apiKey !== undefined ? { apiKey: options.apiKey } : {});
+  const snapshot = shallowRef(feed.getSnapshot());
+  const off = feed.watch(() => (snapshot.value = feed.getSnapshot()));
+  feed.start();
+  onScopeDispose(() => {
+    off();
+    feed.stop();
+  });
+  return snapshot;
+}
+
 export type { ChannelSnapshot, FeedOptions } from "./feed.js";
+export type { PresenceSnapshot } from "./presence.js";

@@ -22,7 +22,10 @@ export type {
   Control as ControlMessage,
   ErrorMessage,
   EventEnvelope,
+  Join,
+  Leave,
   Ping as ServerPing,
+  PresenceInfo,
   Pong as ServerPong,
   ServerMessage,
   Subscribed,
@@ -50,6 +53,8 @@ export type { SendToUserRequest } from "./generated/http/send-to-user-request.js
 export type { SendToUserResponse } from "./generated/http/send-to-user-response.js";
 export type { NodeStats, StatsResponse } from "./generated/http/stats-response.js";
 export type { ChannelSubscribersResponse } from "./generated/http/channel-subscribers-response.js";
+export type { PresenceResponse } from "./generated/http/presence-response.js";
+export type { PresenceStatsResponse } from "./generated/http/presence-stats-response.js";
 export type { HistoryResponse } from "./generated/http/history-response.js";
 export type { Endpoints, Features, HistoryInfo, InfoResponse } from "./generated/http/info-response.js";
 export type { HealthResponse } from "./generated/http/health-response.js";

@@ -5,6 +5,7 @@ mod backoff;
 mod close_codes;
 mod heartbeat;
 mod jitter;
+mod presence;
 mod reconnect;
 mod recovery;
 mod restart;

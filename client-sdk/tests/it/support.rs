@@ -84,6 +84,8 @@ pub(crate) fn summary(item: &SubscriptionEvent) -> (String, String, Option<u64>)
         SubscriptionEvent::Gap { missed } => {
             (format!("gap(missed={missed:?})"), String::new(), None)
         }
+        SubscriptionEvent::Join(who) => ("join".into(), who.connection_id.to_string(), None),
+        SubscriptionEvent::Leave(who) => ("leave".into(), who.connection_id.to_string(), None),
     }
 }
 

@@ -1,7 +1,7 @@
 //! History and recovery: a client that reconnects with the last position it
 //! saw gets exactly what it missed, then live events.
 
-use brain_ws_protocol::{ChannelName, StreamPosition};
+use brain_ws_protocol::StreamPosition;
 use serde_json::json;
 
 use super::{Scenario, body, section};
@@ -38,25 +38,18 @@ pub(super) fn scenarios() -> Vec<Scenario> {
     ]
 }
 
-/// A channel that keeps history: a pattern from info with its `*` replaced
-/// by a unique word, or else the first plain name listed.
+/// A channel that keeps history (see [`super::listed_channel`]).
 pub(super) fn history_channel(ctx: &Ctx, tag: &str) -> Outcome<String> {
     let Ok(info) = &ctx.shared.info else {
         skip!("GET /api/ws/info failed, so no history channel is known");
     };
-    let unique = ctx.unique(tag);
-    let patterns = &info.history.channels;
-    let candidate = patterns
-        .iter()
-        .find(|p| p.contains('*'))
-        .map(|p| p.replacen('*', &unique, 1).replace('*', ""))
-        .or_else(|| patterns.first().cloned());
-    match candidate {
-        Some(c) if ChannelName::validate(&c).is_ok() => Ok(c),
-        Some(c) => fail!("history.channels names {c:?}, which is not a valid channel"),
-        None if ctx.forced(Feature::History) => Ok(ctx.channel(tag)),
-        None => skip!("history is on but history.channels lists no channel"),
-    }
+    super::listed_channel(
+        ctx,
+        &info.history.channels,
+        Feature::History,
+        tag,
+        "history.channels",
+    )
 }
 
 async fn recovery(ctx: Ctx) -> Outcome {

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::config::Feature;
 use crate::context::Ctx;
-use crate::outcome::Outcome;
+use crate::outcome::{Outcome, fail, skip};
 
 mod auth;
 mod broadcast;
@@ -22,6 +22,7 @@ mod history;
 mod http_api;
 mod limits;
 mod multi_node;
+mod presence;
 mod publish;
 mod rewind;
 mod stats;
@@ -41,6 +42,7 @@ pub(crate) mod section {
     pub(crate) const STREAM_RESTARTS: &str = "docs/protocol.md#stream-restarts";
     pub(crate) const REWIND: &str = "docs/protocol.md#rewind";
     pub(crate) const CLIENT_PUBLISH: &str = "docs/protocol.md#client-publish";
+    pub(crate) const PRESENCE: &str = "docs/protocol.md#presence";
     pub(crate) const DECISIONS: &str = "docs/protocol.md#decisions";
 }
 
@@ -146,11 +148,37 @@ pub(crate) fn all() -> Vec<Scenario> {
     all.extend(limits::scenarios());
     all.extend(delivery::scenarios());
     all.extend(history::scenarios());
+    all.extend(presence::scenarios());
     all.extend(rewind::scenarios());
     all.extend(auth::scenarios());
     all.extend(publish::scenarios());
     all.extend(multi_node::scenarios());
     all
+}
+
+/// A channel of a feature's `patterns` as listed by `GET /api/ws/info`
+/// (`setting` names the list): a pattern with its `*` replaced by a unique
+/// word, or else the first plain name listed; with the feature forced and
+/// nothing listed, a suite channel.
+pub(crate) fn listed_channel(
+    ctx: &Ctx,
+    patterns: &[String],
+    feature: Feature,
+    tag: &str,
+    setting: &str,
+) -> Outcome<String> {
+    let unique = ctx.unique(tag);
+    let candidate = patterns
+        .iter()
+        .find(|p| p.contains('*'))
+        .map(|p| p.replacen('*', &unique, 1).replace('*', ""))
+        .or_else(|| patterns.first().cloned());
+    match candidate {
+        Some(c) if brain_ws_protocol::ChannelName::validate(&c).is_ok() => Ok(c),
+        Some(c) => fail!("{setting} names {c:?}, which is not a valid channel"),
+        None if ctx.forced(feature) => Ok(ctx.channel(tag)),
+        None => skip!("{} is on but {setting} lists no channel", feature.name()),
+    }
 }
 
 /// Every scenario's id, section, summary and requirement, in report order.
@@ -175,6 +203,7 @@ pub(crate) fn group_title(group: &str) -> &'static str {
         "order" => "Ordering",
         "fanout" => "Fan-out",
         "history" => "History and recovery",
+        "presence" => "Presence",
         "rewind" => "Rewind",
         "auth" => "Authentication",
         "publish" => "Client publish",

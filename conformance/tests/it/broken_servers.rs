@@ -33,6 +33,8 @@ const SKIPPED_WITHOUT_FEATURES: &[&str] = &[
     "history.recovery",
     "history.epoch_mismatch",
     "history.stream_restart",
+    "presence.join_leave",
+    "presence.reads",
     "history.read",
     "rewind.replay",
     "rewind.refused",

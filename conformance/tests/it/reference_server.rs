@@ -1,5 +1,5 @@
 //! The whole suite against the reference server (`brain-ws-server`), with a
-//! short heartbeat, an API key, a token table and client publish on, so
+//! short heartbeat, an API key, a token table, client publish and presence on, so
 //! every scenario but the multi-node one and `auth.required` runs.
 
 use std::sync::Arc;
@@ -16,6 +16,7 @@ async fn the_reference_server_passes_every_scenario() {
         heartbeat_timeout: Duration::from_secs(1),
         api_keys: vec!["conformance-api-key-0123456789".into()],
         client_publish_channels: vec!["chat:*".parse().unwrap()],
+        presence_channels: vec!["presence:*".parse().unwrap()],
         authenticator: Some(Arc::new(
             StaticTokens::new().with("conformance-token", "alice"),
         )),

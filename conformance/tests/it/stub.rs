@@ -346,6 +346,7 @@ fn subscribe(hub: &Hub, id: Uuid, channel: &str) -> Option<Message> {
         epoch: None,
         offset: None,
         recovered: None,
+        presence: None,
         replayed: None,
     })))
 }
@@ -566,6 +567,7 @@ async fn info(State(hub): Shared) -> Response {
             history: false,
             client_publish: false,
             multi_node: false,
+            presence: false,
             rewind: false,
             history_read: false,
         },
@@ -591,6 +593,7 @@ async fn info(State(hub): Shared) -> Response {
             max_rewind: 0,
         },
         client_publish_channels: vec![],
+        presence_channels: vec![],
     })
     .into_response()
 }

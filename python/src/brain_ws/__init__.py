@@ -10,7 +10,7 @@
 """
 
 from .backoff import Backoff
-from .client import BrainClient, CatalogEvent, Event, StreamReset, Subscription
+from .client import BrainClient, CatalogEvent, Event, PresenceChange, StreamReset, Subscription
 from .errors import (
     BrainWSError,
     ConnectionClosedTerminal,
@@ -35,6 +35,7 @@ __all__ = [
     "ConnectionClosedTerminal",
     "Event",
     "PayloadError",
+    "PresenceChange",
     "PublishError",
     "ReconnectGaveUp",
     "StreamReset",

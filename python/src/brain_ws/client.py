@@ -66,13 +66,22 @@ from .errors import (
 from .generated.catalog import CATALOG
 from .generated.close_codes import CloseCode, should_reconnect
 from .generated.http.error_body import ErrorBody
-from .generated.server_message import Connected, ErrorMessage, Subscribed
+from .generated.server_message import (
+    Connected,
+    ErrorMessage,
+    Join,
+    Leave,
+    PresenceInfo,
+    Subscribed,
+)
 
-__all__ = ["BrainClient", "CatalogEvent", "Event", "StreamReset", "Subscription"]
+__all__ = ["BrainClient", "CatalogEvent", "Event", "PresenceChange", "StreamReset", "Subscription"]
 
 log = logging.getLogger("brain_ws.client")
 
-RESERVED_TYPES = frozenset({"connected", "ping", "pong", "subscribed", "unsubscribed", "error"})
+RESERVED_TYPES = frozenset(
+    {"connected", "ping", "pong", "subscribed", "unsubscribed", "error", "join", "leave"}
+)
 """Server control messages; every other `type` is an event."""
 
 # Upgrade refusals worth retrying: the node is full or shutting down (503),
@@ -134,7 +143,24 @@ class StreamReset:
     offset: int | None
 
 
-Item = Event | StreamReset
+@dataclass(frozen=True)
+class PresenceChange:
+    """A member joined or left a presence channel (docs/protocol.md,
+    Presence): only in a subscription made with `presence=True`, never about
+    this connection itself.
+
+    Attributes:
+        kind: `join` or `leave`.
+        channel: the subscription's channel.
+        info: the member (`connection_id`, `user_id`, `node_id`, `joined_at`).
+    """
+
+    kind: Literal["join", "leave"]
+    channel: str
+    info: PresenceInfo
+
+
+Item = Event | StreamReset | PresenceChange
 
 
 def decode_event(message: dict[str, Any]) -> Event:
@@ -163,8 +189,14 @@ class Subscription:
     exit or a terminal error (raised from the iterator).
     """
 
-    def __init__(self, client: BrainClient, channel: str, queue_size: int) -> None:
+    def __init__(
+        self, client: BrainClient, channel: str, queue_size: int, presence: bool = False
+    ) -> None:
         self.channel = channel
+        self.presence = presence
+        """Whether `subscribe` asked for `join` and `leave` (`PresenceChange`)."""
+        self.presence_enabled: bool | None = None
+        """With `presence`: whether the channel keeps presence, from `subscribed`."""
         self._client = client
         self._queue: asyncio.Queue[Item | None] = asyncio.Queue(queue_size)
         self._confirmed = asyncio.Event()
@@ -254,6 +286,8 @@ class Subscription:
             if replayed and self.offset is not None:
                 self.offset -= replayed
         self._had_connection = True
+        if msg.presence is not None:
+            self.presence_enabled = msg.presence
         self._confirmed.set()
         self._settled.set()
 
@@ -360,10 +394,17 @@ class BrainClient:
             self._ws = None
         self._finish(None)
 
-    def subscribe(self, channel: str, *, rewind: int | None = None) -> Subscription:
+    def subscribe(
+        self, channel: str, *, presence: bool = False, rewind: int | None = None
+    ) -> Subscription:
         """Subscribe to `channel` (now if connected, else on connection) and
         return its stream. Subscribing twice to a channel returns the same
         `Subscription`. `await sub.ready()` waits for the server's answer.
+
+        With `presence=True` the stream also yields `PresenceChange` items
+        (the other members' `join` and `leave`) on a channel that keeps
+        presence (`sub.presence_enabled` says, once ready). Raises
+        `BrainWSError` when the channel is already subscribed without it.
 
         With `rewind`, the stream starts with the channel's last `rewind`
         retained events, then live ones, without gap or duplicate
@@ -380,8 +421,12 @@ class BrainClient:
             )
         if rewind is not None and rewind < 0:
             raise ValueError(f"rewind must be 0 or more events, not {rewind}")
+        if sub is not None and presence and not sub.presence:
+            raise BrainWSError(
+                f"{channel} is already subscribed without presence: unsubscribe first"
+            )
         if sub is None:
-            sub = Subscription(self, channel, self.queue_size)
+            sub = Subscription(self, channel, self.queue_size, presence)
             sub._rewind = rewind
             self._subs[channel] = sub
             if self._ws is not None and self._connected.is_set():
@@ -444,6 +489,8 @@ class BrainClient:
         if ws is not self._ws or self._subs.get(sub.channel) is not sub:
             return  # a connection that ended, or a subscription left meanwhile
         message: dict[str, Any] = {"type": "subscribe", "channel": sub.channel}
+        if sub.presence:
+            message["presence"] = True
         since = sub._sent_position()
         if since is not None:
             message["since"] = since
@@ -601,6 +648,11 @@ class BrainClient:
                 # (docs/protocol.md, Stream restarts). It answers, like a
                 # `since`, where the stream stands relative to our position.
                 await sub._on_subscribed(msg, self._pending_since.pop(msg.channel, True))
+        elif kind in ("join", "leave"):
+            change = (Join if kind == "join" else Leave).model_validate(message)
+            sub = self._subs.get(change.channel)
+            if sub is not None and sub.presence:
+                await sub._queue.put(PresenceChange(kind, change.channel, change.info))
         elif kind == "error":
             error = ErrorMessage.model_validate(message)
             sub = self._subs.get(error.channel or "")

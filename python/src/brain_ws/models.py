@@ -24,8 +24,11 @@ from .generated.http.channel_subscribers_response import ChannelSubscribersRespo
 from .generated.http.error_body import ErrorBody
 from .generated.http.history_response import HistoryResponse
 from .generated.http.info_response import InfoResponse
+from .generated.http.presence_response import PresenceResponse
+from .generated.http.presence_stats_response import PresenceStatsResponse
 from .generated.http.send_to_user_response import SendToUserResponse
 from .generated.http.stats_response import StatsResponse
+from .generated.server_message import PresenceInfo
 
 __all__ = [
     "CATALOG",
@@ -46,6 +49,9 @@ __all__ = [
     "MissionCreated",
     "MissionFailed",
     "MissionRef",
+    "PresenceInfo",
+    "PresenceResponse",
+    "PresenceStatsResponse",
     "SendToUserResponse",
     "StatsResponse",
     "SystemAlert",

@@ -42,6 +42,8 @@ from .generated.http.channel_subscribers_response import ChannelSubscribersRespo
 from .generated.http.error_body import ErrorBody
 from .generated.http.history_response import HistoryResponse
 from .generated.http.info_response import InfoResponse
+from .generated.http.presence_response import PresenceResponse
+from .generated.http.presence_stats_response import PresenceStatsResponse
 from .generated.http.send_to_user_response import SendToUserResponse
 from .generated.http.stats_response import StatsResponse
 
@@ -99,6 +101,16 @@ def _stats() -> _Call[StatsResponse]:
 def _channel_subscribers(channel: str) -> _Call[ChannelSubscribersResponse]:
     path = f"/api/ws/channels/{quote(channel, safe='')}"
     return _Call("GET", path, None, ChannelSubscribersResponse)
+
+
+def _presence(channel: str) -> _Call[PresenceResponse]:
+    path = f"/api/ws/channels/{quote(channel, safe='')}/presence"
+    return _Call("GET", path, None, PresenceResponse)
+
+
+def _presence_stats(channel: str) -> _Call[PresenceStatsResponse]:
+    path = f"/api/ws/channels/{quote(channel, safe='')}/presence/stats"
+    return _Call("GET", path, None, PresenceStatsResponse)
 
 
 def _history(
@@ -276,6 +288,17 @@ class BrainPublisher:
         (`GET /api/ws/channels/{channel}`)."""
         return self._call(_channel_subscribers(channel))
 
+    def presence(self, channel: str) -> PresenceResponse:
+        """Every member of a presence channel across the cluster, oldest join
+        first (`GET /api/ws/channels/{channel}/presence`); `PublishError` with
+        code `presence_disabled` (404) on a channel without presence."""
+        return self._call(_presence(channel))
+
+    def presence_stats(self, channel: str) -> PresenceStatsResponse:
+        """A presence channel's connections and distinct users across the
+        cluster (`GET /api/ws/channels/{channel}/presence/stats`)."""
+        return self._call(_presence_stats(channel))
+
     def history(
         self, channel: str, limit: int | None = None, since: tuple[str, int] | None = None
     ) -> HistoryResponse:
@@ -370,6 +393,14 @@ class AsyncBrainPublisher:
     async def channel_subscribers(self, channel: str) -> ChannelSubscribersResponse:
         """See `BrainPublisher.channel_subscribers`."""
         return await self._call(_channel_subscribers(channel))
+
+    async def presence(self, channel: str) -> PresenceResponse:
+        """See `BrainPublisher.presence`."""
+        return await self._call(_presence(channel))
+
+    async def presence_stats(self, channel: str) -> PresenceStatsResponse:
+        """See `BrainPublisher.presence_stats`."""
+        return await self._call(_presence_stats(channel))
 
     async def history(
         self, channel: str, limit: int | None = None, since: tuple[str, int] | None = None

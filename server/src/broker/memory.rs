@@ -12,13 +12,15 @@ use std::collections::hash_map::DefaultHasher;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use brain_ws_protocol::ChannelName;
+use brain_ws_protocol::{ChannelName, PresenceInfo};
 use futures_util::future::BoxFuture;
 
 use super::{Broker, BrokerError, Publication, Published};
+use crate::frames;
 use crate::history::{Page, Position, Replay, Ring, Start};
 use crate::hub::{Hub, Joined, Recipients, Sequenced, Target};
 use crate::idempotency::Remembered;
+use crate::presence::{Change, Counts, Presence};
 
 const SHARDS: usize = 32;
 
@@ -28,6 +30,8 @@ type Rings = HashMap<ChannelName, Ring>;
 /// for an application's own ([`crate::Node::start_with_broker`]).
 pub struct MemoryBroker {
     hub: Arc<Hub>,
+    /// This node's presence registry, which is the whole system's.
+    presence: Arc<Presence>,
     rings: Box<[Mutex<Rings>]>,
     /// Idempotency keys seen within the window.
     keys: Remembered,
@@ -45,11 +49,14 @@ fn shard_of(channel: &ChannelName) -> usize {
 
 impl MemoryBroker {
     /// The broker of the node whose hub is `hub`; history size, TTL and
-    /// channels come from the hub's configuration.
+    /// channels come from the hub's configuration, presence from the hub's
+    /// registry.
     pub fn new(hub: Arc<Hub>) -> Self {
+        let presence = hub.presence().clone();
         Self {
             keys: Remembered::default(),
             hub,
+            presence,
             rings: (0..SHARDS).map(|_| Mutex::default()).collect(),
         }
     }
@@ -145,6 +152,33 @@ impl Broker for MemoryBroker {
             (ring.position(), page)
         });
         Box::pin(std::future::ready(Ok(read)))
+    }
+
+    /// Delivers at once (before the future is polled), so a `leave` the
+    /// node does not wait for is out when the call returns.
+    fn presence_changed(
+        &self,
+        channel: ChannelName,
+        change: Change,
+        info: PresenceInfo,
+    ) -> BoxFuture<'static, ()> {
+        let frame = frames::presence(change, &channel, &info);
+        self.presence.notify(&channel, info.connection_id, &frame);
+        Box::pin(std::future::ready(()))
+    }
+
+    fn presence_members<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Vec<PresenceInfo>, BrokerError>> {
+        Box::pin(std::future::ready(Ok(self.presence.members(channel))))
+    }
+
+    fn presence_counts<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Counts, BrokerError>> {
+        Box::pin(std::future::ready(Ok(self.presence.counts(channel))))
     }
 
     fn kind(&self) -> &'static str {

@@ -22,12 +22,13 @@ mod memory;
 pub(crate) mod redis;
 
 use brain_ws_protocol::http::NodeStats;
-use brain_ws_protocol::{ChannelName, EventType};
+use brain_ws_protocol::{ChannelName, EventType, PresenceInfo};
 use futures_util::future::BoxFuture;
 
 pub use crate::frames::Frame;
 pub use crate::history::{Page, Position, Replay, Start, recover};
 pub use crate::hub::{Hub, Interest, Joined, Outcome, Recipients, Sequenced, Target};
+pub use crate::presence::{Change, Counts};
 
 /// The hub's [`Interest`] messages, handed to an application's broker by
 /// [`crate::Node::start_with_broker`]: read them, or drop the receiver (the
@@ -245,6 +246,11 @@ pub enum BrokerHealth {
 pub struct ClusterView {
     /// Every other live node's last report (this node is not included).
     pub others: Vec<NodeStats>,
+    /// Distinct users connected anywhere in the cluster (this node
+    /// included): a user connected to two nodes counts once. `None` when
+    /// it could not be read, or the broker does not count them (the sum of
+    /// the nodes' counts is used then).
+    pub users: Option<u64>,
 }
 
 /// Carries publications to the hubs that deliver them, and answers
@@ -334,6 +340,53 @@ pub trait Broker: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<(Position, Page), BrokerError>> {
         let _ = (channel, start, limit);
         let failure = BrokerFailure::protocol("reading history", "this broker keeps no history");
+        Box::pin(std::future::ready(Err(BrokerError::Unavailable(failure))))
+    }
+
+    /// Tells the watchers of presence channel `channel` (subscribers that
+    /// asked with `presence: true`) on every node that `info` joined or
+    /// left (docs/protocol.md, "Presence"); the node has already recorded
+    /// the change in its own registry. Resolves when done and never fails:
+    /// a broker that could not carry it (Redis unreachable) logs it and
+    /// sends it again once it can, so no member is left behind. The
+    /// default, for a broker that keeps no presence, announces nothing:
+    /// such a node sends no `join` or `leave` (configure no
+    /// `presence_channels` with it).
+    fn presence_changed(
+        &self,
+        channel: ChannelName,
+        change: Change,
+        info: PresenceInfo,
+    ) -> BoxFuture<'static, ()> {
+        let _ = (channel, change, info);
+        Box::pin(std::future::ready(()))
+    }
+
+    /// Every member of presence channel `channel` across the cluster,
+    /// oldest join first (`GET /api/ws/channels/{channel}/presence`). The
+    /// caller checks that the channel keeps presence. Fails only when the
+    /// cluster broker is unreachable. The default, for a broker that keeps
+    /// no presence, fails with [`BrokerFailure::Protocol`] "this broker
+    /// keeps no presence" (HTTP 503).
+    fn presence_members<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Vec<PresenceInfo>, BrokerError>> {
+        let _ = channel;
+        let failure = BrokerFailure::protocol("reading presence", "this broker keeps no presence");
+        Box::pin(std::future::ready(Err(BrokerError::Unavailable(failure))))
+    }
+
+    /// The [`Counts`] of presence channel `channel` across the cluster
+    /// (`GET /api/ws/channels/{channel}/presence/stats`), kept
+    /// incrementally: no scan of the members. Errors and default as for
+    /// [`Broker::presence_members`].
+    fn presence_counts<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Counts, BrokerError>> {
+        let _ = channel;
+        let failure = BrokerFailure::protocol("reading presence", "this broker keeps no presence");
         Box::pin(std::future::ready(Err(BrokerError::Unavailable(failure))))
     }
 

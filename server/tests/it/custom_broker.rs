@@ -327,3 +327,34 @@ async fn a_custom_broker_that_is_down_is_answered_503() {
     );
     node.shutdown().await;
 }
+
+/// A broker that implements only the required methods keeps no presence:
+/// the presence reads answer 503 `unavailable` naming why (the trait's
+/// defaults).
+#[tokio::test]
+async fn a_custom_broker_without_presence_answers_presence_reads_503() {
+    let config = Config {
+        presence_channels: vec!["agents".parse().expect("pattern")],
+        ..Config::default()
+    };
+    let node = Node::start_with_broker(config, |_, _| Down).expect("node starts");
+    let addr = serve(brain_ws_server::router(&node), true).await;
+    for path in ["presence", "presence/stats"] {
+        let r = reqwest::get(format!("http://{addr}/api/ws/channels/agents/{path}"))
+            .await
+            .expect("get");
+        assert_eq!(r.status(), 503, "{path}");
+        let body: Value = r.json().await.expect("json");
+        assert_eq!(
+            (&body["error"]["code"], &body["error"]["message"]),
+            (
+                &json!("unavailable"),
+                &json!(
+                    "broker unavailable: protocol: reading presence: this broker keeps no presence"
+                )
+            ),
+            "{path}"
+        );
+    }
+    node.shutdown().await;
+}

@@ -266,6 +266,7 @@ async fn every_http_error_the_protocol_lists_is_what_the_server_answers() {
                 )
             }
             (404, "not_found") => get(&open, "/no/such/route").await,
+            (404, "presence_disabled") => get(&open, "/api/ws/channels/missions/presence").await,
             (405, "method_not_allowed") => {
                 let response = reqwest::Client::new()
                     .delete(http_url(&open, "/api/ws/broadcast"))
@@ -507,6 +508,58 @@ async fn the_metrics_table_lists_every_metric_a_node_exports() {
     exported.extend(with_redis);
     assert_eq!(exported, documented, "docs/operations.md's metric table");
     redis.shutdown().await;
+}
+
+/// The Presence section's examples: the subscribe exchange, `join` and
+/// `leave`, and the inline bodies of the two reads and of the 404.
+#[tokio::test]
+async fn the_presence_examples_are_what_the_server_sends() {
+    let server = start(|c| {
+        c.presence_channels = vec!["agents".parse().expect("pattern")];
+        c.authenticator = Some(std::sync::Arc::new(
+            brain_ws_server::StaticTokens::new().with("tok-42", "user-42"),
+        ));
+    })
+    .await;
+    let text = section("## Presence");
+    let examples = json_blocks(text);
+    assert_eq!(examples.len(), 1, "one block of examples");
+    let [subscribe, subscribed, join, leave] = examples[0].as_slice() else {
+        panic!("subscribe, subscribed, join, leave: {:?}", examples[0]);
+    };
+    let (mut watcher, _) = Client::connect_to(&server, "/ws/connect?token=tok-42").await;
+    watcher.send_json(subscribe.clone()).await;
+    assert_shape(subscribed, &watcher.recv().await);
+    let (mut member, _) = Client::connect_to(&server, "/ws/connect?token=tok-42").await;
+    member.subscribe("agents").await;
+    assert_shape(join, &watcher.recv().await);
+
+    // The inline bodies: `{...}` spans of the bullet list.
+    let bodies: Vec<Value> = text
+        .split('`')
+        .filter(|span| span.starts_with('{') && !span.contains("\"type\""))
+        .map(|span| serde_json::from_str(span).unwrap_or_else(|e| panic!("{span}: {e}")))
+        .collect();
+    assert_eq!(bodies.len(), 3, "{bodies:?}");
+    let (status, members) = get(&server, "/api/ws/channels/agents/presence").await;
+    assert_eq!(status, 200);
+    assert_shape(&bodies[0], &members);
+    let (status, stats) = get(&server, "/api/ws/channels/agents/presence/stats").await;
+    assert_eq!(status, 200);
+    assert_shape(&bodies[1], &stats);
+    assert_eq!(
+        (&stats["connections"], &stats["users"]),
+        (&json!(2), &json!(1)),
+        "two connections of one user"
+    );
+    let (status, refused) = get(&server, "/api/ws/channels/missions/presence").await;
+    assert_eq!((status, &refused), (404, &bodies[2]));
+
+    member
+        .send_json(json!({"type": "unsubscribe", "channel": "agents"}))
+        .await;
+    assert_shape(leave, &watcher.recv().await);
+    server.shutdown().await;
 }
 
 /// docs/operations.md's three embedding lines are, to the character, the

@@ -167,7 +167,7 @@ async fn info_health_ready_metrics_and_openapi_describe_the_server() {
     assert_eq!(info["broker"], "memory");
     assert_eq!(
         info["features"],
-        json!({"authentication": false, "history": true, "client_publish": false, "multi_node": false, "rewind": true, "history_read": true})
+        json!({"authentication": false, "history": true, "client_publish": false, "multi_node": false, "presence": false, "rewind": true, "history_read": true})
     );
     assert_eq!(
         info["history"]["channels"],

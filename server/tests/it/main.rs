@@ -24,6 +24,7 @@ mod history;
 mod http_api;
 mod lifecycle;
 mod multinode;
+mod presence;
 mod protocol_errors;
 mod publish_queue;
 mod rewind;

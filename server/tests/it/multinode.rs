@@ -146,6 +146,8 @@ async fn post(addr: SocketAddr, path: &str, body: Value) -> Value {
 /// A raw WebSocket client.
 pub(crate) struct Client {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The `connected` message it was welcomed with.
+    pub(crate) welcome: Value,
 }
 
 impl Client {
@@ -159,8 +161,12 @@ impl Client {
         let (ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}{path}"))
             .await
             .unwrap();
-        let mut c = Self { ws };
-        assert_eq!(c.next().await["type"], "connected");
+        let mut c = Self {
+            ws,
+            welcome: Value::Null,
+        };
+        c.welcome = c.next().await;
+        assert_eq!(c.welcome["type"], "connected");
         c
     }
 
@@ -462,11 +468,22 @@ pub(crate) struct NodeProcess {
 
 impl NodeProcess {
     pub(crate) async fn start(redis: &str, prefix: &str, node_id: &str) -> Self {
+        Self::start_with(redis, prefix, node_id, &[]).await
+    }
+
+    /// [`NodeProcess::start`] with more flags.
+    pub(crate) async fn start_with(
+        redis: &str,
+        prefix: &str,
+        node_id: &str,
+        flags: &[&str],
+    ) -> Self {
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_brain-ws-server"));
         command
             .args(["--bind", "127.0.0.1:0", "--node-id", node_id])
             .args(["--broker", redis, "--redis-prefix", prefix])
-            .args(["--cluster-refresh", "200ms"]);
+            .args(["--cluster-refresh", "200ms"])
+            .args(flags);
         let (child, addr) = crate::support::spawn_listening(command, WAIT).await;
         wait_ready(addr, 200).await;
         Self { addr, child }
@@ -1014,6 +1031,9 @@ async fn the_client_sdk_behind_a_load_balancer_recovers_everything_when_its_node
             SubscriptionEvent::Resubscribed { recovered } => resubscribed.push(recovered),
             SubscriptionEvent::Gap { missed } => {
                 panic!("a gap ({missed:?}) where nothing was lost")
+            }
+            other @ (SubscriptionEvent::Join(_) | SubscriptionEvent::Leave(_)) => {
+                panic!("no presence was asked for: {other:?}")
             }
         }
         if got.len() == (N / 3) as usize

@@ -24,7 +24,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use crate::cli::Settings;
 use crate::support::*;
 
-const SECRET: &[u8] = b"test-secret-0123456789-abcdefghijklmnop";
+pub(crate) const SECRET: &[u8] = b"test-secret-0123456789-abcdefghijklmnop";
 const RSA_PRIVATE: &[u8] = include_bytes!("keys/rsa_private.pem");
 const RSA_PUBLIC: &[u8] = include_bytes!("keys/rsa_public.pem");
 const EC_PRIVATE: &[u8] = include_bytes!("keys/ec_private.pem");

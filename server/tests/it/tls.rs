@@ -67,6 +67,7 @@ async fn next_mission(sub: &mut brain_ws_client::Subscription) -> String {
             }
             SubscriptionEvent::Resubscribed { .. } => {}
             gap @ SubscriptionEvent::Gap { .. } => panic!("no event may be missed: {gap:?}"),
+            other => panic!("no presence was asked for: {other:?}"),
         }
     }
 }

@@ -10,6 +10,13 @@ export type ClientMessage =
        */
       channel: string;
       /**
+       * Ask for the channel's `join` and `leave` messages (docs/protocol.md,
+       * "Presence"): honoured on channels with presence enabled, which
+       * `subscribed.presence` confirms. The subscriber's own join is not
+       * sent to it.
+       */
+      presence?: boolean;
+      /**
        * Replay the channel's last `rewind` retained events before live
        * ones (docs/protocol.md, "Rewind"): at most the server's
        * `history.max_rewind` (`GET /api/ws/info`), and not with `since`.

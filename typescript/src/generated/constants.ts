@@ -4,10 +4,10 @@
 export const PROTOCOL_VERSION = "brain.v1";
 
 /** Types an event may not use: the protocol's own message types. */
-export const RESERVED_TYPES = ["connected","ping","pong","subscribed","unsubscribed","error","subscribe","unsubscribe","publish"] as const;
+export const RESERVED_TYPES = ["connected","ping","pong","subscribed","unsubscribed","error","join","leave","subscribe","unsubscribe","publish"] as const;
 
 /** The `type` of every server control message; any other `type` is an event. */
-export const CONTROL_TYPES = ["connected","ping","pong","subscribed","unsubscribed","error"] as const;
+export const CONTROL_TYPES = ["connected","ping","pong","subscribed","unsubscribed","error","join","leave"] as const;
 
 /** The `type` of every client message. */
 export const CLIENT_TYPES = ["subscribe","unsubscribe","pong","ping","publish"] as const;

@@ -7,7 +7,7 @@ export type ServerMessage = Control | EventEnvelope;
 /**
  * The control messages, internally tagged by `type`.
  */
-export type Control = Connected | Ping | Pong | Subscribed | Unsubscribed | ErrorMessage;
+export type Control = Connected | Ping | Pong | Subscribed | Unsubscribed | ErrorMessage | Join | Leave;
 /**
  * A channel name: 1 to 128 ASCII letters, digits and _ . : @ -
  */
@@ -77,6 +77,12 @@ export interface Subscribed {
    */
   offset?: number | null;
   /**
+   * For a subscribe with `presence: true`: whether `join` and `leave`
+   * messages follow (true: the channel has presence enabled; false: it
+   * has not, and none will come). Absent when presence was not asked for.
+   */
+  presence?: boolean | null;
+  /**
    * For a subscribe with `since`: whether every missed event is replayed
    * (true) or some were lost (false).
    */
@@ -126,6 +132,81 @@ export interface ErrorMessage {
    */
   message: string;
   type: "error";
+}
+/**
+ * Presence: a connection subscribed to a presence channel. Sent to the
+ * channel's other subscribers that asked with `presence: true`.
+ */
+export interface Join {
+  /**
+   * The presence channel.
+   */
+  channel: string;
+  info: PresenceInfo;
+  /**
+   * Seconds since the Unix epoch, when the server sent it.
+   */
+  timestamp: number;
+  type: "join";
+}
+/**
+ * Who joined.
+ */
+export interface PresenceInfo {
+  /**
+   * The subscribed connection (its `connected.connection_id`).
+   */
+  connection_id: string;
+  /**
+   * When it subscribed, in seconds since the Unix epoch.
+   */
+  joined_at: number;
+  /**
+   * The node the connection is on.
+   */
+  node_id: string;
+  /**
+   * The connection's authenticated user, when it has one.
+   */
+  user_id?: string | null;
+}
+/**
+ * Presence: a connection left a presence channel (unsubscribed,
+ * disconnected, or its node stopped answering). Sent to the channel's
+ * subscribers that asked with `presence: true`.
+ */
+export interface Leave {
+  /**
+   * The presence channel.
+   */
+  channel: string;
+  info: PresenceInfo1;
+  /**
+   * Seconds since the Unix epoch, when the server sent it.
+   */
+  timestamp: number;
+  type: "leave";
+}
+/**
+ * Who left (as in its `join`).
+ */
+export interface PresenceInfo1 {
+  /**
+   * The subscribed connection (its `connected.connection_id`).
+   */
+  connection_id: string;
+  /**
+   * When it subscribed, in seconds since the Unix epoch.
+   */
+  joined_at: number;
+  /**
+   * The node the connection is on.
+   */
+  node_id: string;
+  /**
+   * The connection's authenticated user, when it has one.
+   */
+  user_id?: string | null;
 }
 /**
  * Event Broadcasting: an event as subscribers receive it.

@@ -55,6 +55,13 @@ class ClientMessage1(BaseModel):
     """
     The channel to subscribe to.
     """
+    presence: bool | None = None
+    """
+    Ask for the channel's `join` and `leave` messages (docs/protocol.md,
+    "Presence"): honoured on channels with presence enabled, which
+    `subscribed.presence` confirms. The subscriber's own join is not
+    sent to it.
+    """
     rewind: Annotated[int | None, Field(ge=0)] = None
     """
     Replay the channel's last `rewind` retained events before live

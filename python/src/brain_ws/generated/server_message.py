@@ -116,6 +116,12 @@ class Control4(BaseModel):
     """
     The offset of the channel's latest event, when it keeps history.
     """
+    presence: bool | None = None
+    """
+    For a subscribe with `presence: true`: whether `join` and `leave`
+    messages follow (true: the channel has presence enabled; false: it
+    has not, and none will come). Absent when presence was not asked for.
+    """
     recovered: bool | None = None
     """
     For a subscribe with `since`: whether every missed event is replayed
@@ -195,6 +201,30 @@ class Pong(BaseModel):
     """
 
 
+class PresenceInfo(BaseModel):
+    """
+    One subscriber of a presence channel (docs/protocol.md, "Presence"): in
+    `join` and `leave` messages and in `GET /api/ws/channels/{channel}/presence`.
+    """
+
+    connection_id: UUID
+    """
+    The subscribed connection (its `connected.connection_id`).
+    """
+    joined_at: float
+    """
+    When it subscribed, in seconds since the Unix epoch.
+    """
+    node_id: str
+    """
+    The node the connection is on.
+    """
+    user_id: str | None = None
+    """
+    The connection's authenticated user, when it has one.
+    """
+
+
 class Subscribed(BaseModel):
     """
     Channel System, "Confirmation" of a subscribe.
@@ -213,6 +243,12 @@ class Subscribed(BaseModel):
     offset: Annotated[int | None, Field(ge=0)] = None
     """
     The offset of the channel's latest event, when it keeps history.
+    """
+    presence: bool | None = None
+    """
+    For a subscribe with `presence: true`: whether `join` and `leave`
+    messages follow (true: the channel has presence enabled; false: it
+    has not, and none will come). Absent when presence was not asked for.
     """
     recovered: bool | None = None
     """
@@ -270,6 +306,53 @@ class Control6(BaseModel):
     type: Literal["error"]
 
 
+class Control7(BaseModel):
+    """
+    Presence: a connection subscribed to a presence channel. Sent to the
+    channel's other subscribers that asked with `presence: true`.
+    """
+
+    channel: Annotated[
+        str, Field(max_length=128, min_length=1, pattern="^[A-Za-z0-9_.:@-]{1,128}$")
+    ]
+    """
+    The presence channel.
+    """
+    info: PresenceInfo
+    """
+    Who joined.
+    """
+    timestamp: float
+    """
+    Seconds since the Unix epoch, when the server sent it.
+    """
+    type: Literal["join"]
+
+
+class Control8(BaseModel):
+    """
+    Presence: a connection left a presence channel (unsubscribed,
+    disconnected, or its node stopped answering). Sent to the channel's
+    subscribers that asked with `presence: true`.
+    """
+
+    channel: Annotated[
+        str, Field(max_length=128, min_length=1, pattern="^[A-Za-z0-9_.:@-]{1,128}$")
+    ]
+    """
+    The presence channel.
+    """
+    info: PresenceInfo
+    """
+    Who left (as in its `join`).
+    """
+    timestamp: float
+    """
+    Seconds since the Unix epoch, when the server sent it.
+    """
+    type: Literal["leave"]
+
+
 class EventEnvelope(BaseModel):
     """
     Event Broadcasting: an event as subscribers receive it.
@@ -303,13 +386,74 @@ class EventEnvelope(BaseModel):
     """
 
 
+class Join(BaseModel):
+    """
+    Presence: a connection subscribed to a presence channel. Sent to the
+    channel's other subscribers that asked with `presence: true`.
+    """
+
+    channel: Annotated[
+        str, Field(max_length=128, min_length=1, pattern="^[A-Za-z0-9_.:@-]{1,128}$")
+    ]
+    """
+    The presence channel.
+    """
+    info: PresenceInfo
+    """
+    Who joined.
+    """
+    timestamp: float
+    """
+    Seconds since the Unix epoch, when the server sent it.
+    """
+
+
+class Leave(BaseModel):
+    """
+    Presence: a connection left a presence channel (unsubscribed,
+    disconnected, or its node stopped answering). Sent to the channel's
+    subscribers that asked with `presence: true`.
+    """
+
+    channel: Annotated[
+        str, Field(max_length=128, min_length=1, pattern="^[A-Za-z0-9_.:@-]{1,128}$")
+    ]
+    """
+    The presence channel.
+    """
+    info: PresenceInfo
+    """
+    Who left (as in its `join`).
+    """
+    timestamp: float
+    """
+    Seconds since the Unix epoch, when the server sent it.
+    """
+
+
 class ServerMessage(
     RootModel[
-        EventEnvelope | Control1 | Control2 | Control3 | Control4 | Control5 | Control6
+        EventEnvelope
+        | Control1
+        | Control2
+        | Control3
+        | Control4
+        | Control5
+        | Control6
+        | Control7
+        | Control8
     ]
 ):
     root: Annotated[
-        EventEnvelope | Control1 | Control2 | Control3 | Control4 | Control5 | Control6,
+        EventEnvelope
+        | Control1
+        | Control2
+        | Control3
+        | Control4
+        | Control5
+        | Control6
+        | Control7
+        | Control8,
         Field(title="ServerMessage"),
     ]
     """

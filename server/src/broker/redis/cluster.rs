@@ -153,6 +153,31 @@ pub(super) async fn user_connections(shared: &Shared, user: &str) -> Result<u64,
     Ok(counts.into_iter().flatten().sum())
 }
 
+/// Distinct users across this node and `others` (a user connected to
+/// several nodes counts once), from the nodes' user hashes.
+pub(super) async fn distinct_users(
+    shared: &Shared,
+    others: &[NodeStats],
+) -> Result<u64, BrokerFailure> {
+    let mut users: std::collections::HashSet<String> = shared
+        .hub
+        .user_counts()
+        .into_iter()
+        .map(|(user, _)| user)
+        .collect();
+    let with_users: Vec<&NodeStats> = others.iter().filter(|n| n.total_users > 0).collect();
+    if !with_users.is_empty() {
+        let mut pipe = redis::pipe();
+        for node in &with_users {
+            pipe.cmd("HKEYS").arg(shared.keys.node_users(&node.node_id));
+        }
+        let mut conn = shared.commands()?;
+        let remote: Vec<Vec<String>> = timed("counting users", pipe.query_async(&mut conn)).await?;
+        users.extend(remote.into_iter().flatten());
+    }
+    Ok(users.len() as u64)
+}
+
 /// Leaves the cluster at shutdown.
 pub(super) async fn deregister(shared: &Shared) -> Result<(), BrokerFailure> {
     let id = &shared.config.node_id;

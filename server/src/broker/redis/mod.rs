@@ -46,6 +46,7 @@ mod failure;
 pub(crate) mod health;
 mod metrics;
 mod pipeline;
+mod presence;
 pub(crate) mod probe;
 mod scripts;
 mod subscriber;
@@ -56,6 +57,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brain_ws_protocol::ChannelName;
+use brain_ws_protocol::PresenceInfo;
 use brain_ws_protocol::http::NodeStats;
 use futures_util::future::BoxFuture;
 use redis::AsyncConnectionConfig;
@@ -72,6 +74,7 @@ use crate::frames;
 use crate::frames::Frame;
 use crate::history::{Page, Position, Replay, Start, joined, new_epoch, page};
 use crate::hub::{Hub, Interest, Joined, Target};
+use crate::presence::{Change, Counts, Presence};
 use health::Cause;
 use wire::Keys;
 
@@ -95,6 +98,11 @@ pub(crate) struct RedisBroker {
 struct Shared {
     config: Arc<Config>,
     hub: Arc<Hub>,
+    /// This node's presence members and watchers.
+    presence: Arc<Presence>,
+    presence_scripts: presence::Scripts,
+    /// Presence changes Redis did not take, retried by the presence task.
+    presence_retries: Mutex<Vec<(ChannelName, Change, PresenceInfo)>>,
     keys: Keys,
     client: redis::Client,
     /// The command connection of the current Redis session, replaced by the
@@ -245,10 +253,14 @@ impl RedisBroker {
     ) -> Result<Self, ConfigError> {
         let client = client(url, &config.redis_tls)?;
         let (queues, writers) = pipeline::Queues::new();
+        let presence = hub.presence().clone();
         let shared = Arc::new(Shared {
             keys: Keys::new(&config.redis_prefix),
             config,
             hub,
+            presence,
+            presence_scripts: presence::Scripts::default(),
+            presence_retries: Mutex::default(),
             client,
             commands: Mutex::default(),
             interest,
@@ -265,6 +277,7 @@ impl RedisBroker {
             .tasks
             .spawn(subscriber::run(shared.clone(), interest_rx));
         shared.tasks.spawn(cluster::run(shared.clone()));
+        shared.tasks.spawn(presence::run(shared.clone()));
         for writer in writers {
             shared.tasks.spawn(pipeline::run(shared.clone(), writer));
         }
@@ -650,6 +663,43 @@ impl Broker for RedisBroker {
         })
     }
 
+    fn presence_changed(
+        &self,
+        channel: ChannelName,
+        change: Change,
+        info: PresenceInfo,
+    ) -> BoxFuture<'static, ()> {
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            if let Err(e) = presence::changed(&shared, &channel, change, &info).await {
+                shared.state.error("recording presence", &e);
+                presence::retry_later(&shared, channel, change, info);
+            }
+        })
+    }
+
+    fn presence_members<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Vec<PresenceInfo>, BrokerError>> {
+        Box::pin(async move {
+            presence::members(&self.shared, channel)
+                .await
+                .map_err(BrokerError::Unavailable)
+        })
+    }
+
+    fn presence_counts<'a>(
+        &'a self,
+        channel: &'a ChannelName,
+    ) -> BoxFuture<'a, Result<Counts, BrokerError>> {
+        Box::pin(async move {
+            presence::counts(&self.shared, channel)
+                .await
+                .map_err(BrokerError::Unavailable)
+        })
+    }
+
     fn kind(&self) -> &'static str {
         "redis"
     }
@@ -674,7 +724,13 @@ impl Broker for RedisBroker {
                 return Some(ClusterView::default());
             }
             match cluster::read_others(s).await {
-                Ok(others) => Some(ClusterView { others }),
+                Ok(others) => {
+                    let users = cluster::distinct_users(s, &others)
+                        .await
+                        .inspect_err(|e| s.state.error("counting distinct users", e))
+                        .ok();
+                    Some(ClusterView { others, users })
+                }
                 Err(e) => {
                     s.state.error("reading cluster stats", &e);
                     Some(ClusterView::default())
@@ -694,6 +750,9 @@ impl Broker for RedisBroker {
             let _ = tokio::time::timeout(Duration::from_secs(1), s.tasks.wait()).await;
             if let Err(e) = cluster::deregister(s).await {
                 tracing::debug!(error = %e, "could not deregister from the cluster");
+            }
+            if let Err(e) = presence::deregister(s).await {
+                tracing::debug!(error = %e, "could not leave presence");
             }
         })
     }

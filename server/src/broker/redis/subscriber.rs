@@ -198,6 +198,9 @@ async fn dispatch(shared: &Shared, message: &redis::Msg) {
         Ok(ChannelPayload::Positioned(epoch, offset, frame)) => {
             deliver_in_order(shared, &channel, Position::new(epoch, offset), &frame).await;
         }
+        Ok(ChannelPayload::Presence(about, frame)) => {
+            shared.presence.notify(&channel, about, &frame);
+        }
         Err(e) => tracing::warn!(%channel, error = %e, "redis broker: dropped a message"),
     }
 }

@@ -7,6 +7,8 @@
 //! - a channel event without history: the frame itself (starts with `{`);
 //! - a channel event with history: `h<epoch> <offset>\n<frame>` (the Lua
 //!   publish script writes it, see `scripts.rs`);
+//! - a presence `join` or `leave`: `p<connection id>\n<frame>` (the
+//!   connection it is about, which does not receive it);
 //! - on the node-wide channel, an event for one user: `u<len> <user><frame>`
 //!   (`len` = the user id's length in bytes, so any user id is safe);
 //!   an event for every connection: `a<frame>`.
@@ -82,6 +84,44 @@ impl Keys {
         format!("{}:node:{node_id}", self.prefix)
     }
 
+    /// Presence: the marker that a node is alive, expiring unless refreshed.
+    pub(crate) fn presence_alive(&self, node_id: &str) -> String {
+        format!("{}:pa:{node_id}", self.prefix)
+    }
+
+    /// Presence: the set of node ids with members recorded.
+    pub(crate) fn presence_nodes(&self) -> String {
+        format!("{}:pnodes", self.prefix)
+    }
+
+    /// Presence: the set of channels a node has members on.
+    pub(crate) fn presence_channels(&self, node_id: &str) -> String {
+        format!("{}:pch:{node_id}", self.prefix)
+    }
+
+    /// Presence: a node's members of a channel (hash connection id ->
+    /// `PresenceInfo` JSON).
+    pub(crate) fn presence_members(&self, node_id: &str, channel: &str) -> String {
+        format!("{}:pm:{node_id}:{channel}", self.prefix)
+    }
+
+    /// Presence: a node's connections per user on a channel (hash user ->
+    /// count).
+    pub(crate) fn presence_node_users(&self, node_id: &str, channel: &str) -> String {
+        format!("{}:pnu:{node_id}:{channel}", self.prefix)
+    }
+
+    /// Presence: a channel's users across the cluster (hash user -> number
+    /// of nodes the user is a member on); its length is the distinct users.
+    pub(crate) fn presence_users(&self, channel: &str) -> String {
+        format!("{}:pu:{channel}", self.prefix)
+    }
+
+    /// The prefix itself (for scripts that build presence keys).
+    pub(crate) fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
     /// A node's connections per user (hash user -> count), expiring with it.
     pub(crate) fn node_users(&self, node_id: &str) -> String {
         format!("{}:node:{node_id}:users", self.prefix)
@@ -95,6 +135,8 @@ pub(crate) enum ChannelPayload {
     Plain(Frame),
     /// A history event at `(epoch, offset)`.
     Positioned(Arc<str>, u64, Frame),
+    /// A `join` or `leave` about a connection, for the channel's watchers.
+    Presence(uuid::Uuid, Frame),
 }
 
 /// A decoded node-wide message.
@@ -120,6 +162,11 @@ pub(crate) fn decode_channel(payload: &str) -> Result<ChannelPayload, Malformed>
     if payload.starts_with('{') {
         return Ok(ChannelPayload::Plain(frame(payload)));
     }
+    if let Some(rest) = payload.strip_prefix('p') {
+        let (about, body) = rest.split_once('\n').ok_or(Malformed("no header end"))?;
+        let about = about.parse().map_err(|_| Malformed("bad connection id"))?;
+        return Ok(ChannelPayload::Presence(about, frame(body)));
+    }
     let rest = payload.strip_prefix('h').ok_or(Malformed("unknown kind"))?;
     let (header, body) = rest.split_once('\n').ok_or(Malformed("no header end"))?;
     let (epoch, offset) = header.split_once(' ').ok_or(Malformed("no offset"))?;
@@ -129,6 +176,10 @@ pub(crate) fn decode_channel(payload: &str) -> Result<ChannelPayload, Malformed>
         offset,
         frame(body),
     ))
+}
+
+pub(crate) fn encode_presence(about: uuid::Uuid, frame: &str) -> String {
+    format!("p{about}\n{frame}")
 }
 
 pub(crate) fn encode_user(user: &str, frame: &str) -> String {
@@ -167,6 +218,20 @@ pub(crate) fn offset_of_id(id: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn presence_payloads_round_trip() {
+        let id = uuid::Uuid::new_v4();
+        let text = encode_presence(id, r#"{"type":"join"}"#);
+        assert_eq!(
+            decode_channel(&text),
+            Ok(ChannelPayload::Presence(id, frame(r#"{"type":"join"}"#)))
+        );
+        assert_eq!(
+            decode_channel("pnot-a-uuid\n{}"),
+            Err(Malformed("bad connection id"))
+        );
+    }
 
     #[test]
     fn channel_payloads_round_trip() {

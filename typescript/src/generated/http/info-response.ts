@@ -44,6 +44,10 @@ export interface InfoResponse {
    */
   node_id: string;
   /**
+   * Channel names or patterns that keep presence (empty: presence off).
+   */
+  presence_channels?: string[];
+  /**
    * Protocol identifier, `brain.v1`.
    */
   protocol: string;
@@ -90,6 +94,11 @@ export interface Features {
    * The server shares a broker with other nodes.
    */
   multi_node: boolean;
+  /**
+   * Some channels keep presence: `subscribe.presence`, `join` and
+   * `leave`, and `GET /api/ws/channels/{channel}/presence`.
+   */
+  presence?: boolean;
   /**
    * History channels support `subscribe.rewind` (docs/protocol.md,
    * "Rewind"); absent (false) on servers that predate it.

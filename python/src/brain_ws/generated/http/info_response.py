@@ -47,6 +47,11 @@ class Features(BaseModel):
     """
     The server shares a broker with other nodes.
     """
+    presence: bool | None = False
+    """
+    Some channels keep presence: `subscribe.presence`, `join` and
+    `leave`, and `GET /api/ws/channels/{channel}/presence`.
+    """
     rewind: bool | None = False
     """
     History channels support `subscribe.rewind` (docs/protocol.md,
@@ -136,6 +141,10 @@ class InfoResponse(BaseModel):
     node_id: str
     """
     This node's id.
+    """
+    presence_channels: list[str] | None = []
+    """
+    Channel names or patterns that keep presence (empty: presence off).
     """
     protocol: str
     """
