@@ -61,6 +61,13 @@ pub(crate) struct WsConn {
     /// When each server heartbeat `ping` arrived.
     pub(crate) pings: Vec<Instant>,
     closed: bool,
+    /// Opened with `batch=1`: a text frame may hold several messages, one
+    /// per line (docs/protocol.md, Batched frames).
+    batched: bool,
+    /// Messages of a batched frame not yet returned by [`WsConn::next`].
+    queued: std::collections::VecDeque<ServerMessage>,
+    /// The most messages one frame held.
+    pub(crate) largest_frame: usize,
 }
 
 impl Ctx {
@@ -144,6 +151,11 @@ impl Ctx {
                 welcome: None,
                 pings: Vec::new(),
                 closed: false,
+                batched: url
+                    .query_pairs()
+                    .any(|(k, v)| k == "batch" && (v == "1" || v == "true")),
+                queued: std::collections::VecDeque::new(),
+                largest_frame: 0,
             }))),
         }
     }
@@ -233,6 +245,9 @@ impl WsConn {
     /// on timeout. Server pings are returned too (and answered when
     /// `auto_pong`). A frame that breaks the schema fails the scenario.
     pub(crate) async fn next(&mut self, wait: Duration) -> Outcome<Option<Incoming>> {
+        if let Some(message) = self.queued.pop_front() {
+            return Ok(Some(Incoming::Msg(message)));
+        }
         if self.closed {
             return Ok(Some(Incoming::Closed(None)));
         }
@@ -246,14 +261,26 @@ impl WsConn {
                 Some(Ok(Message::Text(text))) => {
                     self.transcript
                         .record(&self.label, Direction::Received, text.as_str());
-                    let message = self.check(text.as_str())?;
-                    if let ServerMessage::Ping(_) = message {
-                        self.pings.push(Instant::now());
-                        if self.auto_pong {
-                            self.send(&ClientMessage::Pong).await?;
+                    // A frame is one message, or with `batch=1` one per line.
+                    let lines: Vec<&str> = if self.batched {
+                        text.as_str().split('\n').collect()
+                    } else {
+                        vec![text.as_str()]
+                    };
+                    self.largest_frame = self.largest_frame.max(lines.len());
+                    for line in lines {
+                        let message = self.check(line)?;
+                        if let ServerMessage::Ping(_) = message {
+                            self.pings.push(Instant::now());
+                            if self.auto_pong {
+                                self.send(&ClientMessage::Pong).await?;
+                            }
                         }
+                        self.queued.push_back(message);
                     }
-                    return Ok(Some(Incoming::Msg(message)));
+                    if let Some(message) = self.queued.pop_front() {
+                        return Ok(Some(Incoming::Msg(message)));
+                    }
                 }
                 Some(Ok(Message::Binary(bytes))) => {
                     self.transcript.record(

@@ -28,10 +28,11 @@ use tokio::net::TcpStream;
 use uuid::Uuid;
 
 use crate::clock::Clock;
-use crate::frames::Frame;
+use crate::frames::{self, Frame};
 
-/// One entry of the outbox: a shared frame, or bytes tungstenite wrote
-/// itself (pong replies, close frames) on a direct-write connection.
+/// One entry of the outbox: a shared frame, or bytes written as they are
+/// on a direct-write connection: what tungstenite wrote itself (pong
+/// replies, close frames), or several frames merged into one (batching).
 enum Out {
     Frame(Frame),
     Raw(Bytes),
@@ -48,6 +49,10 @@ impl Out {
 
 /// Most outbox entries handed to one `writev`.
 const MAX_IOV: usize = 64;
+/// Message batching: most messages, and most payload bytes, merged into
+/// one frame (a larger message goes alone).
+const BATCH_MESSAGES: usize = 256;
+const BATCH_BYTES: usize = 64 * 1024;
 
 /// The shared state of one connection.
 pub(crate) struct Connection {
@@ -82,6 +87,11 @@ struct Outbox {
     close: Option<CloseCode>,
     /// The session has ended: nothing is queued any more.
     finished: bool,
+    /// Message batching (the client asked with `?batch=1`): frames queued
+    /// together go out as one frame, and the fan-out queues rather than
+    /// writes, so that what arrives while the session is scheduled joins
+    /// the next write.
+    batch: bool,
 }
 
 impl Outbox {
@@ -98,6 +108,9 @@ impl Outbox {
             return Ok(self.frames.is_empty());
         };
         while !self.frames.is_empty() {
+            if self.batch && self.written == 0 {
+                self.merge_front();
+            }
             let result = if self.frames.len() == 1 {
                 // The common case (an idle subscriber): plain `write`, which
                 // the kernel takes a little faster than a one-entry `writev`.
@@ -125,6 +138,31 @@ impl Outbox {
             }
         }
         Ok(true)
+    }
+
+    /// Batching: replaces the frames at the front of the queue (two or more,
+    /// none written yet) by one frame of their messages, `\n`-separated.
+    fn merge_front(&mut self) {
+        let mut count = 0;
+        let mut bytes = 0;
+        for out in &self.frames {
+            let Out::Frame(frame) = out else { break };
+            if count == BATCH_MESSAGES || (count > 0 && bytes + frame.len() > BATCH_BYTES) {
+                break;
+            }
+            count += 1;
+            bytes += frame.len() + 1;
+        }
+        if count < 2 {
+            return;
+        }
+        let texts = self.frames.iter().take(count).filter_map(|out| match out {
+            Out::Frame(frame) => Some(frame.as_str()),
+            Out::Raw(_) => None,
+        });
+        let merged = frames::batch_wire(texts);
+        self.frames.drain(..count);
+        self.frames.push_front(Out::Raw(merged));
     }
 
     /// Drops the `n` bytes just written from the front of the queue.
@@ -210,7 +248,7 @@ impl Connection {
             outbox.wake();
             return Offer::Slow;
         }
-        if outbox.stream.is_some() && outbox.frames.is_empty() && !outbox.failed {
+        if outbox.stream.is_some() && outbox.frames.is_empty() && !outbox.failed && !outbox.batch {
             // The common case: nothing queued, so write now, from the
             // publishing thread, without waking the session (the floor's loop).
             outbox.frames.push_back(Out::Frame(frame));
@@ -254,6 +292,12 @@ impl Connection {
                 Poll::Pending
             }
         }
+    }
+
+    /// Turns on message batching (docs/protocol.md, Batched frames), before
+    /// anything is written.
+    pub(crate) fn batch(&self) {
+        lock(&self.outbox).batch = true;
     }
 
     /// Direct mode: switches this connection to writing straight to

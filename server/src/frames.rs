@@ -89,7 +89,14 @@ impl std::fmt::Debug for Frame {
 /// An unmasked, final text frame (RFC 6455 section 5.2): servers never mask,
 /// so the frame is the same bytes for every recipient.
 fn encode_text_frame(payload: &[u8]) -> Bytes {
-    let len = payload.len();
+    let mut out = text_frame_header(payload.len());
+    out.extend_from_slice(payload);
+    Bytes::from(out)
+}
+
+/// The header of an unmasked, final text frame of `len` payload bytes, in a
+/// buffer with room for the payload.
+fn text_frame_header(len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len + 10);
     out.push(0x81); // FIN + text opcode
     if len < 126 {
@@ -101,7 +108,36 @@ fn encode_text_frame(payload: &[u8]) -> Bytes {
         out.push(127);
         out.extend_from_slice(&(len as u64).to_be_bytes());
     }
-    out.extend_from_slice(payload);
+    out
+}
+
+/// Message batching (docs/protocol.md, Batched frames): the JSON texts of
+/// several messages as one text payload, in order, separated by `\n`. A
+/// compact JSON text never holds a raw newline, so the client splits on it.
+pub(crate) fn batch_text<'a>(texts: impl Iterator<Item = &'a str>) -> String {
+    let mut out = String::new();
+    for text in texts {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        out.push_str(text);
+    }
+    out
+}
+
+/// [`batch_text`] as one complete wire frame, for direct writes: the
+/// payloads are copied once, straight behind the header.
+pub(crate) fn batch_wire<'a>(texts: impl Iterator<Item = &'a str> + Clone) -> Bytes {
+    let (count, bytes) = texts
+        .clone()
+        .fold((0usize, 0), |(n, b), t| (n + 1, b + t.len()));
+    let mut out = text_frame_header(bytes + count.saturating_sub(1));
+    for (i, text) in texts.enumerate() {
+        if i > 0 {
+            out.push(b'\n');
+        }
+        out.extend_from_slice(text.as_bytes());
+    }
     Bytes::from(out)
 }
 

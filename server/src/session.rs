@@ -58,6 +58,8 @@ pub(crate) struct SessionStart {
     pub(crate) initial_channel: Option<ChannelName>,
     /// With `initial_channel`: its `?rewind=N`.
     pub(crate) initial_replay: Option<Replay>,
+    /// `?batch=1`: several messages per frame (docs/protocol.md, Batched frames).
+    pub(crate) batch: bool,
 }
 
 /// How a session reaches its client.
@@ -100,6 +102,7 @@ pub(crate) fn run(transport: Transport, start: SessionStart) -> impl Future<Outp
         user_slot,
         initial_channel,
         initial_replay,
+        batch,
     } = start;
     async move {
         let heartbeat_interval = node.config().heartbeat_interval.as_secs_f64();
@@ -114,6 +117,9 @@ pub(crate) fn run(transport: Transport, start: SessionStart) -> impl Future<Outp
                 },
             ))
         });
+        if batch {
+            conn.batch();
+        }
         let mut socket = match transport {
             Transport::Axum(socket) => Socket::Axum(socket),
             Transport::Direct(stream, parts) => {
@@ -132,6 +138,7 @@ pub(crate) fn run(transport: Transport, start: SessionStart) -> impl Future<Outp
             identity,
             subscriptions: HashSet::new(),
             publications: None,
+            batch,
         };
         if let Some(channel) = initial_channel {
             session.subscribe(channel, initial_replay, false).await;
@@ -232,6 +239,8 @@ struct Session<'a> {
     /// ([`publish_in_order`]); started by the first publish. Dropped with the
     /// session, after which the task publishes what is left and ends.
     publications: Option<tokio::sync::mpsc::Sender<Publication>>,
+    /// Message batching on axum's path (`write_batch`).
+    batch: bool,
 }
 
 /// A client publish that passed the checks, waiting for the broker.
@@ -274,7 +283,7 @@ impl Session<'_> {
                     // A close request (slow consumer, shutdown) interrupts a
                     // write that the client is not reading.
                     let written = tokio::select! {
-                        r = write_batch(socket, conn, first) => r,
+                        r = write_batch(socket, conn, first, self.batch) => r,
                         code = std::future::poll_fn(|cx| conn.poll_close(cx)) => return Some(code),
                     };
                     if written.is_err() {
@@ -505,7 +514,16 @@ async fn write_batch(
     socket: &mut WebSocket,
     conn: &Connection,
     first: Frame,
+    batch: bool,
 ) -> Result<(), axum::Error> {
+    if batch {
+        // Message batching: what is queued goes out as one frame.
+        let frames: Vec<Frame> = std::iter::once(first)
+            .chain(std::iter::from_fn(|| conn.try_next()).take(MAX_BATCH - 1))
+            .collect();
+        let text = frames::batch_text(frames.iter().map(Frame::as_str));
+        return socket.send(Message::Text(text.into())).await;
+    }
     socket.feed(Message::Text(first.text())).await?;
     for _ in 1..MAX_BATCH {
         match conn.try_next() {

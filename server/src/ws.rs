@@ -211,6 +211,10 @@ fn accept(
 ) -> Response {
     let (initial_channel, initial_replay) = initial.unzip();
     let initial_replay = initial_replay.flatten();
+    let batch = match batch(query) {
+        Ok(batch) => batch,
+        Err(e) => return e.into_response(),
+    };
     if node.is_shutting_down() {
         return ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -302,6 +306,7 @@ fn accept(
                     user_slot,
                     initial_channel,
                     initial_replay,
+                    batch,
                 },
             )
             .await;
@@ -324,9 +329,29 @@ fn accept(
                     user_slot,
                     initial_channel,
                     initial_replay,
+                    batch,
                 },
             ))
         })
+}
+
+/// `?batch=1` (or `true`): the client takes several messages per text
+/// frame, `\n`-separated (docs/protocol.md, Batched frames); `0`/`false`
+/// or absent: one message per frame. Anything else is refused (400
+/// `invalid_message`) before the upgrade.
+fn batch(query: &HashMap<String, String>) -> Result<bool, ApiError> {
+    match query.get("batch").map(String::as_str) {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::INVALID_MESSAGE,
+            format!(
+                "query parameter batch must be 1 or 0 (true or false), got {:?}",
+                other.chars().take(40).collect::<String>()
+            ),
+        )),
+    }
 }
 
 /// The token of a WebSocket upgrade, by one rule (docs/security.md,

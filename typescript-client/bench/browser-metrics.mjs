@@ -9,14 +9,22 @@
 // docs/benchmarks.md by hand.
 //
 //   npm run build && cargo build [--release] -p brain-ws-server
-//   npm run bench:browser -w @brain/ws-client     [RATE=5000 SECONDS=10 ROUNDS=2 ONLY="name;name" SERVER=path]
+//   npm run bench:browser -w @brain/ws-client     [RATE=5000 SECONDS=10 ROUNDS=2 ONLY="name;name" SERVER=path TRACE=1]
 //
-// Variants (the bench page's query): the useChannel default (a snapshot at
+// TRACE=1 also records a Chromium trace of each variant's first round and
+// prints where the main thread's time went, by trace event (self time:
+// script, style, layout, paint, GC, ...), to explain the busy figures.
+//
+// Variants (the bench page's query): a bare WebSocket (the baseline: one
+// message per frame) and the same with batched frames (`?batch=1`, split
+// per line: the floor of what the client receives by default); the
+// useChannel default (batched frames; a snapshot at
 // most every 100 ms on a busy channel) and every animation frame
 // (minIntervalMs 0), each rendering the 100 events as a table of memoized
 // rows keyed by offset or as one text block; a plain auto-layout table
 // re-rendering every row, every frame; and the table with rows keyed by
-// position (kept, only their text changes).
+// position (kept, only their text changes); and the default table with
+// batching off (one frame per event, as before batched frames).
 //
 // Events are published by a Node WebSocket client (client publish on
 // `metrics`, rate limit lifted) in 10 ms batches, so the publisher costs
@@ -97,6 +105,7 @@ async function publisher() {
   return ws;
 }
 
+const trace = process.env.TRACE === "1";
 let seqBase = 0;
 async function run(mode, query = "") {
   const page = await context.newPage();
@@ -110,6 +119,7 @@ async function run(mode, query = "") {
     return (await metrics()).JSHeapUsedSize / 2 ** 20;
   };
   const heapBefore = await heap();
+  if (trace) await startTrace(cdp);
   const pub = await publisher();
   const start = await metrics();
   const t0 = performance.now();
@@ -130,6 +140,7 @@ async function run(mode, query = "") {
   });
   const wall = (performance.now() - t0) / 1000;
   const end = await metrics();
+  const breakdown = trace ? await endTrace(cdp, wall) : undefined;
   // Drain: wait until everything arrived (or 15 s).
   const deadline = Date.now() + 15_000;
   while (Date.now() < deadline && (await page.evaluate(() => window.__bench.received)) < total) await new Promise((r) => setTimeout(r, 100));
@@ -158,7 +169,53 @@ async function run(mode, query = "") {
     process: end.ProcessTime === undefined ? NaN : (100 * (end.ProcessTime - start.ProcessTime)) / wall,
     heapBefore,
     heapAfter,
+    breakdown,
   };
+}
+
+// Tracing (TRACE=1): the renderer main thread's self time per trace event
+// name, as % of the wall time of the publishing period.
+async function startTrace(cdp) {
+  await cdp.send("Tracing.start", {
+    transferMode: "ReturnAsStream",
+    traceConfig: { includedCategories: ["devtools.timeline", "disabled-by-default-devtools.timeline", "v8", "blink", "cc", "toplevel"] },
+  });
+}
+
+async function endTrace(cdp, wall) {
+  const done = new Promise((r) => cdp.once("Tracing.tracingComplete", r));
+  await cdp.send("Tracing.end");
+  const { stream } = await done;
+  let text = "";
+  for (;;) {
+    const chunk = await cdp.send("IO.read", { handle: stream, size: 1 << 22 });
+    text += chunk.base64Encoded ? Buffer.from(chunk.data, "base64").toString() : chunk.data;
+    if (chunk.eof) break;
+  }
+  await cdp.send("IO.close", { handle: stream });
+  const events = JSON.parse(text).traceEvents ?? JSON.parse(text);
+  // The page's main thread: of the renderer main threads traced, the busiest.
+  const mains = new Set(events.filter((e) => e.name === "thread_name" && e.args?.name === "CrRendererMain").map((e) => `${e.pid}:${e.tid}`));
+  const byThread = new Map();
+  for (const e of events) {
+    const key = `${e.pid}:${e.tid}`;
+    if (e.ph !== "X" || !(e.dur > 0) || !mains.has(key)) continue;
+    if (!byThread.has(key)) byThread.set(key, []);
+    byThread.get(key).push(e);
+  }
+  const total = (es) => es.reduce((a, e) => a + e.dur, 0);
+  const spans = [...byThread.values()].sort((a, b) => total(b) - total(a))[0]?.sort((a, b) => a.ts - b.ts || b.dur - a.dur) ?? [];
+  // Self time: a span's duration minus its children's (spans nest on one thread).
+  const self = new Map();
+  const stack = [];
+  for (const e of spans) {
+    while (stack.length && stack.at(-1).ts + stack.at(-1).dur <= e.ts) stack.pop();
+    const parent = stack.at(-1);
+    if (parent) self.set(parent.name, (self.get(parent.name) ?? 0) - e.dur);
+    self.set(e.name, (self.get(e.name) ?? 0) + e.dur);
+    stack.push(e);
+  }
+  return [...self].map(([name, us]) => [name, us / 1e4 / wall]).filter(([, pct]) => pct >= 0.2).sort((a, b) => b[1] - a[1]);
 }
 
 try {
@@ -168,7 +225,9 @@ try {
   // the table shows the median over rounds.
   const variants = [
     ["baseline (raw WS)", "raw", ""],
+    ["raw WS, batched", "raw", "&batch=1"],
     ["useChannel, table", "react", ""],
+    ["table, batch off", "react", "&batch=0"],
     ["useChannel, text", "react", "&view=text"],
     ["table, every frame", "react", "&interval=0"],
     ["text, every frame", "react", "&view=text&interval=0"],
@@ -242,6 +301,13 @@ try {
   row("JS heap after (MB, median)", (r) => r.heapAfter.toFixed(2));
   row("largest heap change (MB)", (r) => r.heapGrowth.toFixed(2));
   row("targets (0 lost, <30 % busy, ±5 MB)", (r) => (r.lost === 0 && r.repeats === 0 && r.busy < 30 && r.heapGrowth <= 5 ? "met" : "NOT met"));
+  if (trace) {
+    console.log("\nmain-thread self time by trace event (% of wall time, first round; events >= 0.2 %):");
+    for (const [i, [name]] of variants.entries()) {
+      const b = rounds[0][i].breakdown ?? [];
+      console.log(`  ${name}: ${b.map(([n, pct]) => `${n} ${pct.toFixed(1)}`).join(", ")}`);
+    }
+  }
 } finally {
   await context.close();
   server.kill("SIGTERM");

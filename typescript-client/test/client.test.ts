@@ -282,7 +282,7 @@ describe("tokens", () => {
     const c = client({ url: server.ws, WebSocket: Evil, fetch });
     await waitFor(() => c.state === "closed", 10_000, "closed");
     expect([c.error?.kind, c.error?.code, c.error?.status]).toEqual(["refused", "forbidden", 403]);
-    expect(seen).toEqual([`${server.http}/ws/connect`]);
+    expect(seen).toEqual([`${server.http}/ws/connect?batch=1`]);
   });
 
   test("an unreachable server is not a refusal: retried", async () => {

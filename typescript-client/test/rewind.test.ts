@@ -24,6 +24,36 @@ async function publish(http: string, from: number, to: number): Promise<void> {
   for (let n = from; n <= to; n++) await broadcast(http, "missions", "mission_created", { mission_id: `m-${n}` });
 }
 
+describe("batched frames", () => {
+  // A rewind queues `subscribed` and the replay at once on the server,
+  // so with batching they share one frame; every event still arrives
+  // once, in order (docs/protocol.md, Batched frames).
+  for (const batch of [true, false]) {
+    test(`batch: ${batch}: 20 replayed events arrive once and in order, in ${batch ? "one frame" : "a frame each"}`, async () => {
+      const server = await startServer(["--history-size", "20"]);
+      await publish(server.http, 1, 20);
+      const frames: string[] = [];
+      const urls: string[] = [];
+      const Counting = class extends WebSocket {
+        constructor(url: string) {
+          super(url);
+          urls.push(url);
+          this.on("message", (data) => frames.push(data.toString()));
+        }
+      };
+      const c = createClient({ url: server.ws, WebSocket: Counting, batch });
+      clients.push(c);
+      const got: number[] = [];
+      c.subscribe("missions", { rewind: 20 }).on("event", (e: EventEnvelope) => got.push(e.offset!));
+      await waitFor(() => got.length === 20, 5_000, "the replay");
+      expect(got).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(urls).toEqual([`${server.ws}/ws/connect${batch ? "?batch=1" : ""}`]);
+      // The welcome, then `subscribed` + 20 events: in one frame when batched.
+      expect(frames.map((f) => f.split("\n").length)).toEqual(batch ? [1, 21] : Array(22).fill(1));
+    });
+  }
+});
+
 describe("rewind", () => {
   test("the last N events, then live ones, each once and in order", async () => {
     const server = await startServer(["--history-size", "10"]);

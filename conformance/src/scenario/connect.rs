@@ -6,7 +6,7 @@ use serde_json::json;
 use super::{Scenario, body, section};
 use crate::context::Ctx;
 use crate::outcome::{Outcome, ensure, fail};
-use crate::ws::{Opened, check_timestamp};
+use crate::ws::check_timestamp;
 
 pub(super) fn scenarios() -> Vec<Scenario> {
     vec![
@@ -94,27 +94,5 @@ async fn channel_endpoint(ctx: Ctx) -> Outcome {
 }
 
 async fn channel_invalid(ctx: Ctx) -> Outcome {
-    let path = "/ws/channel/bad*channel";
-    match ctx
-        .try_open("A", path, ctx.config().token.as_deref())
-        .await?
-    {
-        Opened::Conn(conn) => {
-            conn.close().await;
-            fail!("the server upgraded {path}; an invalid channel must be refused with 400")
-        }
-        Opened::Refused { status, body } => {
-            ensure!(
-                status == 400,
-                "{path} was refused with {status}, expected 400"
-            );
-            let reply = crate::http::Reply::from_text(status, body);
-            let code = ctx.expect_error_body(&format!("GET {path}"), &reply, 400)?;
-            ensure!(
-                code == "invalid_channel",
-                "{path} was refused with error code {code:?}, expected invalid_channel"
-            );
-            Ok(())
-        }
-    }
+    super::expect_upgrade_refused(&ctx, "/ws/channel/bad*channel", 400, "invalid_channel").await
 }

@@ -9,9 +9,10 @@ use serde::Serialize;
 
 use crate::config::Feature;
 use crate::context::Ctx;
-use crate::outcome::{Outcome, fail, skip};
+use crate::outcome::{Outcome, ensure, fail, skip};
 
 mod auth;
+mod batch;
 mod broadcast;
 mod connect;
 mod delivery;
@@ -41,6 +42,7 @@ pub(crate) mod section {
     pub(crate) const HISTORY: &str = "docs/protocol.md#history";
     pub(crate) const STREAM_RESTARTS: &str = "docs/protocol.md#stream-restarts";
     pub(crate) const REWIND: &str = "docs/protocol.md#rewind";
+    pub(crate) const BATCHED_FRAMES: &str = "docs/protocol.md#batched-frames";
     pub(crate) const CLIENT_PUBLISH: &str = "docs/protocol.md#client-publish";
     pub(crate) const PRESENCE: &str = "docs/protocol.md#presence";
     pub(crate) const DECISIONS: &str = "docs/protocol.md#decisions";
@@ -150,6 +152,7 @@ pub(crate) fn all() -> Vec<Scenario> {
     all.extend(history::scenarios());
     all.extend(presence::scenarios());
     all.extend(rewind::scenarios());
+    all.extend(batch::scenarios());
     all.extend(auth::scenarios());
     all.extend(publish::scenarios());
     all.extend(multi_node::scenarios());
@@ -181,6 +184,38 @@ pub(crate) fn listed_channel(
     }
 }
 
+/// Opens `path` (with the configured token) expecting the upgrade to be
+/// refused with `status` and the JSON error body's `code`.
+pub(crate) async fn expect_upgrade_refused(
+    ctx: &Ctx,
+    path: &str,
+    status: u16,
+    code: &str,
+) -> Outcome {
+    match ctx
+        .try_open("A", path, ctx.config().token.as_deref())
+        .await?
+    {
+        crate::ws::Opened::Conn(conn) => {
+            conn.close().await;
+            fail!("the server upgraded {path}; it must be refused with {status}")
+        }
+        crate::ws::Opened::Refused { status: got, body } => {
+            ensure!(
+                got == status,
+                "{path} was refused with {got}, expected {status}"
+            );
+            let reply = crate::http::Reply::from_text(got, body);
+            let got = ctx.expect_error_body(&format!("GET {path}"), &reply, status)?;
+            ensure!(
+                got == code,
+                "{path} was refused with error code {got:?}, expected {code}"
+            );
+            Ok(())
+        }
+    }
+}
+
 /// Every scenario's id, section, summary and requirement, in report order.
 pub fn catalogue() -> Vec<ScenarioInfo> {
     all().iter().map(Scenario::info).collect()
@@ -205,6 +240,7 @@ pub(crate) fn group_title(group: &str) -> &'static str {
         "history" => "History and recovery",
         "presence" => "Presence",
         "rewind" => "Rewind",
+        "frames" => "Batched frames",
         "auth" => "Authentication",
         "publish" => "Client publish",
         "multi_node" => "Multi-node",

@@ -38,6 +38,7 @@ const SKIPPED_WITHOUT_FEATURES: &[&str] = &[
     "history.read",
     "rewind.replay",
     "rewind.refused",
+    "frames.batched",
     "auth.invalid_token",
     "auth.required",
     "auth.user_id",

@@ -30,7 +30,7 @@ async fn list_names_every_scenario_and_exits_zero() {
         .map(|s| s.id)
         .collect();
     assert_eq!(ids, expected);
-    assert_eq!(expected.len(), 61);
+    assert_eq!(expected.len(), 63);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

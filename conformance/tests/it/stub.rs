@@ -189,12 +189,28 @@ fn authenticate(
     }
 }
 
+/// `?batch=`: the stub never batches (one message per frame is always
+/// allowed) but refuses a value that is not 1/0/true/false, as the protocol says.
+fn refuse_bad_batch(params: &HashMap<String, String>) -> Option<Response> {
+    match params.get("batch").map(String::as_str) {
+        None | Some("0" | "1" | "true" | "false") => None,
+        Some(other) => Some(error(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::INVALID_MESSAGE,
+            &format!("query parameter batch must be 1 or 0 (true or false), got {other:?}"),
+        )),
+    }
+}
+
 async fn ws_connect(
     ws: WebSocketUpgrade,
     Query(params): Query<HashMap<String, String>>,
     State(hub): Shared,
     headers: HeaderMap,
 ) -> Response {
+    if let Some(refusal) = refuse_bad_batch(&params) {
+        return refusal;
+    }
     match authenticate(&hub, &params, &headers) {
         Ok(user) => ws
             .protocols(["brain.v1"])

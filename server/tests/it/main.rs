@@ -11,6 +11,7 @@ mod support;
 mod cli;
 
 mod bad_input;
+mod batch;
 mod broker_config;
 mod channels;
 mod custom_broker;

@@ -1,9 +1,11 @@
 // The benchmark page (bench/browser-metrics.mjs). `?mode=react`: a
 // dashboard of the last 100 `metrics` events through useChannel; `?mode=raw`
 // (the baseline): a bare WebSocket that answers pings, parses each frame and
-// counts it, rendering nothing. Both record in window.__bench which `seq`
+// counts it, rendering nothing (`&batch=1`: connected with batched frames,
+// splitting each into its lines). Both record in window.__bench which `seq`
 // arrived (lost and repeated events) and whether offsets only increased.
-// `&interval=MS` sets useChannel's minIntervalMs; `&view=text` renders the
+// `&interval=MS` sets useChannel's minIntervalMs; `&batch=0` turns the
+// client's batched frames off; `&view=text` renders the
 // rows as one text block; `&view=plain` as a plain auto-layout table whose
 // rows re-render on every snapshot; `&view=kept` as the default table with
 // rows keyed by position (kept, only their text changes). The default table is the cheap way to
@@ -32,16 +34,18 @@ function count(seq, offset) {
 }
 
 if (params.get("mode") === "raw") {
-  const ws = new WebSocket(`${params.get("ws")}/ws/connect`);
-  ws.onmessage = (m) => {
-    const msg = JSON.parse(m.data);
+  const batch = params.get("batch") === "1";
+  const ws = new WebSocket(`${params.get("ws")}/ws/connect${batch ? "?batch=1" : ""}`);
+  const onMessage = (text) => {
+    const msg = JSON.parse(text);
     if (msg.type === "ping") ws.send('{"type":"pong"}');
     else if (msg.type === "connected") ws.send('{"type":"subscribe","channel":"metrics"}');
     else if (msg.type === "subscribed") bench.ready = true;
     else if (msg.channel === "metrics") count(msg.data.seq, msg.offset);
   };
+  ws.onmessage = batch ? (m) => m.data.split("\n").forEach(onMessage) : (m) => onMessage(m.data);
 } else {
-  const client = createClient({ url: params.get("ws") });
+  const client = createClient({ url: params.get("ws"), batch: params.get("batch") !== "0" });
   client.on("state", (s) => s === "reconnecting" && bench.reconnects++);
   const counter = client.subscribe("metrics");
   counter.on("metrics_update", (e) => count(e.data.seq, e.offset));
