@@ -403,6 +403,101 @@ async fn hold(
     })
 }
 
+/// One step's fixed publishing schedule: `rate` publications per second
+/// (all publishers together) from `t0` for `step`.
+pub(crate) struct Schedule {
+    pub(crate) rate: f64,
+    pub(crate) t0: tokio::time::Instant,
+    pub(crate) step: Duration,
+    pub(crate) frame_bytes: usize,
+}
+
+/// What the publishers did in one step.
+pub(crate) struct PublishedStep {
+    /// Publications answered 200.
+    pub(crate) published: u64,
+    /// Deliveries those publications should make.
+    pub(crate) expected: u64,
+    /// The first publisher's error, if one failed (it stopped there).
+    pub(crate) first_error: Option<BenchError>,
+}
+
+/// One step of a ramp: every keep-alive connection in `publishers` posts
+/// `POST /api/ws/broadcast` round-robin over `channels` on the fixed
+/// schedule (publisher `idx` at `t0 + idx/rate`, then every
+/// `publishers/rate`), marking each sequence number sent on `probe` and,
+/// with `publish_hist`, timing each request. The connections are handed
+/// back in `publishers` (those whose task panicked are gone).
+/// `per_channel[c]` is the deliveries one publication on channel `c` makes.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn publish_step(
+    publishers: &mut Vec<HttpClient>,
+    schedule: &Schedule,
+    seq: &Arc<AtomicU64>,
+    channels: &Arc<Vec<String>>,
+    per_channel: &Arc<Vec<u64>>,
+    probe: &Arc<Probe>,
+    publish_hist: Option<&Arc<crate::stats::Histogram>>,
+) -> PublishedStep {
+    let p = publishers.len();
+    let Schedule {
+        rate,
+        t0,
+        step,
+        frame_bytes,
+    } = *schedule;
+    let mut handles = Vec::with_capacity(p);
+    for (idx, mut client) in publishers.drain(..).enumerate() {
+        let probe = probe.clone();
+        let seq = seq.clone();
+        let channels = channels.clone();
+        let per_channel = per_channel.clone();
+        let publish_hist = publish_hist.cloned();
+        handles.push(tokio::spawn(async move {
+            let (mut sent, mut expected, mut error) = (0u64, 0u64, None);
+            let period = Duration::from_secs_f64(p as f64 / rate);
+            let mut next = t0 + Duration::from_secs_f64(idx as f64 / rate);
+            while next < t0 + step {
+                tokio::time::sleep_until(next).await;
+                let s = seq.fetch_add(1, Ordering::Relaxed);
+                let c = (s % channels.len() as u64) as usize;
+                let body = broadcast_body(&channels[c], s, frame_bytes);
+                probe.mark_sent(s);
+                let at = probe.now_ns();
+                match post_broadcast(&mut client, &body).await {
+                    Ok(_) => {
+                        if let Some(h) = &publish_hist {
+                            h.record(probe.now_ns() - at);
+                        }
+                        sent += 1;
+                        expected += per_channel[c];
+                    }
+                    Err(e) => {
+                        error = Some(e);
+                        break;
+                    }
+                }
+                next += period;
+            }
+            (client, sent, expected, error)
+        }));
+    }
+    let mut done = PublishedStep {
+        published: 0,
+        expected: 0,
+        first_error: None,
+    };
+    for h in handles {
+        if let Ok((client, sent, expected, error)) = h.await {
+            publishers.push(client);
+            done.published += sent;
+            done.expected += expected;
+            done.first_error = done.first_error.or(error);
+        }
+    }
+    done
+}
+
 /// The throughput ramp: each step publishes round-robin over the channels at
 /// a fixed rate for `--step`, waits for the deliveries to drain, and the next
 /// step multiplies the rate, until two steps in a row degrade.
@@ -444,54 +539,25 @@ async fn throughput_ramp(
         let started = Instant::now();
         let step_start = probe.now_ns();
         let t0 = tokio::time::Instant::now();
-        let p = publishers.len();
-        let mut handles = Vec::with_capacity(p);
-        for (idx, mut client) in publishers.drain(..).enumerate() {
-            let probe = probe.clone();
-            let seq = seq.clone();
-            let channels = channels.clone();
-            let per_channel = per_channel.clone();
-            let frame_bytes = opts.frame_bytes;
-            let step = opts.step;
-            handles.push(tokio::spawn(async move {
-                let mut sent = 0u64;
-                let mut expected = 0u64;
-                let mut error = None;
-                let period = Duration::from_secs_f64(p as f64 / rate);
-                let mut next = t0 + Duration::from_secs_f64(idx as f64 / rate);
-                while next < t0 + step {
-                    tokio::time::sleep_until(next).await;
-                    let s = seq.fetch_add(1, Ordering::Relaxed);
-                    let c = (s % channels.len() as u64) as usize;
-                    let body = broadcast_body(&channels[c], s, frame_bytes);
-                    probe.mark_sent(s);
-                    match post_broadcast(&mut client, &body).await {
-                        Ok(_) => {
-                            sent += 1;
-                            expected += per_channel[c];
-                        }
-                        Err(e) => {
-                            error = Some(e);
-                            break;
-                        }
-                    }
-                    next += period;
-                }
-                (client, sent, expected, error)
-            }));
-        }
-        let (mut published, mut expected) = (0u64, 0u64);
-        let mut first_error = None;
-        for h in handles {
-            if let Ok((client, sent, exp, error)) = h.await {
-                publishers.push(client);
-                published += sent;
-                expected += exp;
-                if first_error.is_none() {
-                    first_error = error;
-                }
-            }
-        }
+        let PublishedStep {
+            published,
+            expected,
+            first_error,
+        } = publish_step(
+            &mut publishers,
+            &Schedule {
+                rate,
+                t0,
+                step: opts.step,
+                frame_bytes: opts.frame_bytes,
+            },
+            &seq,
+            &channels,
+            &per_channel,
+            probe,
+            None,
+        )
+        .await;
         let publish_secs = t0.elapsed().as_secs_f64();
         let drain_deadline = Instant::now() + opts.timeout;
         while probe.delivered() - delivered0 < expected && Instant::now() < drain_deadline {
