@@ -13,7 +13,8 @@
 # Knobs (environment): NODES ("2 3"), CHANNELS ("10 1000"), HISTORY ("off on"),
 # N (subscribers; default one per channel per node, so every event is pushed
 # to every node and delivered once on each: the Redis path, not the fan-out,
-# is what is measured), PUBLISHERS (per node, 16), FRAME (bytes, 150),
+# is what is measured), PUBLISHERS (per node, 64: each posts one request at a time,
+# so fewer cap the rate at publishers / publish latency, see docs/benchmarks.md), FRAME (bytes, 150),
 # START_RATE (1000), RATE_FACTOR (1.5), STEP (2s), MAX_STEPS (12),
 # P99_LIMIT (100ms), PORT_BASE (19600: nodes on PORT_BASE+1..), REDIS_PORT
 # (19690), BIN (this build's server, target/release/brain-ws-server),
@@ -34,7 +35,7 @@ NODES=${NODES:-"2 3"}
 CHANNELS=${CHANNELS:-"10 1000"}
 HISTORY=${HISTORY:-"off on"}
 N=${N:-}
-PUBLISHERS=${PUBLISHERS:-16}
+PUBLISHERS=${PUBLISHERS:-64}
 FRAME=${FRAME:-150}
 START_RATE=${START_RATE:-1000}
 RATE_FACTOR=${RATE_FACTOR:-1.5}

@@ -160,7 +160,8 @@ fn log_auth(config: &Config) {
 }
 
 /// The whole HTTP surface as the binary serves it: [`router`] plus a JSON
-/// 404 for every other path. The routes of every part are merged first and
+/// 404 for every other path (with `http_api::json_errors` applied by
+/// `serve::serve_connection`, not by a layer here). The routes of every part are merged first and
 /// the shared layers applied once, around all of them: each layer wraps
 /// every route it is applied to, and a request pays for every wrapping on
 /// its way (a boxed service clone and a boxed future per layer), so the
@@ -176,8 +177,9 @@ pub(crate) fn app(node: &Node) -> Router {
         .route("/", get(http_api::root))
         .fallback(http_api::not_found)
         .layer(DefaultBodyLimit::max(node.config().max_message_size))
-        .layer(axum::middleware::map_response(http_api::json_errors))
         .with_state(node.clone())
+    // No `json_errors` layer: `serve::serve_connection` applies it to every
+    // answer of this router.
 }
 
 /// Every BRAiN endpoint, without a fallback (so it merges into an app that
