@@ -20,6 +20,8 @@
 # callgrind files (`callgrind_annotate OUT/<file>` shows where it goes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 BINS=${BINS:-"this=target/release/brain-ws-server"}
 HISTORY=${HISTORY:-"off on"}
@@ -41,22 +43,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-  --loglevel warning >"$OUT/redis.log" 2>&1 &
-PIDS+=($!)
-for _ in $(seq 100); do
-  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-  sleep 0.05
-done
-
-wait_port() {
-  for _ in $(seq 1200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "node on port $1 did not start" >&2
-  return 1
-}
+start_redis "$REDIS_PORT" "$OUT/redis.log"
+PIDS+=("$REDIS_PID")
 
 # Instructions (Ir) of a callgrind file.
 total() { awk '/^(summary|totals):/ { print $2; exit }' "$1"; }
@@ -79,7 +67,7 @@ for build in $BINS; do
         --cluster-refresh 1s "${history_flags[@]}" >"$OUT/node-$name.log" 2>&1 &
       node=$!
       PIDS+=($node)
-      wait_port "$PORT"
+      wait_port "$PORT" 1200 # valgrind starts slowly
       history_arg=()
       [ "$history" = on ] && history_arg=(--history)
       "$BENCH" --nodes "ws://127.0.0.1:$PORT" "${history_arg[@]}" --label "$name" \

@@ -30,6 +30,8 @@
 #   REDIS_RTT_MS="0 1 5" NODES=3 CHANNELS=10 HISTORY="off on" bench/cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 NODES=${NODES:-"2 3"}
 CHANNELS=${CHANNELS:-"10 1000"}
@@ -82,22 +84,7 @@ stop_redis() {
 trap 'cleanup; stop_redis' EXIT
 
 ulimit -n "$(ulimit -Hn)"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-  --loglevel warning >"$OUT/redis.log" 2>&1 &
-REDIS_PID=$!
-for _ in $(seq 100); do
-  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-  sleep 0.05
-done
-
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "node on port $1 did not start" >&2
-  return 1
-}
+start_redis "$REDIS_PORT" "$OUT/redis.log"
 
 run=0
 for nodes in $NODES; do

@@ -25,7 +25,7 @@ use crate::client::{Dial, Probe, run_client};
 use crate::http1::HttpClient;
 use crate::options::Options;
 use crate::procfs::{self, CpuTime};
-use crate::run::{BenchError, PublishedStep, Schedule, connector_for, loopback_addr, publish_step};
+use crate::run::{BenchError, PublishedStep, Publishing, connector_for, loopback_addr};
 use crate::stats::Histogram;
 
 /// What one cluster run measured.
@@ -174,7 +174,14 @@ pub async fn run(opts: &Options) -> Result<ClusterReport, BenchError> {
         }
     }
     let publish_hist = Arc::new(Histogram::default());
-    let seq = Arc::new(AtomicU64::new(0));
+    let publishing = Publishing {
+        channels: channels.clone(),
+        per_channel,
+        seq: Arc::new(AtomicU64::new(0)),
+        probe: probe.clone(),
+        frame_bytes: opts.frame_bytes,
+        step: opts.step,
+    };
     let mut rate = opts.start_rate.max(1.0);
     let mut degraded_in_a_row = 0;
     for _ in 0..opts.max_steps {
@@ -196,21 +203,9 @@ pub async fn run(opts: &Options) -> Result<ClusterReport, BenchError> {
             published,
             expected,
             first_error,
-        } = publish_step(
-            &mut publishers,
-            &Schedule {
-                rate,
-                t0,
-                step: opts.step,
-                frame_bytes: opts.frame_bytes,
-            },
-            &seq,
-            &channels,
-            &per_channel,
-            &probe,
-            Some(&publish_hist),
-        )
-        .await;
+        } = publishing
+            .step(&mut publishers, rate, t0, Some(&publish_hist))
+            .await;
         let publish_secs = t0.elapsed().as_secs_f64();
         let drain_deadline = Instant::now() + opts.timeout;
         while probe.delivered() - delivered0 < expected && Instant::now() < drain_deadline {

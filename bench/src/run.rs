@@ -403,13 +403,16 @@ async fn hold(
     })
 }
 
-/// One step's fixed publishing schedule: `rate` publications per second
-/// (all publishers together) from `t0` for `step`.
-pub(crate) struct Schedule {
-    pub(crate) rate: f64,
-    pub(crate) t0: tokio::time::Instant,
-    pub(crate) step: Duration,
+/// What the publishers of a ramp share across its steps: the channels,
+/// the deliveries one publication on each makes, and the sequence numbers.
+pub(crate) struct Publishing {
+    pub(crate) channels: Arc<Vec<String>>,
+    /// `per_channel[c]`: the deliveries one publication on channel `c` makes.
+    pub(crate) per_channel: Arc<Vec<u64>>,
+    pub(crate) seq: Arc<AtomicU64>,
+    pub(crate) probe: Arc<Probe>,
     pub(crate) frame_bytes: usize,
+    pub(crate) step: Duration,
 }
 
 /// What the publishers did in one step.
@@ -422,80 +425,74 @@ pub(crate) struct PublishedStep {
     pub(crate) first_error: Option<BenchError>,
 }
 
-/// One step of a ramp: every keep-alive connection in `publishers` posts
-/// `POST /api/ws/broadcast` round-robin over `channels` on the fixed
-/// schedule (publisher `idx` at `t0 + idx/rate`, then every
-/// `publishers/rate`), marking each sequence number sent on `probe` and,
-/// with `publish_hist`, timing each request. The connections are handed
-/// back in `publishers` (those whose task panicked are gone).
-/// `per_channel[c]` is the deliveries one publication on channel `c` makes.
-#[allow(clippy::too_many_arguments)]
-pub(crate) async fn publish_step(
-    publishers: &mut Vec<HttpClient>,
-    schedule: &Schedule,
-    seq: &Arc<AtomicU64>,
-    channels: &Arc<Vec<String>>,
-    per_channel: &Arc<Vec<u64>>,
-    probe: &Arc<Probe>,
-    publish_hist: Option<&Arc<crate::stats::Histogram>>,
-) -> PublishedStep {
-    let p = publishers.len();
-    let Schedule {
-        rate,
-        t0,
-        step,
-        frame_bytes,
-    } = *schedule;
-    let mut handles = Vec::with_capacity(p);
-    for (idx, mut client) in publishers.drain(..).enumerate() {
-        let probe = probe.clone();
-        let seq = seq.clone();
-        let channels = channels.clone();
-        let per_channel = per_channel.clone();
-        let publish_hist = publish_hist.cloned();
-        handles.push(tokio::spawn(async move {
-            let (mut sent, mut expected, mut error) = (0u64, 0u64, None);
-            let period = Duration::from_secs_f64(p as f64 / rate);
-            let mut next = t0 + Duration::from_secs_f64(idx as f64 / rate);
-            while next < t0 + step {
-                tokio::time::sleep_until(next).await;
-                let s = seq.fetch_add(1, Ordering::Relaxed);
-                let c = (s % channels.len() as u64) as usize;
-                let body = broadcast_body(&channels[c], s, frame_bytes);
-                probe.mark_sent(s);
-                let at = probe.now_ns();
-                match post_broadcast(&mut client, &body).await {
-                    Ok(_) => {
-                        if let Some(h) = &publish_hist {
-                            h.record(probe.now_ns() - at);
+impl Publishing {
+    /// One step of a ramp: every keep-alive connection in `publishers`
+    /// posts `POST /api/ws/broadcast` round-robin over the channels on a
+    /// fixed schedule, `rate` publications per second in all from `t0` for
+    /// the step (publisher `idx` at `t0 + idx/rate`, then every
+    /// `publishers/rate`), marking each sequence number sent on the probe
+    /// and, with `publish_hist`, timing each request. The connections are
+    /// handed back in `publishers` (those whose task panicked are gone).
+    pub(crate) async fn step(
+        &self,
+        publishers: &mut Vec<HttpClient>,
+        rate: f64,
+        t0: tokio::time::Instant,
+        publish_hist: Option<&Arc<crate::stats::Histogram>>,
+    ) -> PublishedStep {
+        let p = publishers.len();
+        let (frame_bytes, step) = (self.frame_bytes, self.step);
+        let mut handles = Vec::with_capacity(p);
+        for (idx, mut client) in publishers.drain(..).enumerate() {
+            let probe = self.probe.clone();
+            let seq = self.seq.clone();
+            let channels = self.channels.clone();
+            let per_channel = self.per_channel.clone();
+            let publish_hist = publish_hist.cloned();
+            handles.push(tokio::spawn(async move {
+                let (mut sent, mut expected, mut error) = (0u64, 0u64, None);
+                let period = Duration::from_secs_f64(p as f64 / rate);
+                let mut next = t0 + Duration::from_secs_f64(idx as f64 / rate);
+                while next < t0 + step {
+                    tokio::time::sleep_until(next).await;
+                    let s = seq.fetch_add(1, Ordering::Relaxed);
+                    let c = (s % channels.len() as u64) as usize;
+                    let body = broadcast_body(&channels[c], s, frame_bytes);
+                    probe.mark_sent(s);
+                    let at = probe.now_ns();
+                    match post_broadcast(&mut client, &body).await {
+                        Ok(_) => {
+                            if let Some(h) = &publish_hist {
+                                h.record(probe.now_ns() - at);
+                            }
+                            sent += 1;
+                            expected += per_channel[c];
                         }
-                        sent += 1;
-                        expected += per_channel[c];
+                        Err(e) => {
+                            error = Some(e);
+                            break;
+                        }
                     }
-                    Err(e) => {
-                        error = Some(e);
-                        break;
-                    }
+                    next += period;
                 }
-                next += period;
-            }
-            (client, sent, expected, error)
-        }));
-    }
-    let mut done = PublishedStep {
-        published: 0,
-        expected: 0,
-        first_error: None,
-    };
-    for h in handles {
-        if let Ok((client, sent, expected, error)) = h.await {
-            publishers.push(client);
-            done.published += sent;
-            done.expected += expected;
-            done.first_error = done.first_error.or(error);
+                (client, sent, expected, error)
+            }));
         }
+        let mut done = PublishedStep {
+            published: 0,
+            expected: 0,
+            first_error: None,
+        };
+        for h in handles {
+            if let Ok((client, sent, expected, error)) = h.await {
+                publishers.push(client);
+                done.published += sent;
+                done.expected += expected;
+                done.first_error = done.first_error.or(error);
+            }
+        }
+        done
     }
-    done
 }
 
 /// The throughput ramp: each step publishes round-robin over the channels at
@@ -510,9 +507,6 @@ async fn throughput_ramp(
     per_channel: Vec<u64>,
 ) -> Result<ThroughputReport, BenchError> {
     let k = channels.len();
-    // Deliveries one publish to channel c makes.
-    let per_channel: Arc<Vec<u64>> = Arc::new(per_channel);
-    let channels: Arc<Vec<String>> = Arc::new(channels.to_vec());
     let mut report = ThroughputReport {
         channels: k,
         publishers: opts.publishers.max(1),
@@ -525,7 +519,14 @@ async fn throughput_ramp(
         c.connect().await?;
         publishers.push(c);
     }
-    let seq = Arc::new(AtomicU64::new(0));
+    let publishing = Publishing {
+        channels: Arc::new(channels.to_vec()),
+        per_channel: Arc::new(per_channel),
+        seq: Arc::new(AtomicU64::new(0)),
+        probe: probe.clone(),
+        frame_bytes: opts.frame_bytes,
+        step: opts.step,
+    };
     let mut rate = opts.start_rate.max(1.0);
     // On a shared machine one step can degrade from a neighbour's burst; the
     // ramp ends at the second degraded step in a row.
@@ -543,21 +544,7 @@ async fn throughput_ramp(
             published,
             expected,
             first_error,
-        } = publish_step(
-            &mut publishers,
-            &Schedule {
-                rate,
-                t0,
-                step: opts.step,
-                frame_bytes: opts.frame_bytes,
-            },
-            &seq,
-            &channels,
-            &per_channel,
-            probe,
-            None,
-        )
-        .await;
+        } = publishing.step(&mut publishers, rate, t0, None).await;
         let publish_secs = t0.elapsed().as_secs_f64();
         let drain_deadline = Instant::now() + opts.timeout;
         while probe.delivered() - delivered0 < expected && Instant::now() < drain_deadline {
