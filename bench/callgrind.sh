@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Instructions per event on a node (issue 17, docs/benchmarks.md "CPU per
-# event on a node, in instructions"): one release node under
+# Instructions per event on a node (issue 17, docs/benchmarks.md "Where a
+# node's CPU per event goes, and what was cut"): one release node under
 # `valgrind --tool=callgrind`, on its own redis-server, with one subscriber
 # per channel on that node, so each event is one HTTP publish, one Redis
 # round trip, one reception from Redis and one delivery, all on the node
