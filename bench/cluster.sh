@@ -13,19 +13,31 @@
 # Knobs (environment): NODES ("2 3"), CHANNELS ("10 1000"), HISTORY ("off on"),
 # N (subscribers; default one per channel per node, so every event is pushed
 # to every node and delivered once on each: the Redis path, not the fan-out,
-# is what is measured), PUBLISHERS (per node, 16), FRAME (bytes, 150),
+# is what is measured), PUBLISHERS (per node, 64: each posts one request at a time,
+# so fewer cap the rate at publishers / publish latency, see docs/benchmarks.md), FRAME (bytes, 150),
 # START_RATE (1000), RATE_FACTOR (1.5), STEP (2s), MAX_STEPS (12),
 # P99_LIMIT (100ms), PORT_BASE (19600: nodes on PORT_BASE+1..), REDIS_PORT
 # (19690), BIN (this build's server, target/release/brain-ws-server),
-# BASELINE_BIN (unset: no baseline), OUT (target/bench-results/cluster).
+# BASELINE_BIN (unset: no baseline), OUT (target/bench-results/cluster),
+# REDIS_RTT_MS (unset: the nodes talk to Redis directly; e.g. "0 1 5": for
+# each value the nodes talk to Redis through `bench-delay-proxy` on
+# PROXY_PORT (19691), which adds that many milliseconds per round trip, half
+# each way, and the runs are labelled `<build> rtt+<N>ms`; 0 runs through
+# the proxy too, so the proxy's own cost is in every row).
+#
+# The round-trip check (docs/benchmarks.md, "Is the Redis path bound by
+# round trips?"), a few minutes:
+#   REDIS_RTT_MS="0 1 5" NODES=3 CHANNELS=10 HISTORY="off on" bench/cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 NODES=${NODES:-"2 3"}
 CHANNELS=${CHANNELS:-"10 1000"}
 HISTORY=${HISTORY:-"off on"}
 N=${N:-}
-PUBLISHERS=${PUBLISHERS:-16}
+PUBLISHERS=${PUBLISHERS:-64}
 FRAME=${FRAME:-150}
 START_RATE=${START_RATE:-1000}
 RATE_FACTOR=${RATE_FACTOR:-1.5}
@@ -37,6 +49,8 @@ REDIS_PORT=${REDIS_PORT:-19690}
 BIN=${BIN:-target/release/brain-ws-server}
 BASELINE_BIN=${BASELINE_BIN:-}
 OUT=${OUT:-target/bench-results/cluster}
+REDIS_RTT_MS=${REDIS_RTT_MS:-}
+PROXY_PORT=${PROXY_PORT:-19691}
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json
 
@@ -44,10 +58,14 @@ if [ "${SKIP_BUILD:-0}" != 1 ]; then
   cargo build --release -p brain-ws-bench -p brain-ws-server
 fi
 BENCH=target/release/brain-ws-bench
+PROXY=target/release/bench-delay-proxy
 
 declare -a BUILDS=()
 [ -n "$BASELINE_BIN" ] && BUILDS+=("baseline=$BASELINE_BIN")
 BUILDS+=("this=$BIN")
+# One empty entry: no proxy.
+read -r -a RTTS <<<"${REDIS_RTT_MS:-}"
+[ ${#RTTS[@]} -eq 0 ] && RTTS=("")
 
 PIDS=()
 REDIS_PID=
@@ -66,39 +84,34 @@ stop_redis() {
 trap 'cleanup; stop_redis' EXIT
 
 ulimit -n "$(ulimit -Hn)"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-  --loglevel warning >"$OUT/redis.log" 2>&1 &
-REDIS_PID=$!
-for _ in $(seq 100); do
-  redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
-  sleep 0.05
-done
-
-wait_port() {
-  for _ in $(seq 200); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
-    sleep 0.05
-  done
-  echo "node on port $1 did not start" >&2
-  return 1
-}
+start_redis "$REDIS_PORT" "$OUT/redis.log"
 
 run=0
 for nodes in $NODES; do
   for channels in $CHANNELS; do
     for history in $HISTORY; do
       # Builds interleaved per configuration: drift on a shared machine hits both.
+      for rtt in "${RTTS[@]}"; do
       for build in "${BUILDS[@]}"; do
         label=${build%%=*}
         bin=${build#*=}
         run=$((run + 1))
+        broker_port=$REDIS_PORT
+        if [ -n "$rtt" ]; then
+          label="$label rtt+${rtt}ms"
+          "$PROXY" --listen "127.0.0.1:$PROXY_PORT" --upstream "127.0.0.1:$REDIS_PORT" \
+            --rtt "${rtt}ms" >"$OUT/proxy-$run.log" 2>&1 &
+          PIDS+=($!)
+          wait_port "$PROXY_PORT"
+          broker_port=$PROXY_PORT
+        fi
         prefix="bench-cluster-$run"
         history_flags=()
         [ "$history" = on ] && history_flags=(--history-channel 'bench-*')
         urls=()
         for i in $(seq "$nodes"); do
           port=$((PORT_BASE + i))
-          RUST_LOG=warn "$bin" --bind "127.0.0.1:$port" --broker "redis://127.0.0.1:$REDIS_PORT" \
+          RUST_LOG=warn "$bin" --bind "127.0.0.1:$port" --broker "redis://127.0.0.1:$broker_port" \
             --redis-prefix "$prefix" --node-id "n$i" --max-connections 20000 \
             --heartbeat-interval 30s --cluster-refresh 1s "${history_flags[@]}" \
             >"$OUT/node-$run-$i.log" 2>&1 &
@@ -114,9 +127,10 @@ for nodes in $NODES; do
           --publishers "$PUBLISHERS" --frame-bytes "$FRAME" --start-rate "$START_RATE" \
           --rate-factor "$RATE_FACTOR" --step "$STEP" --max-steps "$MAX_STEPS" \
           --p99-limit "$P99_LIMIT" --settle 2s --client-threads 1 \
-          --json "$OUT/$run-$label-$nodes-$channels-$history.json" || true
+          --json "$OUT/$run-${label// /-}-$nodes-$channels-$history.json" || true
         cleanup
         redis-cli -p "$REDIS_PORT" flushall >/dev/null
+      done
       done
     done
   done

@@ -28,6 +28,8 @@
 # give the same knobs as the run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 NS=${NS-"1000 10000"}
 BROADCASTS=${BROADCASTS:-20}
@@ -86,10 +88,7 @@ start_server() {
   # shellcheck disable=SC2046
   $(server_cmd "$1") >"$OUT/$1.log" 2>&1 &
   SERVER_PID=$!
-  for _ in $(seq 100); do
-    (exec 3<>"/dev/tcp/127.0.0.1/${PORT[$1]}") 2>/dev/null && return 0
-    sleep 0.1
-  done
+  wait_port "${PORT[$1]}" 200 && return 0
   echo "server $1 did not start; see $OUT/$1.log" >&2
   return 1
 }

@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -22,11 +22,10 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 
 use crate::client::{Dial, Probe, run_client};
-use crate::envelope::broadcast_body;
 use crate::http1::HttpClient;
 use crate::options::Options;
 use crate::procfs::{self, CpuTime};
-use crate::run::{BenchError, connector_for, loopback_addr, post_broadcast};
+use crate::run::{BenchError, PublishedStep, Publishing, connector_for, loopback_addr};
 use crate::stats::Histogram;
 
 /// What one cluster run measured.
@@ -175,7 +174,14 @@ pub async fn run(opts: &Options) -> Result<ClusterReport, BenchError> {
         }
     }
     let publish_hist = Arc::new(Histogram::default());
-    let seq = Arc::new(AtomicU64::new(0));
+    let publishing = Publishing {
+        channels: channels.clone(),
+        per_channel,
+        seq: Arc::new(AtomicU64::new(0)),
+        probe: probe.clone(),
+        frame_bytes: opts.frame_bytes,
+        step: opts.step,
+    };
     let mut rate = opts.start_rate.max(1.0);
     let mut degraded_in_a_row = 0;
     for _ in 0..opts.max_steps {
@@ -193,52 +199,13 @@ pub async fn run(opts: &Options) -> Result<ClusterReport, BenchError> {
         let client0 = procfs::cpu_time(std::process::id()).unwrap_or_default();
         let step_start = probe.now_ns();
         let t0 = tokio::time::Instant::now();
-        let p = publishers.len();
-        let mut handles = Vec::with_capacity(p);
-        for (idx, mut client) in publishers.drain(..).enumerate() {
-            let probe = probe.clone();
-            let seq = seq.clone();
-            let channels = channels.clone();
-            let per_channel = per_channel.clone();
-            let publish_hist = publish_hist.clone();
-            let frame_bytes = opts.frame_bytes;
-            let step = opts.step;
-            handles.push(tokio::spawn(async move {
-                let (mut sent, mut expected, mut error) = (0u64, 0u64, None);
-                let period = Duration::from_secs_f64(p as f64 / rate);
-                let mut next = t0 + Duration::from_secs_f64(idx as f64 / rate);
-                while next < t0 + step {
-                    tokio::time::sleep_until(next).await;
-                    let s = seq.fetch_add(1, Ordering::Relaxed);
-                    let c = (s % channels.len() as u64) as usize;
-                    let body = broadcast_body(&channels[c], s, frame_bytes);
-                    probe.mark_sent(s);
-                    let at = probe.now_ns();
-                    match post_broadcast(&mut client, &body).await {
-                        Ok(_) => {
-                            publish_hist.record(probe.now_ns() - at);
-                            sent += 1;
-                            expected += per_channel[c];
-                        }
-                        Err(e) => {
-                            error = Some(e.to_string());
-                            break;
-                        }
-                    }
-                    next += period;
-                }
-                (client, sent, expected, error)
-            }));
-        }
-        let (mut published, mut expected, mut first_error) = (0u64, 0u64, None);
-        for h in handles {
-            if let Ok((client, sent, exp, error)) = h.await {
-                publishers.push(client);
-                published += sent;
-                expected += exp;
-                first_error = first_error.or(error);
-            }
-        }
+        let PublishedStep {
+            published,
+            expected,
+            first_error,
+        } = publishing
+            .step(&mut publishers, rate, t0, Some(&publish_hist))
+            .await;
         let publish_secs = t0.elapsed().as_secs_f64();
         let drain_deadline = Instant::now() + opts.timeout;
         while probe.delivered() - delivered0 < expected && Instant::now() < drain_deadline {

@@ -6,6 +6,8 @@
 //!   over HTTP ([`http1`]), server CPU and memory from `/proc` ([`procfs`]).
 //! * [`cluster::run`] — cluster mode: several nodes on one Redis, publishers
 //!   on every node, events/s at p99 < limit, CPU per event on nodes and Redis.
+//! * [`delay_proxy::serve`] — `bench-delay-proxy`, a TCP proxy adding a
+//!   fixed delay each way (cluster mode over a slower network to Redis).
 //! * [`floor::serve`] — `bench-floor`, the physical limit: raw sockets in
 //!   one `Vec`, one write per subscriber per broadcast.
 //! * [`axum_baseline::router`] — `bench-axum`, the straightforward axum
@@ -18,6 +20,7 @@
 pub mod axum_baseline;
 pub mod client;
 pub mod cluster;
+pub mod delay_proxy;
 pub mod envelope;
 pub mod floor;
 pub mod http1;

@@ -403,60 +403,54 @@ async fn hold(
     })
 }
 
-/// The throughput ramp: each step publishes round-robin over the channels at
-/// a fixed rate for `--step`, waits for the deliveries to drain, and the next
-/// step multiplies the rate, until two steps in a row degrade.
-async fn throughput_ramp(
-    opts: &Options,
-    probe: &Arc<Probe>,
-    server: &ServerProc,
-    http_connector: &Connector,
-    channels: &[String],
-    per_channel: Vec<u64>,
-) -> Result<ThroughputReport, BenchError> {
-    let k = channels.len();
-    // Deliveries one publish to channel c makes.
-    let per_channel: Arc<Vec<u64>> = Arc::new(per_channel);
-    let channels: Arc<Vec<String>> = Arc::new(channels.to_vec());
-    let mut report = ThroughputReport {
-        channels: k,
-        publishers: opts.publishers.max(1),
-        p99_limit_us: opts.p99_limit.as_micros() as u64,
-        ..ThroughputReport::default()
-    };
-    let mut publishers: Vec<HttpClient> = Vec::new();
-    for _ in 0..report.publishers {
-        let mut c = HttpClient::new(http_connector.clone());
-        c.connect().await?;
-        publishers.push(c);
-    }
-    let seq = Arc::new(AtomicU64::new(0));
-    let mut rate = opts.start_rate.max(1.0);
-    // On a shared machine one step can degrade from a neighbour's burst; the
-    // ramp ends at the second degraded step in a row.
-    let mut degraded_in_a_row = 0;
-    for _ in 0..opts.max_steps {
-        probe.hist.reset();
-        let delivered0 = probe.delivered();
-        let cpu0 = server.cpu();
-        let client_cpu0 = own_cpu();
-        let busy0 = procfs::machine_busy_us();
-        let started = Instant::now();
-        let step_start = probe.now_ns();
-        let t0 = tokio::time::Instant::now();
+/// What the publishers of a ramp share across its steps: the channels,
+/// the deliveries one publication on each makes, and the sequence numbers.
+pub(crate) struct Publishing {
+    pub(crate) channels: Arc<Vec<String>>,
+    /// `per_channel[c]`: the deliveries one publication on channel `c` makes.
+    pub(crate) per_channel: Arc<Vec<u64>>,
+    pub(crate) seq: Arc<AtomicU64>,
+    pub(crate) probe: Arc<Probe>,
+    pub(crate) frame_bytes: usize,
+    pub(crate) step: Duration,
+}
+
+/// What the publishers did in one step.
+pub(crate) struct PublishedStep {
+    /// Publications answered 200.
+    pub(crate) published: u64,
+    /// Deliveries those publications should make.
+    pub(crate) expected: u64,
+    /// The first publisher's error, if one failed (it stopped there).
+    pub(crate) first_error: Option<BenchError>,
+}
+
+impl Publishing {
+    /// One step of a ramp: every keep-alive connection in `publishers`
+    /// posts `POST /api/ws/broadcast` round-robin over the channels on a
+    /// fixed schedule, `rate` publications per second in all from `t0` for
+    /// the step (publisher `idx` at `t0 + idx/rate`, then every
+    /// `publishers/rate`), marking each sequence number sent on the probe
+    /// and, with `publish_hist`, timing each request. The connections are
+    /// handed back in `publishers` (those whose task panicked are gone).
+    pub(crate) async fn step(
+        &self,
+        publishers: &mut Vec<HttpClient>,
+        rate: f64,
+        t0: tokio::time::Instant,
+        publish_hist: Option<&Arc<crate::stats::Histogram>>,
+    ) -> PublishedStep {
         let p = publishers.len();
+        let (frame_bytes, step) = (self.frame_bytes, self.step);
         let mut handles = Vec::with_capacity(p);
         for (idx, mut client) in publishers.drain(..).enumerate() {
-            let probe = probe.clone();
-            let seq = seq.clone();
-            let channels = channels.clone();
-            let per_channel = per_channel.clone();
-            let frame_bytes = opts.frame_bytes;
-            let step = opts.step;
+            let probe = self.probe.clone();
+            let seq = self.seq.clone();
+            let channels = self.channels.clone();
+            let per_channel = self.per_channel.clone();
+            let publish_hist = publish_hist.cloned();
             handles.push(tokio::spawn(async move {
-                let mut sent = 0u64;
-                let mut expected = 0u64;
-                let mut error = None;
+                let (mut sent, mut expected, mut error) = (0u64, 0u64, None);
                 let period = Duration::from_secs_f64(p as f64 / rate);
                 let mut next = t0 + Duration::from_secs_f64(idx as f64 / rate);
                 while next < t0 + step {
@@ -465,8 +459,12 @@ async fn throughput_ramp(
                     let c = (s % channels.len() as u64) as usize;
                     let body = broadcast_body(&channels[c], s, frame_bytes);
                     probe.mark_sent(s);
+                    let at = probe.now_ns();
                     match post_broadcast(&mut client, &body).await {
                         Ok(_) => {
+                            if let Some(h) = &publish_hist {
+                                h.record(probe.now_ns() - at);
+                            }
                             sent += 1;
                             expected += per_channel[c];
                         }
@@ -480,18 +478,73 @@ async fn throughput_ramp(
                 (client, sent, expected, error)
             }));
         }
-        let (mut published, mut expected) = (0u64, 0u64);
-        let mut first_error = None;
+        let mut done = PublishedStep {
+            published: 0,
+            expected: 0,
+            first_error: None,
+        };
         for h in handles {
-            if let Ok((client, sent, exp, error)) = h.await {
+            if let Ok((client, sent, expected, error)) = h.await {
                 publishers.push(client);
-                published += sent;
-                expected += exp;
-                if first_error.is_none() {
-                    first_error = error;
-                }
+                done.published += sent;
+                done.expected += expected;
+                done.first_error = done.first_error.or(error);
             }
         }
+        done
+    }
+}
+
+/// The throughput ramp: each step publishes round-robin over the channels at
+/// a fixed rate for `--step`, waits for the deliveries to drain, and the next
+/// step multiplies the rate, until two steps in a row degrade.
+async fn throughput_ramp(
+    opts: &Options,
+    probe: &Arc<Probe>,
+    server: &ServerProc,
+    http_connector: &Connector,
+    channels: &[String],
+    per_channel: Vec<u64>,
+) -> Result<ThroughputReport, BenchError> {
+    let k = channels.len();
+    let mut report = ThroughputReport {
+        channels: k,
+        publishers: opts.publishers.max(1),
+        p99_limit_us: opts.p99_limit.as_micros() as u64,
+        ..ThroughputReport::default()
+    };
+    let mut publishers: Vec<HttpClient> = Vec::new();
+    for _ in 0..report.publishers {
+        let mut c = HttpClient::new(http_connector.clone());
+        c.connect().await?;
+        publishers.push(c);
+    }
+    let publishing = Publishing {
+        channels: Arc::new(channels.to_vec()),
+        per_channel: Arc::new(per_channel),
+        seq: Arc::new(AtomicU64::new(0)),
+        probe: probe.clone(),
+        frame_bytes: opts.frame_bytes,
+        step: opts.step,
+    };
+    let mut rate = opts.start_rate.max(1.0);
+    // On a shared machine one step can degrade from a neighbour's burst; the
+    // ramp ends at the second degraded step in a row.
+    let mut degraded_in_a_row = 0;
+    for _ in 0..opts.max_steps {
+        probe.hist.reset();
+        let delivered0 = probe.delivered();
+        let cpu0 = server.cpu();
+        let client_cpu0 = own_cpu();
+        let busy0 = procfs::machine_busy_us();
+        let started = Instant::now();
+        let step_start = probe.now_ns();
+        let t0 = tokio::time::Instant::now();
+        let PublishedStep {
+            published,
+            expected,
+            first_error,
+        } = publishing.step(&mut publishers, rate, t0, None).await;
         let publish_secs = t0.elapsed().as_secs_f64();
         let drain_deadline = Instant::now() + opts.timeout;
         while probe.delivered() - delivered0 < expected && Instant::now() < drain_deadline {

@@ -458,6 +458,13 @@ mod tests {
         assert_eq!(&wire(65536)[..10], &[0x81, 127, 0, 0, 0, 0, 0, 1, 0, 0][..]);
         assert_eq!(wire(65536).len(), 65546);
         assert_eq!(Frame::from("{}").as_str(), "{}");
+        // The text is the wire frame's payload, at each header size.
+        for (len, header) in [(0, 2), (125, 2), (126, 4), (65535, 4), (65536, 10)] {
+            let f = Frame::from("é".repeat(len / 2) + &"x".repeat(len % 2));
+            assert_eq!(f.as_str().len(), len);
+            assert_eq!(f.wire().len(), header + len);
+            assert_eq!(&f.wire()[header..], f.as_str().as_bytes());
+        }
     }
 
     #[test]

@@ -44,12 +44,17 @@ impl Frame {
 }
 
 impl From<String> for Frame {
+    /// One buffer holds both forms: the text is the wire frame's payload
+    /// (a slice of it), so a frame costs one copy of its bytes, not two.
     fn from(text: String) -> Self {
         let wire = encode_text_frame(text.as_bytes());
-        Self(Arc::new(FrameInner {
-            text: Utf8Bytes::from(text),
-            wire,
-        }))
+        let payload = wire.slice(wire.len() - text.len()..);
+        let text = match Utf8Bytes::try_from(payload) {
+            Ok(t) => t,
+            // Not reached: the payload is `text`'s own bytes.
+            Err(_) => Utf8Bytes::from(text),
+        };
+        Self(Arc::new(FrameInner { text, wire }))
     }
 }
 
@@ -95,9 +100,15 @@ fn encode_text_frame(payload: &[u8]) -> Bytes {
 }
 
 /// The header of an unmasked, final text frame of `len` payload bytes, in a
-/// buffer with room for the payload.
+/// buffer with room for exactly the payload: a full `Vec` becomes `Bytes`
+/// without a separate allocation for its shared state.
 fn text_frame_header(len: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(len + 10);
+    let header = match len {
+        0..126 => 2,
+        126..=0xFFFF => 4,
+        _ => 10,
+    };
+    let mut out = Vec::with_capacity(header + len);
     out.push(0x81); // FIN + text opcode
     if len < 126 {
         out.push(len as u8);

@@ -8,6 +8,7 @@
 //! a complete request head: `Config::handshake_timeout`. Once upgraded, a
 //! WebSocket is the heartbeat's to police.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -121,7 +122,12 @@ async fn serve_connection<I>(
             if direct {
                 req.extensions_mut().insert(crate::direct::DirectCapable);
             }
-            app.call(req.map(Body::new))
+            let response = app.call(req.map(Body::new));
+            // The router's answers get the JSON error body here rather than
+            // through a `map_response` layer: a layer around the router
+            // would wrap every route once more (a boxed clone and a boxed
+            // future per request).
+            async move { Ok::<_, Infallible>(crate::http_api::json_errors(response.await?).await) }
         })
     };
     let conn = builder

@@ -160,39 +160,56 @@ fn log_auth(config: &Config) {
 }
 
 /// The whole HTTP surface as the binary serves it: [`router`] plus a JSON
-/// 404 for every other path.
+/// 404 for every other path (with `http_api::json_errors` applied by
+/// `serve::serve_connection`, not by a layer here). The routes of every part are merged first and
+/// the shared layers applied once, around all of them: each layer wraps
+/// every route it is applied to, and a request pays for every wrapping on
+/// its way (a boxed service clone and a boxed future per layer), so the
+/// parts' own [`finish`] (what [`router`] does for an application that
+/// mounts them) is not repeated under another pass of the same layers.
 pub(crate) fn app(node: &Node) -> Router {
-    let root = Router::new()
+    ws_routes()
+        .merge(admin_routes(node))
+        .merge(ops_routes())
+        .method_not_allowed_fallback(http_api::method_not_allowed)
+        // After the 405 fallback: `/` answers other methods with axum's
+        // plain 405, made JSON by `json_errors` (as before).
         .route("/", get(http_api::root))
-        .with_state(node.clone());
-    router(node)
-        .merge(root)
         .fallback(http_api::not_found)
-        .layer(axum::middleware::map_response(http_api::json_errors))
+        .layer(DefaultBodyLimit::max(node.config().max_message_size))
+        .with_state(node.clone())
+    // No `json_errors` layer: `serve::serve_connection` applies it to every
+    // answer of this router.
 }
 
 /// Every BRAiN endpoint, without a fallback (so it merges into an app that
 /// has one): [`ws_router`], [`admin_router`] and [`ops_router`].
 pub(crate) fn router(node: &Node) -> Router {
-    ws_router(node)
-        .merge(admin_router(node))
-        .merge(ops_router(node))
+    finish(
+        ws_routes().merge(admin_routes(node)).merge(ops_routes()),
+        node,
+    )
 }
 
 /// `/ws/connect` and `/ws/channel/{channel}`.
 pub(crate) fn ws_router(node: &Node) -> Router {
-    finish(
-        Router::new()
-            .route("/ws/connect", get(ws::connect))
-            .route("/ws/channel/{channel}", get(ws::channel)),
-        node,
-    )
+    finish(ws_routes(), node)
+}
+
+fn ws_routes() -> Router<Node> {
+    Router::new()
+        .route("/ws/connect", get(ws::connect))
+        .route("/ws/channel/{channel}", get(ws::channel))
 }
 
 /// The admin HTTP API (publish, stats), behind the API key or loopback
 /// guard.
 pub(crate) fn admin_router(node: &Node) -> Router {
-    let routes = Router::new()
+    finish(admin_routes(node), node)
+}
+
+fn admin_routes(node: &Node) -> Router<Node> {
+    Router::new()
         .route("/api/ws/broadcast", post(http_api::broadcast))
         .route("/api/ws/broadcast/all", post(http_api::broadcast_all))
         .route("/api/ws/users/{user_id}/send", post(http_api::send_to_user))
@@ -213,23 +230,23 @@ pub(crate) fn admin_router(node: &Node) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(
             node.clone(),
             http_api::admin_guard,
-        ));
-    finish(routes, node)
+        ))
 }
 
 /// `/api/ws/info`, `/health`, `/ready`, `/metrics`, `/openapi.json` and the
 /// test page.
 pub(crate) fn ops_router(node: &Node) -> Router {
-    finish(
-        Router::new()
-            .route("/api/ws/info", get(http_api::info))
-            .route("/health", get(http_api::health))
-            .route("/ready", get(http_api::ready))
-            .route("/metrics", get(http_api::metrics))
-            .route("/openapi.json", get(http_api::openapi))
-            .route("/static/websocket_test.html", get(http_api::test_page)),
-        node,
-    )
+    finish(ops_routes(), node)
+}
+
+fn ops_routes() -> Router<Node> {
+    Router::new()
+        .route("/api/ws/info", get(http_api::info))
+        .route("/health", get(http_api::health))
+        .route("/ready", get(http_api::ready))
+        .route("/metrics", get(http_api::metrics))
+        .route("/openapi.json", get(http_api::openapi))
+        .route("/static/websocket_test.html", get(http_api::test_page))
 }
 
 /// What every part shares: a JSON 405 on its own routes (a per-route

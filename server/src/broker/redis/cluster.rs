@@ -90,14 +90,9 @@ async fn refresh(shared: &Shared) -> Result<(), BrokerFailure> {
 
 /// Every other live node's report, by node id.
 pub(super) async fn read_others(shared: &Shared) -> Result<Vec<NodeStats>, BrokerFailure> {
-    let mut conn = shared.commands()?;
-    let ids: Vec<String> = timed(
-        "reading cluster",
-        redis::cmd("SMEMBERS")
-            .arg(shared.keys.nodes())
-            .query_async(&mut conn),
-    )
-    .await?;
+    let (mut conn, ids) = shared
+        .set_members("reading cluster", shared.keys.nodes())
+        .await?;
     let ids: Vec<String> = ids
         .into_iter()
         .filter(|id| *id != shared.config.node_id)

@@ -371,6 +371,19 @@ impl Shared {
             .ok_or(BrokerFailure::NotConnected)
     }
 
+    /// The members of the set at `key` (`SMEMBERS`, failing as `what`),
+    /// with the command connection it was read on, for the reads that
+    /// follow.
+    async fn set_members(
+        &self,
+        what: &'static str,
+        key: String,
+    ) -> Result<(MultiplexedConnection, Vec<String>), BrokerFailure> {
+        let mut conn = self.commands()?;
+        let members = timed(what, redis::cmd("SMEMBERS").arg(key).query_async(&mut conn)).await?;
+        Ok((conn, members))
+    }
+
     /// Opens a fresh command connection (the supervisor, on every
     /// (re)connection) and checks it answers.
     async fn reconnect_commands(&self) -> Result<(), BrokerFailure> {

@@ -345,14 +345,9 @@ pub(super) async fn members(
     channel: &ChannelName,
 ) -> Result<Vec<PresenceInfo>, BrokerFailure> {
     sweep(shared).await?;
-    let mut conn = shared.commands()?;
-    let nodes: Vec<String> = timed(
-        "reading presence",
-        redis::cmd("SMEMBERS")
-            .arg(shared.keys.presence_nodes())
-            .query_async(&mut conn),
-    )
-    .await?;
+    let (mut conn, nodes) = shared
+        .set_members("reading presence", shared.keys.presence_nodes())
+        .await?;
     if nodes.is_empty() {
         return Ok(Vec::new());
     }
