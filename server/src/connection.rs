@@ -45,15 +45,19 @@ impl Out {
             Out::Raw(b) => b,
         }
     }
+
+    /// A shared frame's JSON text length; `None` for raw bytes, which no
+    /// batch merges across.
+    fn text_len(&self) -> Option<usize> {
+        match self {
+            Out::Frame(f) => Some(f.len()),
+            Out::Raw(_) => None,
+        }
+    }
 }
 
 /// Most outbox entries handed to one `writev`.
 const MAX_IOV: usize = 64;
-/// Message batching: most messages, and most payload bytes, merged into
-/// one frame (a larger message goes alone).
-const BATCH_MESSAGES: usize = 256;
-const BATCH_BYTES: usize = 64 * 1024;
-
 /// The shared state of one connection.
 pub(crate) struct Connection {
     /// Internal key, cheaper to hash than the UUID.
@@ -143,16 +147,7 @@ impl Outbox {
     /// Batching: replaces the frames at the front of the queue (two or more,
     /// none written yet) by one frame of their messages, `\n`-separated.
     fn merge_front(&mut self) {
-        let mut count = 0;
-        let mut bytes = 0;
-        for out in &self.frames {
-            let Out::Frame(frame) = out else { break };
-            if count == BATCH_MESSAGES || (count > 0 && bytes + frame.len() > BATCH_BYTES) {
-                break;
-            }
-            count += 1;
-            bytes += frame.len() + 1;
-        }
+        let count = frames::batch_count(self.frames.iter().map_while(Out::text_len));
         if count < 2 {
             return;
         }
@@ -393,6 +388,28 @@ impl Connection {
         match outbox.frames.pop_front() {
             Some(Out::Frame(frame)) => Some(frame),
             Some(Out::Raw(_)) | None => None,
+        }
+    }
+
+    /// Batching on axum's path: moves into `batch` the queued frames that
+    /// join it in one batched frame ([`frames::batch_count`]), in order;
+    /// nothing once a close is requested.
+    pub(crate) fn try_extend_batch(&self, batch: &mut Vec<Frame>) {
+        let mut outbox = lock(&self.outbox);
+        if outbox.close.is_some() {
+            return;
+        }
+        let lengths = batch
+            .iter()
+            .map(|frame| frame.len())
+            .chain(outbox.frames.iter().map_while(Out::text_len));
+        let more = frames::batch_count(lengths) - batch.len();
+        for _ in 0..more {
+            match outbox.frames.pop_front() {
+                Some(Out::Frame(frame)) => batch.push(frame),
+                // Raw entries exist only in direct mode, which never calls this.
+                Some(Out::Raw(_)) | None => break,
+            }
         }
     }
 

@@ -30,6 +30,8 @@ use crate::user_limit::UserSlot;
 
 /// Most frames written before one flush.
 const MAX_BATCH: usize = 64;
+/// With batching on axum's path: most messages written before one flush.
+const MAX_BATCH_MESSAGES: usize = 256;
 /// How long a close frame may take to go out before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long to wait for the client's answer to our close frame. Short, so a
@@ -517,12 +519,31 @@ async fn write_batch(
     batch: bool,
 ) -> Result<(), axum::Error> {
     if batch {
-        // Message batching: what is queued goes out as one frame.
-        let frames: Vec<Frame> = std::iter::once(first)
-            .chain(std::iter::from_fn(|| conn.try_next()).take(MAX_BATCH - 1))
-            .collect();
-        let text = frames::batch_text(frames.iter().map(Frame::as_str));
-        return socket.send(Message::Text(text.into())).await;
+        // Message batching: what is queued goes out in frames of several
+        // messages (frames::batch_count). Frames are taken from the outbox
+        // only once the socket is ready for them, so a close request that
+        // interrupts this write (shutdown) finds them still queued, for
+        // `say_goodbye`, rather than lost with this future.
+        let mut group = vec![first];
+        let mut sent = 0;
+        loop {
+            std::future::poll_fn(|cx| socket.poll_ready_unpin(cx)).await?;
+            conn.try_extend_batch(&mut group);
+            if group.is_empty() {
+                break;
+            }
+            sent += group.len();
+            let text = match &group[..] {
+                [one] => one.text(),
+                _ => frames::batch_text(group.iter().map(Frame::as_str)).into(),
+            };
+            group.clear();
+            socket.start_send_unpin(Message::Text(text))?;
+            if sent >= MAX_BATCH_MESSAGES {
+                break;
+            }
+        }
+        return socket.flush().await;
     }
     socket.feed(Message::Text(first.text())).await?;
     for _ in 1..MAX_BATCH {

@@ -130,3 +130,258 @@ async fn a_bad_batch_value_is_refused_before_the_upgrade() {
         assert_eq!(body["error"]["message"], expected, "{path}: {body}");
     }
 }
+
+// ------------------------------------------------------------ attacks
+//
+// The tests below try to break batching with real sockets: frame limits,
+// large events, a client that stops reading (partial writes, a pong
+// between queued frames, the slow-consumer bound), shutdown and token
+// expiry with a backlog, and heartbeats inside batches.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
+
+/// What one read from the server gave.
+#[derive(Debug)]
+enum Received {
+    /// A text frame: its payload length and its messages, one per line.
+    Messages(usize, Vec<Value>),
+    Pong(Vec<u8>),
+    Close(Option<CloseFrame>),
+    /// The stream ended or failed (no close frame).
+    Ended(String),
+}
+
+async fn read_one<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> Received {
+    loop {
+        let next = tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("a frame in time");
+        return match next {
+            Some(Ok(Message::Text(text))) => Received::Messages(
+                text.len(),
+                text.split('\n')
+                    .map(|line| {
+                        serde_json::from_str(line)
+                            .unwrap_or_else(|e| panic!("line is not JSON ({e}): {line:.200}"))
+                    })
+                    .collect(),
+            ),
+            Some(Ok(Message::Pong(payload))) => Received::Pong(payload.to_vec()),
+            Some(Ok(Message::Ping(_))) => continue,
+            Some(Ok(Message::Close(frame))) => Received::Close(frame),
+            Some(Ok(other)) => panic!("unexpected frame {other:?}"),
+            Some(Err(e)) => Received::Ended(e.to_string()),
+            None => Received::Ended("end of stream".into()),
+        };
+    }
+}
+
+/// A client with a 4 KiB receive buffer: when it stops reading, the
+/// server's writes meet a full socket at once and are taken in part.
+async fn small_window_client(
+    addr: SocketAddr,
+    path: &str,
+) -> WebSocketStream<tokio::net::TcpStream> {
+    let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    let stream = socket.connect(addr).await.expect("tcp connects");
+    let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}{path}"), stream)
+        .await
+        .expect("websocket connects");
+    ws
+}
+
+fn channel(name: &str) -> ChannelName {
+    ChannelName::new(name).expect("channel")
+}
+
+fn event_type() -> EventType {
+    EventType::new("mission_update").expect("event type")
+}
+
+/// Publishes `{"n": n, "pad": <pad bytes>}` on `missions`.
+async fn publish_n(server: &brain_ws_server::Server, n: u64, pad: usize) {
+    server
+        .node()
+        .publish(
+            &channel("missions"),
+            &event_type(),
+            json!({"n": n, "pad": "x".repeat(pad)}),
+        )
+        .await
+        .expect("publish");
+}
+
+/// The `n` of every `mission_update` among `messages`.
+fn numbers<'a>(messages: impl IntoIterator<Item = &'a Value>) -> Vec<u64> {
+    messages
+        .into_iter()
+        .filter(|m| m["type"] == "mission_update")
+        .map(|m| m["data"]["n"].as_u64().expect("n"))
+        .collect()
+}
+
+/// Subscribes to `missions` on `ws` and waits for `subscribed`.
+async fn subscribe_missions<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) {
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "channel": "missions"})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .expect("send");
+    loop {
+        match read_one(ws).await {
+            Received::Messages(_, messages) => {
+                if messages.iter().any(|m| m["type"] == "subscribed") {
+                    return;
+                }
+            }
+            other => panic!("expected subscribed, got {other:?}"),
+        }
+    }
+}
+
+/// Reads until the close frame (or the end); returns every text frame's
+/// payload length and messages, the pongs, and how it ended.
+async fn read_to_close<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
+) -> (Vec<(usize, Vec<Value>)>, Vec<Vec<u8>>, Received) {
+    let mut frames = Vec::new();
+    let mut pongs = Vec::new();
+    loop {
+        match read_one(ws).await {
+            Received::Messages(len, messages) => frames.push((len, messages)),
+            Received::Pong(payload) => pongs.push(payload),
+            end => return (frames, pongs, end),
+        }
+    }
+}
+
+/// A rewind of `n` events on `addr` with `?batch=1`: every frame read
+/// until the last event, as (payload length, messages).
+async fn rewind_frames(addr: SocketAddr, n: u64) -> Result<Vec<(usize, Vec<Value>)>, String> {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/connect?batch=1"))
+        .await
+        .expect("websocket connects");
+    ws.send(Message::Text(
+        json!({"type": "subscribe", "channel": "missions", "rewind": n})
+            .to_string()
+            .into(),
+    ))
+    .await
+    .expect("send");
+    let mut frames = Vec::new();
+    let mut seen = 0;
+    while seen < n {
+        match read_one(&mut ws).await {
+            Received::Messages(len, messages) => {
+                seen += numbers(&messages).len() as u64;
+                frames.push((len, messages));
+            }
+            other => return Err(format!("after {seen} events: {other:?}")),
+        }
+    }
+    Ok(frames)
+}
+
+/// Every frame of several messages holds at most 256 of them and 64 KiB;
+/// a larger message goes alone.
+fn assert_frame_limits(path: &str, frames: &[(usize, Vec<Value>)]) {
+    for (len, messages) in frames {
+        assert!(
+            messages.len() <= 256,
+            "{path}: {} messages in a frame",
+            messages.len()
+        );
+        if messages.len() > 1 {
+            assert!(
+                *len <= 64 * 1024,
+                "{path}: {} messages in {len} bytes",
+                messages.len()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn batched_frames_hold_at_most_256_messages_and_64_kib_on_both_write_paths() {
+    let server = start(|c| {
+        c.history_size = 600;
+        c.outbound_queue = 1200;
+    })
+    .await;
+    // 300 small events (a full frame of 256 with `subscribed`), four of
+    // 30 KiB (two per frame), one of 100 KiB (alone), ten small ones.
+    let mut pads = vec![20; 300];
+    pads.extend([30 * 1024; 4]);
+    pads.push(100 * 1024);
+    pads.extend([20; 10]);
+    for (n, pad) in (1..).zip(&pads) {
+        publish_n(&server, n, *pad).await;
+    }
+    let total = pads.len() as u64;
+    let axum_addr = serve(brain_ws_server::router(server.node()), true).await;
+    for (path, addr) in [("direct", server.local_addr()), ("axum", axum_addr)] {
+        let frames = rewind_frames(addr, total)
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}"));
+        let messages: Vec<&Value> = frames.iter().flat_map(|(_, m)| m).collect();
+        assert_eq!(
+            numbers(messages.iter().copied()),
+            (1..=total).collect::<Vec<_>>(),
+            "{path}"
+        );
+        assert_frame_limits(path, &frames);
+        let big = frames
+            .iter()
+            .find(|(len, _)| *len > 100 * 1024)
+            .unwrap_or_else(|| panic!("{path}: the 100 KiB event"));
+        assert_eq!(
+            numbers(&big.1),
+            [305],
+            "{path}: the 100 KiB event goes alone"
+        );
+        if path == "direct" {
+            let sizes: Vec<usize> = frames.iter().map(|(_, m)| m.len()).collect();
+            assert!(
+                sizes.contains(&256),
+                "{path}: a full frame of 256, got {sizes:?}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_one_mib_event_between_small_ones_reaches_every_client_on_both_write_paths() {
+    let server = start(|_| {}).await;
+    let axum_addr = serve(brain_ws_server::router(server.node()), true).await;
+    let mut clients = Vec::new();
+    for addr in [server.local_addr(), axum_addr] {
+        for query in ["", "?batch=1"] {
+            let (mut ws, _) =
+                tokio_tungstenite::connect_async(format!("ws://{addr}/ws/connect{query}"))
+                    .await
+                    .expect("websocket connects");
+            subscribe_missions(&mut ws).await;
+            clients.push((format!("{addr}{query}"), ws));
+        }
+    }
+    publish_n(&server, 1, 10).await;
+    publish_n(&server, 2, 1024 * 1024).await;
+    publish_n(&server, 3, 10).await;
+    for (name, ws) in &mut clients {
+        let mut got = Vec::new();
+        while got.len() < 3 {
+            match read_one(ws).await {
+                Received::Messages(_, messages) => got.extend(numbers(&messages)),
+                other => panic!("{name}: after events {got:?}: {other:?}"),
+            }
+        }
+        assert_eq!(got, [1, 2, 3], "{name}");
+    }
+}
