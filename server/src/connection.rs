@@ -31,10 +31,12 @@ use crate::clock::Clock;
 use crate::frames::{self, Frame};
 
 /// One entry of the outbox: a shared frame, or bytes written as they are
-/// on a direct-write connection: what tungstenite wrote itself (pong
-/// replies, close frames), or several frames merged into one (batching).
+/// on a direct-write connection: several frames merged into one
+/// (batching), or what tungstenite wrote itself (pong replies, close
+/// frames).
 enum Out {
     Frame(Frame),
+    Merged(Bytes),
     Raw(Bytes),
 }
 
@@ -42,16 +44,16 @@ impl Out {
     fn bytes(&self) -> &[u8] {
         match self {
             Out::Frame(f) => f.wire(),
-            Out::Raw(b) => b,
+            Out::Merged(b) | Out::Raw(b) => b,
         }
     }
 
-    /// A shared frame's JSON text length; `None` for raw bytes, which no
+    /// A shared frame's JSON text length; `None` for the others, which no
     /// batch merges across.
     fn text_len(&self) -> Option<usize> {
         match self {
             Out::Frame(f) => Some(f.len()),
-            Out::Raw(_) => None,
+            Out::Merged(_) | Out::Raw(_) => None,
         }
     }
 }
@@ -153,11 +155,11 @@ impl Outbox {
         }
         let texts = self.frames.iter().take(count).filter_map(|out| match out {
             Out::Frame(frame) => Some(frame.as_str()),
-            Out::Raw(_) => None,
+            Out::Merged(_) | Out::Raw(_) => None,
         });
         let merged = frames::batch_wire(texts);
         self.frames.drain(..count);
-        self.frames.push_front(Out::Raw(merged));
+        self.frames.push_front(Out::Merged(merged));
     }
 
     /// Drops the `n` bytes just written from the front of the queue.
@@ -282,7 +284,7 @@ impl Connection {
         match outbox.frames.pop_front() {
             Some(Out::Frame(frame)) => Poll::Ready(Next::Frame(frame)),
             // Raw entries exist only in direct mode, which never calls this.
-            Some(Out::Raw(_)) | None => {
+            Some(Out::Merged(_) | Out::Raw(_)) | None => {
                 outbox.register(cx);
                 Poll::Pending
             }
@@ -360,11 +362,27 @@ impl Connection {
 
     /// Direct mode, before a close frame that is not graceful: drops the
     /// backlog except a partly written frame, whose rest must still go out
-    /// or the close frame would land in the middle of it.
+    /// or the close frame would land in the middle of it, and except what
+    /// tungstenite wrote (a pong, the echo of the client's close).
     pub(crate) fn discard_backlog(&self) {
         let mut outbox = lock(&self.outbox);
-        let keep = usize::from(outbox.written > 0);
-        outbox.frames.truncate(keep);
+        let partial = outbox.written > 0;
+        let mut index = 0;
+        outbox.frames.retain(|out| {
+            let keep = (index == 0 && partial) || matches!(out, Out::Raw(_));
+            index += 1;
+            keep
+        });
+    }
+
+    /// Direct mode: the client sent its close frame, and tungstenite queued
+    /// the echo behind the backlog. The client asked to stop, so the echo
+    /// goes out at once instead of after the backlog (RFC 6455 section
+    /// 5.5.1), and nothing more is queued: a stalled backlog would hold the
+    /// echo until the close timeout cut the connection mid-frame.
+    pub(crate) fn client_closed(&self) {
+        self.close(CloseCode::NORMAL);
+        self.discard_backlog();
     }
 
     /// Resolves when a close is requested (while the session is busy writing).
@@ -387,7 +405,7 @@ impl Connection {
         }
         match outbox.frames.pop_front() {
             Some(Out::Frame(frame)) => Some(frame),
-            Some(Out::Raw(_)) | None => None,
+            Some(Out::Merged(_) | Out::Raw(_)) | None => None,
         }
     }
 
@@ -408,7 +426,7 @@ impl Connection {
             match outbox.frames.pop_front() {
                 Some(Out::Frame(frame)) => batch.push(frame),
                 // Raw entries exist only in direct mode, which never calls this.
-                Some(Out::Raw(_)) | None => break,
+                Some(Out::Merged(_) | Out::Raw(_)) | None => break,
             }
         }
     }
@@ -420,7 +438,7 @@ impl Connection {
             .into_iter()
             .filter_map(|out| match out {
                 Out::Frame(frame) => Some(frame),
-                Out::Raw(_) => None,
+                Out::Merged(_) | Out::Raw(_) => None,
             })
             .collect()
     }

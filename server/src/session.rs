@@ -333,8 +333,22 @@ impl Session<'_> {
                         Inbound::Control => {}
                         // tungstenite has queued the echo of the client's
                         // close frame; flush it so the client sees a clean close.
+                        // Direct mode: tungstenite hands the echo to the
+                        // outbox and reports the connection closed without
+                        // waiting for it to be written, so wait here, or
+                        // the session would end with the echo (and the rest
+                        // of a frame partly written) still queued.
                         Inbound::Close => {
-                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, flush(socket)).await;
+                            if direct {
+                                conn.client_closed();
+                            }
+                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                                flush(socket).await;
+                                if direct {
+                                    let _ = std::future::poll_fn(|cx| conn.poll_flush_direct(cx)).await;
+                                }
+                            })
+                            .await;
                             return None;
                         }
                     }

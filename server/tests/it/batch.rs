@@ -38,13 +38,11 @@ async fn frames_of_a_rewind(addr: SocketAddr, query: &str) -> Vec<Vec<Value>> {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/connect{query}"))
         .await
         .expect("websocket connects");
-    ws.send(Message::Text(
-        json!({"type": "subscribe", "channel": "missions", "rewind": EVENTS})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .expect("send");
+    send_json(
+        &mut ws,
+        json!({"type": "subscribe", "channel": "missions", "rewind": EVENTS}),
+    )
+    .await;
     let mut frames = Vec::new();
     let mut seen = 0;
     while seen < EVENTS {
@@ -151,8 +149,9 @@ enum Received {
     Messages(usize, Vec<Value>),
     Pong(Vec<u8>),
     Close(Option<CloseFrame>),
-    /// The stream ended or failed (no close frame).
-    Ended(String),
+    /// The stream ended or failed (no close frame): why, shown by `Debug`
+    /// in assertion messages.
+    Ended(#[allow(dead_code)] String),
 }
 
 async fn read_one<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> Received {
@@ -180,18 +179,25 @@ async fn read_one<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>
     }
 }
 
-/// A client with a 4 KiB receive buffer: when it stops reading, the
+/// A client with a 64 KiB receive buffer: when it stops reading, the
 /// server's writes meet a full socket at once and are taken in part.
 async fn small_window_client(
     addr: SocketAddr,
     path: &str,
 ) -> WebSocketStream<tokio::net::TcpStream> {
     let socket = tokio::net::TcpSocket::new_v4().expect("socket");
-    socket.set_recv_buffer_size(4096).expect("SO_RCVBUF");
+    socket.set_recv_buffer_size(64 * 1024).expect("SO_RCVBUF");
     let stream = socket.connect(addr).await.expect("tcp connects");
     let (ws, _) = tokio_tungstenite::client_async(format!("ws://{addr}{path}"), stream)
         .await
         .expect("websocket connects");
+    ws
+}
+
+/// A [`small_window_client`] with `?batch=1`, subscribed to `missions`.
+async fn batched_subscriber(addr: SocketAddr) -> WebSocketStream<tokio::net::TcpStream> {
+    let mut ws = small_window_client(addr, "/ws/connect?batch=1").await;
+    subscribe_missions(&mut ws).await;
     ws
 }
 
@@ -225,15 +231,16 @@ fn numbers<'a>(messages: impl IntoIterator<Item = &'a Value>) -> Vec<u64> {
         .collect()
 }
 
+/// Sends `value` as a text frame.
+async fn send_json<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>, value: Value) {
+    ws.send(Message::Text(value.to_string().into()))
+        .await
+        .expect("send");
+}
+
 /// Subscribes to `missions` on `ws` and waits for `subscribed`.
 async fn subscribe_missions<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) {
-    ws.send(Message::Text(
-        json!({"type": "subscribe", "channel": "missions"})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .expect("send");
+    send_json(ws, json!({"type": "subscribe", "channel": "missions"})).await;
     loop {
         match read_one(ws).await {
             Received::Messages(_, messages) => {
@@ -268,13 +275,11 @@ async fn rewind_frames(addr: SocketAddr, n: u64) -> Result<Vec<(usize, Vec<Value
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{addr}/ws/connect?batch=1"))
         .await
         .expect("websocket connects");
-    ws.send(Message::Text(
-        json!({"type": "subscribe", "channel": "missions", "rewind": n})
-            .to_string()
-            .into(),
-    ))
-    .await
-    .expect("send");
+    send_json(
+        &mut ws,
+        json!({"type": "subscribe", "channel": "missions", "rewind": n}),
+    )
+    .await;
     let mut frames = Vec::new();
     let mut seen = 0;
     while seen < n {
@@ -383,5 +388,229 @@ async fn a_one_mib_event_between_small_ones_reaches_every_client_on_both_write_p
             }
         }
         assert_eq!(got, [1, 2, 3], "{name}");
+    }
+}
+
+/// The two write paths of one server: its own listener (direct writes) and
+/// its router served by `axum::serve` (axum's `WebSocket`, as over TLS).
+async fn both_paths(server: &brain_ws_server::Server) -> [(&'static str, SocketAddr); 2] {
+    let axum_addr = serve(brain_ws_server::router(server.node()), true).await;
+    [("direct", server.local_addr()), ("axum", axum_addr)]
+}
+
+/// Publishes events `from..=to` of `pad` bytes, letting the sessions run
+/// every 50 events.
+async fn publish_range(server: &brain_ws_server::Server, from: u64, to: u64, pad: usize) {
+    for n in from..=to {
+        publish_n(server, n, pad).await;
+        if n % 50 == 0 {
+            tokio::task::yield_now().await;
+        }
+    }
+}
+
+fn close_code(end: &Received) -> u16 {
+    match end {
+        Received::Close(Some(frame)) => u16::from(frame.code),
+        other => panic!("expected a close frame, got {other:?}"),
+    }
+}
+
+/// A client that stops reading while megabytes are queued for it: the
+/// server's writes are taken in part, more frames queue behind, and
+/// tungstenite's own pong joins the queue between them. Every byte read is
+/// a valid frame, every message arrives once in order, the pong between
+/// them. Then it stalls again and closes: the echo of its close is not held
+/// behind the backlog (the close timeout used to cut the connection
+/// mid-frame after 1 s): a prefix of the backlog, then the echo.
+#[tokio::test]
+async fn a_stalled_batched_client_reads_valid_frames_across_partial_writes_a_pong_and_a_close() {
+    let server = start(|c| c.outbound_queue = 100_000).await;
+    for (path, addr) in both_paths(&server).await {
+        let mut ws = batched_subscriber(addr).await;
+        // 3,000 events of 3 KiB: far more than both socket buffers hold.
+        publish_range(&server, 1, 3000, 3 * 1024).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ws.send(Message::Ping(b"between".to_vec().into()))
+            .await
+            .expect("ping");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        publish_range(&server, 3001, 3200, 3 * 1024).await;
+        let mut got = Vec::new();
+        let mut pongs = Vec::new();
+        // (axum's path reads the ping, and answers it, once the backlog is
+        // written: the pong may come after the last event.)
+        while got.len() < 3200 || pongs.is_empty() {
+            match read_one(&mut ws).await {
+                Received::Messages(len, messages) => {
+                    assert_frame_limits(path, &[(len, messages.clone())]);
+                    got.extend(numbers(&messages));
+                }
+                Received::Pong(payload) => pongs.push(payload),
+                other => panic!("{path}: after {} events: {other:?}", got.len()),
+            }
+        }
+        assert!(
+            got == (1..=3200).collect::<Vec<_>>(),
+            "{path}: every event once, in order"
+        );
+        assert_eq!(pongs, [b"between".to_vec()], "{path}");
+
+        publish_range(&server, 3201, 6200, 3 * 1024).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ws.send(Message::Close(None)).await.expect("close");
+        let (frames, _, end) = read_to_close(&mut ws).await;
+        let rest = numbers(frames.iter().flat_map(|(_, m)| m));
+        assert!(
+            rest.iter().copied().eq(3201..3201 + rest.len() as u64),
+            "{path}: a prefix of the backlog, in order"
+        );
+        assert_frame_limits(path, &frames);
+        assert!(
+            matches!(&end, Received::Close(None)),
+            "{path}: the echo of our close (no code) after {} events, got {end:?}",
+            rest.len()
+        );
+    }
+}
+
+/// A batched client that stops reading is still closed as a slow consumer
+/// (4001) when its outbox is full: what it reads before the close is a
+/// prefix of what was published, in valid frames.
+#[tokio::test]
+async fn a_batched_client_that_stops_reading_is_closed_as_a_slow_consumer_on_both_write_paths() {
+    let server = start(|c| c.outbound_queue = 64).await;
+    for (path, addr) in both_paths(&server).await {
+        let mut ws = batched_subscriber(addr).await;
+        let mut published = 0;
+        while published < 100_000 {
+            published += 1;
+            let reached = server
+                .node()
+                .publish(
+                    &channel("missions"),
+                    &event_type(),
+                    json!({"n": published, "pad": "x".repeat(1024)}),
+                )
+                .await
+                .expect("publish");
+            if matches!(reached, brain_ws_server::Published::Local { recipients: 0 }) {
+                break;
+            }
+            if published % 16 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        assert!(published < 100_000, "{path}: never closed");
+        let (frames, _, end) = read_to_close(&mut ws).await;
+        let got = numbers(frames.iter().flat_map(|(_, m)| m));
+        assert_eq!(got, (1..=got.len() as u64).collect::<Vec<_>>(), "{path}");
+        assert!((got.len() as u64) < published, "{path}");
+        assert_frame_limits(path, &frames);
+        assert_eq!(close_code(&end), 4001, "{path}");
+    }
+    assert_eq!(
+        metric(&server, "brain_ws_slow_consumer_disconnects_total").await,
+        2.0
+    );
+}
+
+/// Graceful shutdown with megabytes queued for every client, batched or
+/// not, on both write paths: every event, then `system_shutdown`, then
+/// 1001; nothing cut.
+#[tokio::test]
+async fn shutdown_delivers_a_whole_backlog_before_1001_batched_or_not_on_both_write_paths() {
+    let server = start(|c| c.outbound_queue = 100_000).await;
+    let mut clients = Vec::new();
+    for (path, addr) in both_paths(&server).await {
+        for query in ["?batch=1", ""] {
+            let mut ws = small_window_client(addr, &format!("/ws/connect{query}")).await;
+            subscribe_missions(&mut ws).await;
+            send_json(&mut ws, json!({"type": "subscribe", "channel": "system"})).await;
+            clients.push((format!("{path}{query}"), ws));
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    publish_range(&server, 1, 1000, 2 * 1024).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let shutdown = tokio::spawn(server.shutdown());
+    let reads = clients.into_iter().map(|(name, mut ws)| async move {
+        let (frames, _, end) = read_to_close(&mut ws).await;
+        (name, frames, end)
+    });
+    for (name, frames, end) in futures_util::future::join_all(reads).await {
+        let messages: Vec<&Value> = frames.iter().flat_map(|(_, m)| m).collect();
+        assert_eq!(
+            numbers(messages.iter().copied()),
+            (1..=1000).collect::<Vec<_>>(),
+            "{name}"
+        );
+        let last = messages.last().expect("messages");
+        assert_eq!(last["type"], "system_shutdown", "{name}");
+        assert_frame_limits(&name, &frames);
+        assert_eq!(close_code(&end), 1001, "{name}");
+    }
+    shutdown.await.expect("shutdown");
+}
+
+/// Heartbeats inside batches: a batched client that answers each ping
+/// line stays open while events flow; a silent one is closed with 4000 on
+/// time.
+#[tokio::test]
+async fn pings_inside_batches_are_answered_and_the_heartbeat_timeout_still_holds() {
+    let server = start(|c| {
+        c.heartbeat_interval = Duration::from_millis(200);
+        c.heartbeat_timeout = Duration::from_millis(300);
+    })
+    .await;
+    for (path, addr) in both_paths(&server).await {
+        let (mut live, _) =
+            tokio_tungstenite::connect_async(format!("ws://{addr}/ws/connect?batch=1"))
+                .await
+                .expect("connects");
+        subscribe_missions(&mut live).await;
+        let mut silent = small_window_client(addr, "/ws/connect?batch=1").await;
+        let started = std::time::Instant::now();
+        let mut pings = 0;
+        let mut events = Vec::new();
+        let mut n = 0;
+        while started.elapsed() < Duration::from_millis(1500) {
+            n += 1;
+            publish_n(&server, n, 10).await;
+            let Ok(received) = tokio::time::timeout(Duration::from_millis(20), live.next()).await
+            else {
+                continue;
+            };
+            let Some(Ok(Message::Text(text))) = received else {
+                panic!("{path}: {received:?}");
+            };
+            for line in text.split('\n') {
+                let message: Value = serde_json::from_str(line).expect("JSON line");
+                match message["type"].as_str() {
+                    Some("ping") => {
+                        pings += 1;
+                        live.send(Message::Text(json!({"type": "pong"}).to_string().into()))
+                            .await
+                            .expect("pong");
+                    }
+                    Some("mission_update") => {
+                        events.push(message["data"]["n"].as_u64().expect("n"))
+                    }
+                    other => panic!("{path}: unexpected {other:?}"),
+                }
+            }
+        }
+        assert!(pings >= 4, "{path}: {pings} pings in 1.5 s");
+        assert_eq!(
+            events,
+            (1..=events.len() as u64).collect::<Vec<_>>(),
+            "{path}"
+        );
+        // The silent one was closed with 4000 long ago; the live one is open.
+        let (_, _, end) = read_to_close(&mut silent).await;
+        assert_eq!(close_code(&end), 4000, "{path}");
+        live.send(Message::Text(json!({"type": "ping"}).to_string().into()))
+            .await
+            .expect("still open");
     }
 }
