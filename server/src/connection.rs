@@ -508,6 +508,56 @@ mod tests {
         assert_eq!(c.offer(Frame::from("e")), Offer::Gone);
     }
 
+    /// Batching with a client that never reads: merged entries do not let
+    /// the outbox outgrow its bound. It still holds `capacity` entries when
+    /// the connection is closed as slow, and at most one of them is a
+    /// merged frame (a private copy of at most 64 KiB of payload); the rest
+    /// are shared frames, as without batching.
+    #[tokio::test]
+    async fn a_stalled_batched_outbox_stays_within_its_bound_in_entries_and_bytes() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let peer = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (stream, _) = listener.accept().await.expect("accept");
+        let c = conn(64);
+        c.batch();
+        c.attach(Arc::new(stream));
+        let frame = Frame::from("x".repeat(1000));
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut accepted = 0;
+        loop {
+            match c.offer(frame.clone()) {
+                Offer::Queued => accepted += 1,
+                Offer::Slow => break,
+                Offer::Gone => panic!("gone after {accepted}"),
+            }
+            // The session runs after every offer: it merges what is queued
+            // and writes what the kernel takes.
+            let _ = c.poll_direct(&mut cx);
+        }
+        let outbox = lock(&c.outbox);
+        assert_eq!(outbox.frames.len(), 64);
+        let merged: Vec<usize> = outbox
+            .frames
+            .iter()
+            .filter_map(|out| match out {
+                Out::Merged(bytes) => Some(bytes.len()),
+                _ => None,
+            })
+            .collect();
+        assert!(merged.len() <= 1, "{merged:?}");
+        assert!(
+            merged.iter().all(|&len| len <= 64 * 1024 + 10),
+            "{merged:?}"
+        );
+        // The kernel took the rest: far more than the outbox holds.
+        assert!(accepted > 64 + 256, "{accepted}");
+        drop(peer);
+    }
+
     #[test]
     fn the_first_close_wins_and_a_finished_connection_takes_nothing() {
         let c = conn(8);

@@ -272,6 +272,10 @@ impl Session<'_> {
             let direct = matches!(socket, Socket::Direct(_));
             tokio::select! {
                 biased;
+                // First: on axum's path the next branch is ready for as long
+                // as a backlog lasts, and a connection fed steadily kept
+                // receiving events after its token expired.
+                () = &mut expired => return Some(CloseCode::TOKEN_EXPIRED),
                 // Direct mode: write the backlog when the socket takes it.
                 done = std::future::poll_fn(|cx| conn.poll_direct(cx)), if direct => {
                     return done.ok();
@@ -292,7 +296,6 @@ impl Session<'_> {
                         return None;
                     }
                 }
-                () = &mut expired => return Some(CloseCode::TOKEN_EXPIRED),
                 incoming = recv(socket) => {
                     let message = match incoming {
                         None => return None,

@@ -614,3 +614,44 @@ async fn pings_inside_batches_are_answered_and_the_heartbeat_timeout_still_holds
             .expect("still open");
     }
 }
+
+/// Token expiry (4002) while events keep coming for a stalled batched
+/// client: the close is not held back by the backlog (on axum's path it
+/// was, until the backlog ran dry: an expired token kept receiving events
+/// for as long as they came), the backlog is dropped (not a graceful
+/// close), and what the client reads is a prefix of the events in valid
+/// frames, then 4002.
+#[tokio::test]
+async fn token_expiry_with_a_backlog_ends_with_valid_frames_then_4002_on_both_write_paths() {
+    use crate::security::{claims, hs, hs_auth};
+    let server = start(|c| {
+        c.authenticator = Some(hs_auth());
+        c.outbound_queue = 100_000;
+    })
+    .await;
+    for (path, addr) in both_paths(&server).await {
+        // Expires within 2 s; the leeway is zero in these tests.
+        let token = hs(&claims("short", 2));
+        let mut ws = small_window_client(addr, &format!("/ws/connect?batch=1&token={token}")).await;
+        subscribe_missions(&mut ws).await;
+        let started = std::time::Instant::now();
+        let mut n = 0;
+        while started.elapsed() < Duration::from_millis(2500) {
+            n += 50;
+            publish_range(&server, n - 49, n, 3 * 1024).await;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let (frames, _, end) = read_to_close(&mut ws).await;
+        let got = numbers(frames.iter().flat_map(|(_, m)| m));
+        assert!(
+            got.iter().copied().eq(1..=got.len() as u64),
+            "{path}: a prefix, in order"
+        );
+        assert!(
+            (got.len() as u64) < n,
+            "{path}: closed before the backlog was written"
+        );
+        assert_frame_limits(path, &frames);
+        assert_eq!(close_code(&end), 4002, "{path}");
+    }
+}
