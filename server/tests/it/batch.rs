@@ -515,6 +515,33 @@ async fn a_batched_client_that_stops_reading_is_closed_as_a_slow_consumer_on_bot
     );
 }
 
+/// Reads every client to its close, all at once (a graceful close has a
+/// deadline): events 1..=`events` once and in order, `system_shutdown`
+/// last, valid frames, then 1001.
+async fn assert_whole_backlogs_then_1001<S: AsyncRead + AsyncWrite + Unpin>(
+    clients: Vec<(String, WebSocketStream<S>)>,
+    events: u64,
+) {
+    let reads = clients.into_iter().map(|(name, mut ws)| async move {
+        let (frames, _, end) = read_to_close(&mut ws).await;
+        (name, frames, end)
+    });
+    for (name, frames, end) in futures_util::future::join_all(reads).await {
+        let messages: Vec<&Value> = frames.iter().flat_map(|(_, m)| m).collect();
+        let got = numbers(messages.iter().copied());
+        assert!(
+            got.iter().copied().eq(1..=events),
+            "{name}: every event once, in order; got {} events, the last {:?}, then {end:?}",
+            got.len(),
+            got.last()
+        );
+        let last = messages.last().expect("messages");
+        assert_eq!(last["type"], "system_shutdown", "{name}");
+        assert_frame_limits(&name, &frames);
+        assert_eq!(close_code(&end), 1001, "{name}");
+    }
+}
+
 /// Graceful shutdown with megabytes queued for every client, batched or
 /// not, on both write paths: every event, then `system_shutdown`, then
 /// 1001; nothing cut.
@@ -534,22 +561,7 @@ async fn shutdown_delivers_a_whole_backlog_before_1001_batched_or_not_on_both_wr
     publish_range(&server, 1, 1000, 2 * 1024).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let shutdown = tokio::spawn(server.shutdown());
-    let reads = clients.into_iter().map(|(name, mut ws)| async move {
-        let (frames, _, end) = read_to_close(&mut ws).await;
-        (name, frames, end)
-    });
-    for (name, frames, end) in futures_util::future::join_all(reads).await {
-        let messages: Vec<&Value> = frames.iter().flat_map(|(_, m)| m).collect();
-        assert_eq!(
-            numbers(messages.iter().copied()),
-            (1..=1000).collect::<Vec<_>>(),
-            "{name}"
-        );
-        let last = messages.last().expect("messages");
-        assert_eq!(last["type"], "system_shutdown", "{name}");
-        assert_frame_limits(&name, &frames);
-        assert_eq!(close_code(&end), 1001, "{name}");
-    }
+    assert_whole_backlogs_then_1001(clients, 1000).await;
     shutdown.await.expect("shutdown");
 }
 
@@ -654,4 +666,74 @@ async fn token_expiry_with_a_backlog_ends_with_valid_frames_then_4002_on_both_wr
         assert_frame_limits(path, &frames);
         assert_eq!(close_code(&end), 4002, "{path}");
     }
+}
+
+/// Over TLS (the server binary with `--tls-cert/--tls-key`, axum's write
+/// path): shutdown (SIGTERM) with a backlog queued for a stalled client,
+/// batched or not: every event, then `system_shutdown`, then 1001.
+#[tokio::test]
+async fn over_tls_shutdown_delivers_a_whole_backlog_before_1001_batched_or_not() {
+    use rustls_pki_types::pem::PemObject;
+    let dir = crate::certs::temp_dir("batch-tls");
+    let ca = crate::certs::TestCa::new("brain-ws batch test CA");
+    let ca_file = ca.write(&dir.join("ca.pem"));
+    let cert = ca.issue(&dir, "server");
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_brain-ws-server"));
+    command.args(["--bind", "127.0.0.1:0", "--outbound-queue", "100000"]);
+    command.arg("--tls-cert").arg(&cert.cert);
+    command.arg("--tls-key").arg(&cert.key);
+    let (child, addr) = spawn_listening(command, PATIENCE).await;
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls_pki_types::CertificateDer::from_pem_slice(ca.pem().as_bytes()).expect("CA PEM"))
+        .expect("CA");
+    let config = rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    let mut clients = Vec::new();
+    for query in ["?batch=1", ""] {
+        let socket = tokio::net::TcpSocket::new_v4().expect("socket");
+        socket.set_recv_buffer_size(64 * 1024).expect("SO_RCVBUF");
+        let tcp = socket.connect(addr).await.expect("tcp connects");
+        let name = rustls_pki_types::ServerName::try_from("localhost").expect("name");
+        let tls = connector.connect(name, tcp).await.expect("TLS handshake");
+        let url = format!("wss://localhost:{}/ws/connect{query}", addr.port());
+        let (mut ws, _) = tokio_tungstenite::client_async(url, tls)
+            .await
+            .expect("websocket connects");
+        subscribe_missions(&mut ws).await;
+        send_json(&mut ws, json!({"type": "subscribe", "channel": "system"})).await;
+        clients.push((query, ws));
+    }
+    let publisher = brain_ws_client::Publisher::new(format!("https://localhost:{}", addr.port()))
+        .tls(&crate::tls::tls_with(&ca_file))
+        .expect("publisher");
+    // 2,000 events of 3 KiB: more than the socket buffers hold.
+    for n in 1..=2000 {
+        publisher
+            .broadcast(
+                "missions",
+                "mission_update",
+                json!({"n": n, "pad": "x".repeat(3 * 1024)}),
+            )
+            .await
+            .expect("publish");
+    }
+    let pid = child.id().expect("pid").to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .expect("kill");
+    assert!(status.success());
+    let clients = clients
+        .into_iter()
+        .map(|(q, ws)| (q.to_owned(), ws))
+        .collect();
+    assert_whole_backlogs_then_1001(clients, 2000).await;
+    drop(child);
 }
