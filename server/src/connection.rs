@@ -31,10 +31,12 @@ use crate::clock::Clock;
 use crate::frames::{self, Frame};
 
 /// One entry of the outbox: a shared frame, or bytes written as they are
-/// on a direct-write connection: what tungstenite wrote itself (pong
-/// replies, close frames), or several frames merged into one (batching).
+/// on a direct-write connection: several frames merged into one
+/// (batching), or what tungstenite wrote itself (pong replies, close
+/// frames).
 enum Out {
     Frame(Frame),
+    Merged(Bytes),
     Raw(Bytes),
 }
 
@@ -42,18 +44,22 @@ impl Out {
     fn bytes(&self) -> &[u8] {
         match self {
             Out::Frame(f) => f.wire(),
-            Out::Raw(b) => b,
+            Out::Merged(b) | Out::Raw(b) => b,
+        }
+    }
+
+    /// A shared frame's JSON text length; `None` for the others, which no
+    /// batch merges across.
+    fn text_len(&self) -> Option<usize> {
+        match self {
+            Out::Frame(f) => Some(f.len()),
+            Out::Merged(_) | Out::Raw(_) => None,
         }
     }
 }
 
 /// Most outbox entries handed to one `writev`.
 const MAX_IOV: usize = 64;
-/// Message batching: most messages, and most payload bytes, merged into
-/// one frame (a larger message goes alone).
-const BATCH_MESSAGES: usize = 256;
-const BATCH_BYTES: usize = 64 * 1024;
-
 /// The shared state of one connection.
 pub(crate) struct Connection {
     /// Internal key, cheaper to hash than the UUID.
@@ -143,26 +149,17 @@ impl Outbox {
     /// Batching: replaces the frames at the front of the queue (two or more,
     /// none written yet) by one frame of their messages, `\n`-separated.
     fn merge_front(&mut self) {
-        let mut count = 0;
-        let mut bytes = 0;
-        for out in &self.frames {
-            let Out::Frame(frame) = out else { break };
-            if count == BATCH_MESSAGES || (count > 0 && bytes + frame.len() > BATCH_BYTES) {
-                break;
-            }
-            count += 1;
-            bytes += frame.len() + 1;
-        }
+        let count = frames::batch_count(self.frames.iter().map_while(Out::text_len));
         if count < 2 {
             return;
         }
         let texts = self.frames.iter().take(count).filter_map(|out| match out {
             Out::Frame(frame) => Some(frame.as_str()),
-            Out::Raw(_) => None,
+            Out::Merged(_) | Out::Raw(_) => None,
         });
         let merged = frames::batch_wire(texts);
         self.frames.drain(..count);
-        self.frames.push_front(Out::Raw(merged));
+        self.frames.push_front(Out::Merged(merged));
     }
 
     /// Drops the `n` bytes just written from the front of the queue.
@@ -287,7 +284,7 @@ impl Connection {
         match outbox.frames.pop_front() {
             Some(Out::Frame(frame)) => Poll::Ready(Next::Frame(frame)),
             // Raw entries exist only in direct mode, which never calls this.
-            Some(Out::Raw(_)) | None => {
+            Some(Out::Merged(_) | Out::Raw(_)) | None => {
                 outbox.register(cx);
                 Poll::Pending
             }
@@ -365,11 +362,27 @@ impl Connection {
 
     /// Direct mode, before a close frame that is not graceful: drops the
     /// backlog except a partly written frame, whose rest must still go out
-    /// or the close frame would land in the middle of it.
+    /// or the close frame would land in the middle of it, and except what
+    /// tungstenite wrote (a pong, the echo of the client's close).
     pub(crate) fn discard_backlog(&self) {
         let mut outbox = lock(&self.outbox);
-        let keep = usize::from(outbox.written > 0);
-        outbox.frames.truncate(keep);
+        let partial = outbox.written > 0;
+        let mut index = 0;
+        outbox.frames.retain(|out| {
+            let keep = (index == 0 && partial) || matches!(out, Out::Raw(_));
+            index += 1;
+            keep
+        });
+    }
+
+    /// Direct mode: the client sent its close frame, and tungstenite queued
+    /// the echo behind the backlog. The client asked to stop, so the echo
+    /// goes out at once instead of after the backlog (RFC 6455 section
+    /// 5.5.1), and nothing more is queued: a stalled backlog would hold the
+    /// echo until the close timeout cut the connection mid-frame.
+    pub(crate) fn client_closed(&self) {
+        self.close(CloseCode::NORMAL);
+        self.discard_backlog();
     }
 
     /// Resolves when a close is requested (while the session is busy writing).
@@ -392,7 +405,29 @@ impl Connection {
         }
         match outbox.frames.pop_front() {
             Some(Out::Frame(frame)) => Some(frame),
-            Some(Out::Raw(_)) | None => None,
+            Some(Out::Merged(_) | Out::Raw(_)) | None => None,
+        }
+    }
+
+    /// Batching on axum's path: moves into `batch` the queued frames that
+    /// join it in one batched frame ([`frames::batch_count`]), in order;
+    /// nothing once a close is requested.
+    pub(crate) fn try_extend_batch(&self, batch: &mut Vec<Frame>) {
+        let mut outbox = lock(&self.outbox);
+        if outbox.close.is_some() {
+            return;
+        }
+        let lengths = batch
+            .iter()
+            .map(|frame| frame.len())
+            .chain(outbox.frames.iter().map_while(Out::text_len));
+        let more = frames::batch_count(lengths) - batch.len();
+        for _ in 0..more {
+            match outbox.frames.pop_front() {
+                Some(Out::Frame(frame)) => batch.push(frame),
+                // Raw entries exist only in direct mode, which never calls this.
+                Some(Out::Merged(_) | Out::Raw(_)) | None => break,
+            }
         }
     }
 
@@ -403,7 +438,7 @@ impl Connection {
             .into_iter()
             .filter_map(|out| match out {
                 Out::Frame(frame) => Some(frame),
-                Out::Raw(_) => None,
+                Out::Merged(_) | Out::Raw(_) => None,
             })
             .collect()
     }
@@ -478,6 +513,56 @@ mod tests {
         // The close request overtakes the backlog, and later offers are refused.
         assert_eq!(next(&c), Some(Err(4001)));
         assert_eq!(c.offer(Frame::from("e")), Offer::Gone);
+    }
+
+    /// Batching with a client that never reads: merged entries do not let
+    /// the outbox outgrow its bound. It still holds `capacity` entries when
+    /// the connection is closed as slow, and at most one of them is a
+    /// merged frame (a private copy of at most 64 KiB of payload); the rest
+    /// are shared frames, as without batching.
+    #[tokio::test]
+    async fn a_stalled_batched_outbox_stays_within_its_bound_in_entries_and_bytes() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let peer = TcpStream::connect(listener.local_addr().expect("addr"))
+            .await
+            .expect("connect");
+        let (stream, _) = listener.accept().await.expect("accept");
+        let c = conn(64);
+        c.batch();
+        c.attach(Arc::new(stream));
+        let frame = Frame::from("x".repeat(1000));
+        let mut cx = Context::from_waker(Waker::noop());
+        let mut accepted = 0;
+        loop {
+            match c.offer(frame.clone()) {
+                Offer::Queued => accepted += 1,
+                Offer::Slow => break,
+                Offer::Gone => panic!("gone after {accepted}"),
+            }
+            // The session runs after every offer: it merges what is queued
+            // and writes what the kernel takes.
+            let _ = c.poll_direct(&mut cx);
+        }
+        let outbox = lock(&c.outbox);
+        assert_eq!(outbox.frames.len(), 64);
+        let merged: Vec<usize> = outbox
+            .frames
+            .iter()
+            .filter_map(|out| match out {
+                Out::Merged(bytes) => Some(bytes.len()),
+                _ => None,
+            })
+            .collect();
+        assert!(merged.len() <= 1, "{merged:?}");
+        assert!(
+            merged.iter().all(|&len| len <= 64 * 1024 + 10),
+            "{merged:?}"
+        );
+        // The kernel took the rest: far more than the outbox holds.
+        assert!(accepted > 64 + 256, "{accepted}");
+        drop(peer);
     }
 
     #[test]

@@ -122,6 +122,30 @@ fn text_frame_header(len: usize) -> Vec<u8> {
     out
 }
 
+/// Message batching: most messages, and most payload bytes, in one batched
+/// frame (a larger message goes alone). Both write paths follow this rule
+/// ([`batch_count`]): a frame far larger would be refused by clients with
+/// frame limits, and on axum's path by tungstenite's write buffer bound.
+const BATCH_MESSAGES: usize = 256;
+const BATCH_BYTES: usize = 64 * 1024;
+
+/// How many of the leading messages, given their JSON text lengths, go in
+/// one batched frame: at most [`BATCH_MESSAGES`], and at most
+/// [`BATCH_BYTES`] of payload (newlines included) unless the first message
+/// alone is larger. 0 only for no messages.
+pub(crate) fn batch_count(lengths: impl IntoIterator<Item = usize>) -> usize {
+    let mut count = 0;
+    let mut bytes = 0;
+    for len in lengths {
+        if count == BATCH_MESSAGES || (count > 0 && bytes + len > BATCH_BYTES) {
+            break;
+        }
+        count += 1;
+        bytes += len + 1;
+    }
+    count
+}
+
 /// Message batching (docs/protocol.md, Batched frames): the JSON texts of
 /// several messages as one text payload, in order, separated by `\n`. A
 /// compact JSON text never holds a raw newline, so the client splits on it.

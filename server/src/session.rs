@@ -30,6 +30,8 @@ use crate::user_limit::UserSlot;
 
 /// Most frames written before one flush.
 const MAX_BATCH: usize = 64;
+/// With batching on axum's path: most messages written before one flush.
+const MAX_BATCH_MESSAGES: usize = 256;
 /// How long a close frame may take to go out before the socket is dropped.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// How long to wait for the client's answer to our close frame. Short, so a
@@ -270,6 +272,10 @@ impl Session<'_> {
             let direct = matches!(socket, Socket::Direct(_));
             tokio::select! {
                 biased;
+                // First: on axum's path the next branch is ready for as long
+                // as a backlog lasts, and a connection fed steadily kept
+                // receiving events after its token expired.
+                () = &mut expired => return Some(CloseCode::TOKEN_EXPIRED),
                 // Direct mode: write the backlog when the socket takes it.
                 done = std::future::poll_fn(|cx| conn.poll_direct(cx)), if direct => {
                     return done.ok();
@@ -290,7 +296,6 @@ impl Session<'_> {
                         return None;
                     }
                 }
-                () = &mut expired => return Some(CloseCode::TOKEN_EXPIRED),
                 incoming = recv(socket) => {
                     let message = match incoming {
                         None => return None,
@@ -331,8 +336,22 @@ impl Session<'_> {
                         Inbound::Control => {}
                         // tungstenite has queued the echo of the client's
                         // close frame; flush it so the client sees a clean close.
+                        // Direct mode: tungstenite hands the echo to the
+                        // outbox and reports the connection closed without
+                        // waiting for it to be written, so wait here, or
+                        // the session would end with the echo (and the rest
+                        // of a frame partly written) still queued.
                         Inbound::Close => {
-                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, flush(socket)).await;
+                            if direct {
+                                conn.client_closed();
+                            }
+                            let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+                                flush(socket).await;
+                                if direct {
+                                    let _ = std::future::poll_fn(|cx| conn.poll_flush_direct(cx)).await;
+                                }
+                            })
+                            .await;
                             return None;
                         }
                     }
@@ -517,12 +536,31 @@ async fn write_batch(
     batch: bool,
 ) -> Result<(), axum::Error> {
     if batch {
-        // Message batching: what is queued goes out as one frame.
-        let frames: Vec<Frame> = std::iter::once(first)
-            .chain(std::iter::from_fn(|| conn.try_next()).take(MAX_BATCH - 1))
-            .collect();
-        let text = frames::batch_text(frames.iter().map(Frame::as_str));
-        return socket.send(Message::Text(text.into())).await;
+        // Message batching: what is queued goes out in frames of several
+        // messages (frames::batch_count). Frames are taken from the outbox
+        // only once the socket is ready for them, so a close request that
+        // interrupts this write (shutdown) finds them still queued, for
+        // `say_goodbye`, rather than lost with this future.
+        let mut group = vec![first];
+        let mut sent = 0;
+        loop {
+            std::future::poll_fn(|cx| socket.poll_ready_unpin(cx)).await?;
+            conn.try_extend_batch(&mut group);
+            if group.is_empty() {
+                break;
+            }
+            sent += group.len();
+            let text = match &group[..] {
+                [one] => one.text(),
+                _ => frames::batch_text(group.iter().map(Frame::as_str)).into(),
+            };
+            group.clear();
+            socket.start_send_unpin(Message::Text(text))?;
+            if sent >= MAX_BATCH_MESSAGES {
+                break;
+            }
+        }
+        return socket.flush().await;
     }
     socket.feed(Message::Text(first.text())).await?;
     for _ in 1..MAX_BATCH {

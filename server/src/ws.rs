@@ -313,10 +313,17 @@ fn accept(
         }));
         return response;
     }
+    // No cap on tungstenite's write buffer on axum's path: a frame larger
+    // than a cap (an event published server-side, not bound by
+    // `max_message_size`) was refused with `WriteBufferFull` and its
+    // connection dropped without a close frame. The buffer stays bounded
+    // anyway: every write waits for the previous one to be flushed once the
+    // socket is full (tokio-tungstenite's `poll_ready`), so it holds at most
+    // `WRITE_BUFFER` plus the frame being written.
     upgrade
         .read_buffer_size(READ_BUFFER)
         .write_buffer_size(WRITE_BUFFER)
-        .max_write_buffer_size(config.max_message_size.max(WRITE_BUFFER) * 4)
+        .max_write_buffer_size(usize::MAX)
         .max_message_size(config.max_message_size)
         .max_frame_size(config.max_message_size)
         .on_upgrade(move |socket| {

@@ -784,3 +784,77 @@ console.log(JSON.stringify(out));
     expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
+
+describe("batched frames against other servers", () => {
+  /** A stub that answers `subscribe`, then runs `afterSubscribe`; records the upgrade URL and every client message. */
+  async function answering(afterSubscribe: (socket: WebSocket) => void) {
+    const received: Record<string, unknown>[] = [];
+    const server = await stub((socket) => {
+      socket.on("message", (data) => {
+        const msg = JSON.parse(data.toString()) as Record<string, unknown>;
+        received.push(msg);
+        if (msg.type === "subscribe") {
+          socket.send(JSON.stringify({ type: "subscribed", channel: msg.channel }));
+          afterSubscribe(socket);
+        }
+      });
+    });
+    return { ...server, received };
+  }
+  const event = (n: number) => JSON.stringify({ type: "mission_update", channel: "missions", data: { n }, timestamp: 1 });
+
+  test("batch: true against a server that ignores ?batch=1 (one message per frame): every event, in order, and pongs", async () => {
+    const urls: string[] = [];
+    const Recording = class extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        urls.push(url);
+      }
+    };
+    const server = await answering((socket) => {
+      for (let n = 1; n <= 5; n++) socket.send(event(n));
+      socket.send(JSON.stringify({ type: "ping", timestamp: 1 }));
+    });
+    const c = client({ url: server.url, WebSocket: Recording });
+    const got: number[] = [];
+    c.subscribe("missions").on("event", (e) => got.push((e.data as { n: number }).n));
+    await waitFor(() => got.length === 5 && server.received.some((m) => m.type === "pong"), 5_000, "events and a pong");
+    expect(got).toEqual([1, 2, 3, 4, 5]);
+    expect(urls).toEqual([`${server.url}/ws/connect?batch=1`]);
+  });
+
+  test("a ping inside a batched frame is answered, and the events around it arrive in order", async () => {
+    const server = await answering((socket) => {
+      socket.send([event(1), JSON.stringify({ type: "ping", timestamp: 1 }), event(2), event(3)].join("\n"));
+    });
+    const c = client({ url: server.url });
+    const got: number[] = [];
+    c.subscribe("missions").on("event", (e) => got.push((e.data as { n: number }).n));
+    await waitFor(() => got.length === 3 && server.received.some((m) => m.type === "pong"), 5_000, "events and a pong");
+    expect(got).toEqual([1, 2, 3]);
+    expect(c.state).toBe("connected");
+  });
+
+  test("batch: false against the real server: no query parameter, every frame one message, 30 live events each once", async () => {
+    const server = await startServer();
+    const urls: string[] = [];
+    const frames: string[] = [];
+    const Recording = class extends WebSocket {
+      constructor(url: string) {
+        super(url);
+        urls.push(url);
+        this.on("message", (data) => frames.push(data.toString()));
+      }
+    };
+    const c = client({ url: server.ws, WebSocket: Recording, batch: false });
+    const got: string[] = [];
+    const sub = c.subscribe("missions");
+    sub.on("event", (e) => got.push((e.data as { mission_id: string }).mission_id));
+    await waitFor(() => sub.status === "subscribed", 5_000, "subscribed");
+    await Promise.all(Array.from({ length: 30 }, (_, i) => broadcast(server.http, "missions", "mission_created", { mission_id: `m-${i + 1}` })));
+    await waitFor(() => got.length === 30, 5_000, "30 events");
+    expect(new Set(got).size).toBe(30);
+    expect(urls).toEqual([`${server.ws}/ws/connect`]);
+    expect(frames.every((f) => !f.includes("\n"))).toBe(true);
+  });
+});

@@ -39,7 +39,7 @@ async fn spawn_tls_server(cert: &Issued) -> (Child, SocketAddr) {
     crate::support::spawn_listening(command, WAIT).await
 }
 
-fn tls_with(ca: &Path) -> Tls {
+pub(crate) fn tls_with(ca: &Path) -> Tls {
     Tls::default().with_ca_file(ca).unwrap()
 }
 
