@@ -45,9 +45,14 @@ def test_every_block_defines_what_it_uses(index: int) -> None:
     assert lint.returncode == 0, lint.stdout + lint.stderr
 
 
-def run_block(block: str, server: Server) -> subprocess.CompletedProcess[str]:
+def run_block(
+    block: str, server: Server, api_key: str | None = API_KEY
+) -> subprocess.CompletedProcess[str]:
     script = block.replace("http://127.0.0.1:8000", server.http)
-    env = {**os.environ, "BRAIN_WS_HTTP_URL": server.http, "BRAIN_WS_API_KEY": API_KEY}
+    env = {k: v for k, v in os.environ.items() if k != "BRAIN_WS_API_KEY"}
+    env["BRAIN_WS_HTTP_URL"] = server.http
+    if api_key is not None:
+        env["BRAIN_WS_API_KEY"] = api_key
     return subprocess.run(
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
@@ -113,5 +118,29 @@ async def test_the_publisher_block_runs_as_written(server_factory: type[Server])
             ("mission_update", {"mission_id": "m1"}),
         ]
         assert done.stdout == "broadcasted 1\n"
+    finally:
+        await missions.ws.close()
+
+
+@pytest.mark.parametrize(
+    "first_import", ["from brain_ws.events import (", "from brain_ws import BrainPublisher"]
+)
+async def test_the_blocks_run_against_the_readme_server_without_a_key(
+    server_factory: type[Server], first_import: str
+) -> None:
+    # The README's server has no --api-key and BRAIN_WS_API_KEY is unset in a
+    # new user's shell: the admin API answers loopback peers, and the blocks
+    # must not stop on a KeyError before they publish.
+    server = server_factory()
+    missions = await raw_subscriber(server.ws)
+    try:
+        await missions.subscribe("missions")
+        done = run_block(block_starting(first_import), server, api_key=None)
+        assert done.returncode == 0, done.stderr
+        [(first_type, first_data)] = await received(missions, 1)
+        if first_import.startswith("from brain_ws.events"):
+            assert (first_type, first_data["mission_id"]) == ("mission_created", "mission_123")
+        else:
+            assert (first_type, first_data) == ("mission_update", {"mission_id": "m1"})
     finally:
         await missions.ws.close()
