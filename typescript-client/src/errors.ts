@@ -49,7 +49,10 @@ export class BrainWsError extends Error {
   override readonly name = "BrainWsError";
   /** The close code (`closed`, `token_expired`) or the protocol error code (`server`, `refused`). */
   readonly code: number | string | undefined;
-  /** `refused`: the HTTP status of the refusal (401 or 403). */
+  /**
+   * `refused`: the HTTP status of the refusal (401 or 403); `server` from an
+   * HTTP read (`fetchHistory`, `presence`, `presenceStats`): its status.
+   */
   readonly status: number | undefined;
   /** The channel the error is about, when there is one. */
   readonly channel: string | undefined;
