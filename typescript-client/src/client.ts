@@ -22,7 +22,7 @@ import {
 } from "@brain/ws-protocol";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
 import { Listeners, type Off } from "./emitter.js";
-import { BrainWsError } from "./errors.js";
+import { BrainWsError, unreachable } from "./errors.js";
 import { Subscription, type ChannelView } from "./subscription.js";
 import type { Position, SubscribedInfo } from "./types.js";
 
@@ -407,14 +407,7 @@ export class BrainWsClient {
         ...(options.apiKey ? { headers: { authorization: `Bearer ${options.apiKey}` } } : {}),
       });
     } catch (cause) {
-      // No answer, or (in a browser) a cross-origin read: the server sends
-      // no CORS headers on its admin API, and fetch tells neither apart.
-      throw new BrainWsError(
-        "server",
-        `unreachable: GET ${url} failed (${String(cause)}); in a browser the page must have the server's origin ` +
-          "(the admin API sends no CORS headers; docs/clients.md, Presence)",
-        { code: "unreachable", channel, cause },
-      );
+      throw unreachable(url, channel, cause);
     }
     const body = (await res.json().catch(() => null)) as unknown;
     if (res.status !== 200) {

@@ -68,3 +68,17 @@ export class BrainWsError extends Error {
     this.status = details.status;
   }
 }
+
+/**
+ * An HTTP read of the admin API (`fetchHistory`, `presence`) that got no
+ * answer: the server is unreachable or, in a browser, the page has another
+ * origin (the admin API sends no CORS headers, and fetch tells neither apart).
+ */
+export function unreachable(url: string, channel: string, cause: unknown): BrainWsError {
+  return new BrainWsError(
+    "server",
+    `unreachable: GET ${url} failed (${String(cause)}); in a browser the page must have the server's origin ` +
+      "(the admin API sends no CORS headers; docs/clients.md, Presence)",
+    { code: "unreachable", channel, cause },
+  );
+}

@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import type { EventEnvelope } from "@brain/ws-protocol";
 import { BrainWsError, ChannelFeed, createClient, fetchHistory, type BrainWsClient, type SubscribedInfo } from "../src/index.js";
-import { broadcast, startServer, stopAllServers, waitFor } from "./harness.js";
+import { broadcast, freePort, startServer, stopAllServers, waitFor } from "./harness.js";
 
 const clients: BrainWsClient[] = [];
 
@@ -110,5 +110,17 @@ describe("history", () => {
     };
     expect(await failure(fetchHistory(server.http, "chat-x"))).toEqual(["server", 404, "not_found"]);
     expect(await failure(fetchHistory(server.http, "missions", { limit: 5 }))).toEqual(["server", 400, "invalid_message"]);
+    const port = await freePort();
+    const nobody = await fetchHistory(`http://127.0.0.1:${port}`, "missions").catch((e: unknown) => e);
+    expect(nobody).toBeInstanceOf(BrainWsError);
+    expect([(nobody as BrainWsError).kind, (nobody as BrainWsError).code, (nobody as BrainWsError).status]).toEqual([
+      "server",
+      "unreachable",
+      undefined,
+    ]);
+    expect((nobody as BrainWsError).message).toBe(
+      `unreachable: GET http://127.0.0.1:${port}/api/ws/channels/missions/history failed (TypeError: fetch failed); ` +
+        "in a browser the page must have the server's origin (the admin API sends no CORS headers; docs/clients.md, Presence)",
+    );
   });
 });
