@@ -155,6 +155,8 @@ async function run(mode, query = "") {
     sent: total,
     rate: Math.round(total / wall),
     received: b.received,
+    // Frames the bare-WebSocket pages read (the client's own are not counted).
+    frames: b.frames,
     lost: total - distinct,
     repeats: b.repeats,
     inversions: b.offsetInversions,
@@ -252,6 +254,7 @@ try {
     return {
       sent: rs.reduce((a, r) => a + r.sent, 0),
       received: rs.reduce((a, r) => a + r.received, 0),
+      frames: rs.reduce((a, r) => a + r.frames, 0),
       lost: rs.reduce((a, r) => a + r.lost, 0),
       repeats: rs.reduce((a, r) => a + r.repeats, 0),
       inversions: rs.reduce((a, r) => a + r.inversions, 0),
@@ -282,6 +285,7 @@ try {
   row("", (r) => names[summary.indexOf(r)]);
   row("events sent / received", (r) => `${r.sent} / ${r.received}`);
   row("achieved rate (events/s, median)", (r) => r.rate);
+  row("events per frame (bare WebSocket)", (r) => (r.frames ? (r.received / r.frames).toFixed(2) : "-"));
   row("lost / repeated", (r) => `${r.lost} / ${r.repeats}`);
   row("offset inversions", (r) => r.inversions);
   row("reconnects", (r) => r.reconnects);

@@ -18,7 +18,7 @@ import { createClient } from "@brain/ws-client";
 import { BrainWsProvider, useChannel, useConnectionState } from "@brain/ws-client/react";
 
 const params = new URLSearchParams(location.search);
-const bench = (window.__bench = { received: 0, repeats: 0, offsetInversions: 0, lastOffset: 0, ready: false, reconnects: 0, base: 0 });
+const bench = (window.__bench = { received: 0, repeats: 0, offsetInversions: 0, lastOffset: 0, ready: false, reconnects: 0, base: 0, frames: 0 });
 const seen = new Uint8Array(1 << 20);
 window.__distinct = (from, to) => {
   let n = 0;
@@ -43,7 +43,11 @@ if (params.get("mode") === "raw") {
     else if (msg.type === "subscribed") bench.ready = true;
     else if (msg.channel === "metrics") count(msg.data.seq, msg.offset);
   };
-  ws.onmessage = batch ? (m) => m.data.split("\n").forEach(onMessage) : (m) => onMessage(m.data);
+  ws.onmessage = (m) => {
+    bench.frames++;
+    if (batch) m.data.split("\n").forEach(onMessage);
+    else onMessage(m.data);
+  };
 } else {
   const client = createClient({ url: params.get("ws"), batch: params.get("batch") !== "0" });
   client.on("state", (s) => s === "reconnecting" && bench.reconnects++);
