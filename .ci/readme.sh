@@ -81,6 +81,9 @@ while read -r command <&3; do
     "curl http://127.0.0.1:8000/api/ws/info")
       [ -n "$addr" ] || fail "curl before the server command"
       eval "$local_command" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["protocol"]=="brain.v1" and d["broker"]=="memory", d' ;;
+    "curl -d '{\"channel\":\"missions\","*"}' http://127.0.0.1:8000/api/ws/broadcast")
+      [ -n "$addr" ] || fail "broadcast before the server command"
+      eval "$local_command" | python3 -c 'import json,sys; d=json.load(sys.stdin); assert d["status"]=="broadcasted" and d["channel"]=="missions", d' ;;
     "cargo run -p brain-ws-server -- --help")
       eval "$local_command" >"$tmp/help.txt" && grep -q -- '--broker' "$tmp/help.txt" \
         || fail "--help does not list --broker" ;;

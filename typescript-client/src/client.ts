@@ -22,7 +22,7 @@ import {
 } from "@brain/ws-protocol";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
 import { Listeners, type Off } from "./emitter.js";
-import { BrainWsError } from "./errors.js";
+import { BrainWsError, unreachable } from "./errors.js";
 import { Subscription, type ChannelView } from "./subscription.js";
 import type { Position, SubscribedInfo } from "./types.js";
 
@@ -380,8 +380,10 @@ export class BrainWsClient {
    * `GET /api/ws/channels/{channel}/presence` on the server of `url` (same
    * host, `http(s)`): every member of a presence channel across the cluster,
    * oldest join first. An admin read: pass `apiKey` unless the server
-   * answers loopback peers. Rejects with a `BrainWsError` of kind `server`
-   * (`code` `presence_disabled` on a channel without presence).
+   * answers loopback peers. Rejects with a `BrainWsError` of kind `server`:
+   * the server's `code` and HTTP `status` (`presence_disabled`, 404, on a
+   * channel without presence), or `code` `unreachable` without an answer
+   * (in a browser also a page of another origin: no CORS on the admin API).
    */
   presence(channel: string, options: PresenceReadOptions = {}): Promise<PresenceResponse> {
     validChannel(channel);
@@ -398,16 +400,21 @@ export class BrainWsClient {
     const base = new URL(this.options.url);
     base.protocol = base.protocol === "wss:" ? "https:" : "http:";
     const url = `${base.origin}${path}`;
-    const res = await fetch(url, {
-      cache: "no-store",
-      ...(options.apiKey ? { headers: { authorization: `Bearer ${options.apiKey}` } } : {}),
-    });
+    let res: Response;
+    try {
+      res = await fetch(url, {
+        cache: "no-store",
+        ...(options.apiKey ? { headers: { authorization: `Bearer ${options.apiKey}` } } : {}),
+      });
+    } catch (cause) {
+      throw unreachable(url, channel, cause);
+    }
     const body = (await res.json().catch(() => null)) as unknown;
     if (res.status !== 200) {
       const error = (body as ErrorBody | null)?.error;
       const code = typeof error?.code === "string" ? error.code : `http_${res.status}`;
       const message = typeof error?.message === "string" ? error.message : `HTTP ${res.status}`;
-      throw new BrainWsError("server", `${code}: ${message}`, { code, channel });
+      throw new BrainWsError("server", `${code}: ${message}`, { code, channel, status: res.status });
     }
     return body;
   }

@@ -49,7 +49,10 @@ export class BrainWsError extends Error {
   override readonly name = "BrainWsError";
   /** The close code (`closed`, `token_expired`) or the protocol error code (`server`, `refused`). */
   readonly code: number | string | undefined;
-  /** `refused`: the HTTP status of the refusal (401 or 403). */
+  /**
+   * `refused`: the HTTP status of the refusal (401 or 403); `server` from an
+   * HTTP read (`fetchHistory`, `presence`, `presenceStats`): its status.
+   */
   readonly status: number | undefined;
   /** The channel the error is about, when there is one. */
   readonly channel: string | undefined;
@@ -64,4 +67,18 @@ export class BrainWsError extends Error {
     this.channel = details.channel;
     this.status = details.status;
   }
+}
+
+/**
+ * An HTTP read of the admin API (`fetchHistory`, `presence`) that got no
+ * answer: the server is unreachable or, in a browser, the page has another
+ * origin (the admin API sends no CORS headers, and fetch tells neither apart).
+ */
+export function unreachable(url: string, channel: string, cause: unknown): BrainWsError {
+  return new BrainWsError(
+    "server",
+    `unreachable: GET ${url} failed (${String(cause)}); in a browser the page must have the server's origin ` +
+      "(the admin API sends no CORS headers; docs/clients.md, Presence)",
+    { code: "unreachable", channel, cause },
+  );
 }

@@ -10,7 +10,7 @@
 import type { EventEnvelope } from "@brain/ws-protocol";
 import type { BrainWsClient } from "./client.js";
 import type { Off } from "./emitter.js";
-import type { BrainWsError } from "./errors.js";
+import { BrainWsError } from "./errors.js";
 import type { Subscription } from "./subscription.js";
 import type { SubscribedInfo, SubscriptionStatus } from "./types.js";
 
@@ -22,7 +22,11 @@ export interface ChannelSnapshot {
   readonly status: SubscriptionStatus;
   /** The last `subscribed` answer (recovery, epoch change), once there was one. */
   readonly subscribed: SubscribedInfo | undefined;
-  /** Why the server refused the subscription, while `status` is `failed`. */
+  /**
+   * Why the server refused the subscription, while `status` is `failed`; or
+   * why `rewind` was not done (kind `invalid`: another handle of the client
+   * held the channel first), while the feed shows live events only.
+   */
   readonly error: BrainWsError | undefined;
   /** How many events arrived since the feed started (also those no longer in `events`). */
   readonly received: number;
@@ -44,7 +48,9 @@ export interface FeedOptions {
    * Start with the channel's last `rewind` retained events (docs/protocol.md,
    * Rewind), e.g. `rewind: limit` for a dashboard that opens mid-stream.
    * Only for the client's first subscription of the channel (see
-   * `client.subscribe`).
+   * `client.subscribe`): on a channel the client already holds, the feed
+   * subscribes without it and reports the `invalid` error in `error`
+   * instead of throwing from a render or an effect.
    */
   rewind?: number;
 }
@@ -75,6 +81,7 @@ export class ChannelFeed {
   private readonly minIntervalMs: number;
   private lastFlush = -Infinity;
   private readonly rewind: number | undefined;
+  private rewindRefused: BrainWsError | undefined;
 
   constructor(
     private readonly client: BrainWsClient,
@@ -94,7 +101,19 @@ export class ChannelFeed {
     if (this.sub) return;
     // Only the first start rewinds: a restart (React StrictMode) resumes
     // the subscription that already replayed.
-    const sub = this.client.subscribe(this.channel, this.received === 0 && this.rewind !== undefined ? { rewind: this.rewind } : {});
+    const rewind = this.received === 0 && this.rewind !== undefined;
+    let sub: Subscription;
+    try {
+      sub = this.client.subscribe(this.channel, rewind ? { rewind: this.rewind } : {});
+      this.rewindRefused = undefined;
+    } catch (error) {
+      // Another handle (a second useChannel on the channel) came first: the
+      // client refuses a rewind its replay would repeat to that handle. A
+      // throw here would unmount the whole React tree; live events instead.
+      if (!rewind || !(error instanceof BrainWsError) || error.kind !== "invalid") throw error;
+      sub = this.client.subscribe(this.channel);
+      this.rewindRefused = error;
+    }
     this.sub = sub;
     this.offs = [
       sub.on("event", (event) => this.push(event)),
@@ -156,7 +175,7 @@ export class ChannelFeed {
       events,
       status: sub ? sub.status : "pending",
       subscribed: sub?.lastSubscribed,
-      error: sub?.error,
+      error: sub?.error ?? this.rewindRefused,
       received: this.received,
     };
   }

@@ -2,7 +2,7 @@
 // channel's retained events, read over HTTP with the admin API's key.
 
 import type { HistoryResponse } from "@brain/ws-protocol";
-import { BrainWsError } from "./errors.js";
+import { BrainWsError, unreachable } from "./errors.js";
 import type { Position } from "./types.js";
 
 /** Options of {@link fetchHistory}. */
@@ -24,7 +24,9 @@ export interface HistoryOptions {
  * lost (a `since` outside the retained window). Rejects with a
  * `BrainWsError` of kind `server` carrying the error body's `code` and the
  * HTTP `status` (404 `not_found` without history, 400 `invalid_message`
- * for a bad `limit`, 401/403 without the right key).
+ * for a bad `limit`, 401/403 without the right key), or `code`
+ * `unreachable` without an answer (in a browser also a page of another
+ * origin: the admin API sends no CORS headers).
  */
 export async function fetchHistory(httpBase: string, channel: string, options: HistoryOptions = {}): Promise<HistoryResponse> {
   const url = new URL(`/api/ws/channels/${encodeURIComponent(channel)}/history`, httpBase);
@@ -32,7 +34,12 @@ export async function fetchHistory(httpBase: string, channel: string, options: H
   if (options.since) url.searchParams.set("since", `${options.since.epoch}:${options.since.offset}`);
   const fetchFn = options.fetch ?? globalThis.fetch;
   const headers: Record<string, string> = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
-  const response = await fetchFn(url, { headers });
+  let response: Response;
+  try {
+    response = await fetchFn(url, { headers });
+  } catch (cause) {
+    throw unreachable(url.href, channel, cause);
+  }
   const body = (await response.json().catch(() => undefined)) as
     | (HistoryResponse & { error?: { code?: string; message?: string } })
     | undefined;

@@ -7,7 +7,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import type { PresenceInfo } from "@brain/ws-protocol";
 import { BrainWsError, createClient, PresenceFeed, type BrainWsClient } from "../src/index.js";
-import { startServer, stopAllServers, waitFor } from "./harness.js";
+import { freePort, startServer, stopAllServers, waitFor } from "./harness.js";
 
 const clients: BrainWsClient[] = [];
 
@@ -56,6 +56,24 @@ describe("presence", () => {
     const refused = await watcher.presence("missions").catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(BrainWsError);
     expect((refused as BrainWsError).code).toBe("presence_disabled");
+    expect((refused as BrainWsError).status).toBe(404);
+  });
+
+  test("a read without an answer is a typed `unreachable` error that names the URL and the same-origin rule", async () => {
+    // What a browser page of another origin gets too (no CORS on the admin
+    // API): fetch rejects with a bare TypeError, which the client types.
+    const port = await freePort();
+    const nobody = client(`ws://127.0.0.1:${port}`);
+    const failed = await nobody.presence("agents").catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(BrainWsError);
+    const error = failed as BrainWsError;
+    expect([error.kind, error.code, error.channel, error.status]).toEqual(["server", "unreachable", "agents", undefined]);
+    expect(error.message).toBe(
+      `unreachable: GET http://127.0.0.1:${port}/api/ws/channels/agents/presence failed (TypeError: fetch failed); ` +
+        "in a browser the page must have the server's origin (the admin API sends no CORS headers; docs/clients.md, Presence)",
+    );
+    const stats = await nobody.presenceStats("agents").catch((e: unknown) => e);
+    expect((stats as BrainWsError).code).toBe("unreachable");
   });
 
   test("PresenceFeed (usePresence) keeps the member list", async () => {

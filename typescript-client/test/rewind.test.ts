@@ -5,7 +5,7 @@ import { afterEach, describe, expect, test } from "vitest";
 import WebSocket from "ws";
 import type { EventEnvelope } from "@brain/ws-protocol";
 import { BrainWsError, ChannelFeed, createClient, fetchHistory, type BrainWsClient, type SubscribedInfo } from "../src/index.js";
-import { broadcast, startServer, stopAllServers, waitFor } from "./harness.js";
+import { broadcast, freePort, startServer, stopAllServers, waitFor } from "./harness.js";
 
 const clients: BrainWsClient[] = [];
 
@@ -88,6 +88,33 @@ describe("rewind", () => {
     expect(feed.getSnapshot().subscribed?.replayed).toBe(3);
     feed.stop();
   });
+
+  test("a rewinding ChannelFeed on a channel another handle holds shows live events and reports why, without throwing", async () => {
+    // A page with a live useChannel("missions") and a rewinding one: a throw
+    // from the second's effect blanked the whole React tree.
+    const server = await startServer(["--history-size", "10"]);
+    await publish(server.http, 1, 4);
+    const c = client(server.ws);
+    const live = new ChannelFeed(c, "missions", { limit: 10 }, (flush) => setTimeout(flush, 0));
+    const rewound = new ChannelFeed(c, "missions", { limit: 10, rewind: 3 }, (flush) => setTimeout(flush, 0));
+    live.start();
+    rewound.start();
+    await waitFor(() => rewound.getSnapshot().status === "subscribed", 5_000, "subscribed");
+    await publish(server.http, 5, 5);
+    await waitFor(() => rewound.getSnapshot().events.length === 1 && live.getSnapshot().events.length === 1, 5_000, "the live event");
+    expect(rewound.getSnapshot().events.map((e) => e.offset)).toEqual([5]);
+    expect(live.getSnapshot().error).toBeUndefined();
+    const error = rewound.getSnapshot().error;
+    expect([error?.kind, error?.channel, error?.message]).toEqual([
+      "invalid",
+      "missions",
+      "this client already subscribes to missions: rewind applies to a channel's first subscription only",
+    ]);
+    // A bad channel name still throws: only the rewind is softened.
+    expect(() => new ChannelFeed(c, "bad name", { rewind: 3 }).start()).toThrow(BrainWsError);
+    live.stop();
+    rewound.stop();
+  });
 });
 
 describe("history", () => {
@@ -110,5 +137,17 @@ describe("history", () => {
     };
     expect(await failure(fetchHistory(server.http, "chat-x"))).toEqual(["server", 404, "not_found"]);
     expect(await failure(fetchHistory(server.http, "missions", { limit: 5 }))).toEqual(["server", 400, "invalid_message"]);
+    const port = await freePort();
+    const nobody = await fetchHistory(`http://127.0.0.1:${port}`, "missions").catch((e: unknown) => e);
+    expect(nobody).toBeInstanceOf(BrainWsError);
+    expect([(nobody as BrainWsError).kind, (nobody as BrainWsError).code, (nobody as BrainWsError).status]).toEqual([
+      "server",
+      "unreachable",
+      undefined,
+    ]);
+    expect((nobody as BrainWsError).message).toBe(
+      `unreachable: GET http://127.0.0.1:${port}/api/ws/channels/missions/history failed (TypeError: fetch failed); ` +
+        "in a browser the page must have the server's origin (the admin API sends no CORS headers; docs/clients.md, Presence)",
+    );
   });
 });

@@ -77,7 +77,7 @@ beforeAll(async () => {
   freshApp(apps.react, ordered, ["react@19", "react-dom@19", "vite@7", "@vitejs/plugin-react@5"], {
     "vite.config.js": `import { defineConfig } from "vite";\nimport react from "@vitejs/plugin-react";\nexport default defineConfig({ plugins: [react()] });\n`,
     "index.html": html("/src/main.tsx", "root"),
-    "src/main.tsx": `import { StrictMode } from "react";\nimport { createRoot } from "react-dom/client";\nimport { App } from "./App";\n\ncreateRoot(document.getElementById("root")!).render(<StrictMode><App /></StrictMode>);\n`,
+    "src/main.tsx": `import { StrictMode } from "react";\nimport { createRoot } from "react-dom/client";\nimport App from "./App";\n\ncreateRoot(document.getElementById("root")!).render(<StrictMode><App /></StrictMode>);\n`,
     "src/App.tsx": dashboard.replace(`"ws://localhost:8000"`, pageWs),
   });
 
