@@ -23,11 +23,17 @@
 # each value the nodes talk to Redis through `bench-delay-proxy` on
 # PROXY_PORT (19691), which adds that many milliseconds per round trip, half
 # each way, and the runs are labelled `<build> rtt+<N>ms`; 0 runs through
-# the proxy too, so the proxy's own cost is in every row).
+# the proxy too, so the proxy's own cost is in every row),
+# REDIS_CPU (unset: Redis may use a whole core; e.g. "0.1 0.2 0.4": for each
+# value Redis is capped at that many cores with a cgroup CPU quota (needs
+# root) and the runs are labelled `<build> redis <N> core`: is the sustained
+# rate bounded by Redis's CPU once Redis is the scarce resource?).
 #
 # The round-trip check (docs/benchmarks.md, "Is the Redis path bound by
 # round trips?"), a few minutes:
 #   REDIS_RTT_MS="0 1 5" NODES=3 CHANNELS=10 HISTORY="off on" bench/cluster.sh
+# The Redis CPU check (docs/benchmarks.md, "Bounded by Redis's CPU"):
+#   REDIS_CPU="0.1 0.2 0.4" NODES=2 CHANNELS=10 HISTORY=on bench/cluster.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=bench/lib.sh
@@ -51,6 +57,7 @@ BASELINE_BIN=${BASELINE_BIN:-}
 OUT=${OUT:-target/bench-results/cluster}
 REDIS_RTT_MS=${REDIS_RTT_MS:-}
 PROXY_PORT=${PROXY_PORT:-19691}
+REDIS_CPU=${REDIS_CPU:-}
 mkdir -p "$OUT"
 rm -f "$OUT"/*.json
 
@@ -66,6 +73,8 @@ BUILDS+=("this=$BIN")
 # One empty entry: no proxy.
 read -r -a RTTS <<<"${REDIS_RTT_MS:-}"
 [ ${#RTTS[@]} -eq 0 ] && RTTS=("")
+read -r -a CPUS <<<"${REDIS_CPU:-}"
+[ ${#CPUS[@]} -eq 0 ] && CPUS=("")
 
 PIDS=()
 REDIS_PID=
@@ -81,7 +90,7 @@ stop_redis() {
     REDIS_PID=
   fi
 }
-trap 'cleanup; stop_redis' EXIT
+trap 'cleanup; [ -n "$REDIS_PID" ] && unlimit_cpu "$REDIS_PID"; stop_redis' EXIT
 
 ulimit -n "$(ulimit -Hn)"
 start_redis "$REDIS_PORT" "$OUT/redis.log"
@@ -91,12 +100,17 @@ for nodes in $NODES; do
   for channels in $CHANNELS; do
     for history in $HISTORY; do
       # Builds interleaved per configuration: drift on a shared machine hits both.
+      for cpu in "${CPUS[@]}"; do
       for rtt in "${RTTS[@]}"; do
       for build in "${BUILDS[@]}"; do
         label=${build%%=*}
         bin=${build#*=}
         run=$((run + 1))
         broker_port=$REDIS_PORT
+        if [ -n "$cpu" ]; then
+          label="$label redis ${cpu} core"
+          limit_cpu "$REDIS_PID" "$cpu"
+        fi
         if [ -n "$rtt" ]; then
           label="$label rtt+${rtt}ms"
           "$PROXY" --listen "127.0.0.1:$PROXY_PORT" --upstream "127.0.0.1:$REDIS_PORT" \
@@ -129,7 +143,9 @@ for nodes in $NODES; do
           --p99-limit "$P99_LIMIT" --settle 2s --client-threads 1 \
           --json "$OUT/$run-${label// /-}-$nodes-$channels-$history.json" || true
         cleanup
+        unlimit_cpu "$REDIS_PID"
         redis-cli -p "$REDIS_PORT" flushall >/dev/null
+      done
       done
       done
     done
