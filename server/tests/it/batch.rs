@@ -641,7 +641,7 @@ async fn token_expiry_with_a_backlog_ends_with_valid_frames_then_4002_on_both_wr
         c.outbound_queue = 100_000;
     })
     .await;
-    for (path, addr) in both_paths(&server).await {
+    for (round, (path, addr)) in both_paths(&server).await.into_iter().enumerate() {
         // Expires within 2 s; the leeway is zero in these tests.
         let token = hs(&claims("short", 2));
         let mut ws = small_window_client(addr, &format!("/ws/connect?batch=1&token={token}")).await;
@@ -664,7 +664,20 @@ async fn token_expiry_with_a_backlog_ends_with_valid_frames_then_4002_on_both_wr
             "{path}: closed before the backlog was written"
         );
         assert_frame_limits(path, &frames);
-        assert_eq!(close_code(&end), 4002, "{path}");
+        match &end {
+            Received::Close(_) => assert_eq!(close_code(&end), 4002, "{path}"),
+            // The close frame waits behind what the kernel already holds
+            // (megabytes for a stalled client); when the client has not read
+            // that within the close timeout (1 s; a loaded test machine), the
+            // socket is dropped without it. The server still closed for 4002:
+            Received::Ended(_) => {}
+            other => panic!("{path}: expected a close or the end, got {other:?}"),
+        }
+        let closed = (round + 1) as f64;
+        eventually("the server counts the 4002 close", async || {
+            metric(&server, "brain_ws_token_expired_disconnects_total").await == closed
+        })
+        .await;
     }
 }
 
