@@ -6,32 +6,12 @@
 //! report has expired: a node that crashed stops counting after its TTL; a
 //! node that shuts down deregisters at once.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use brain_ws_protocol::http::NodeStats;
-use tokio::time::MissedTickBehavior;
 
 use super::{Shared, failure, ms, timed};
 use crate::broker::BrokerFailure;
-
-pub(super) async fn run(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(shared.config.cluster_refresh);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
-            _ = tick.tick() => {
-                if !shared.state.is_up() {
-                    continue;
-                }
-                if let Err(e) = refresh(&shared).await {
-                    shared.state.error("reporting to the cluster", &e);
-                }
-            }
-        }
-    }
-}
 
 fn ttl(shared: &Shared) -> Duration {
     shared.config.cluster_refresh * 3
@@ -48,7 +28,9 @@ fn local(shared: &Shared) -> NodeStats {
     }
 }
 
-async fn refresh(shared: &Shared) -> Result<(), BrokerFailure> {
+/// Sends this node's report and reads the others'; run every
+/// `cluster_refresh` by [`super::every_refresh`].
+pub(super) async fn refresh(shared: &Shared) -> Result<(), BrokerFailure> {
     let id = &shared.config.node_id;
     let report = serde_json::to_string(&local(shared))
         .map_err(|e| BrokerFailure::protocol("reporting", e))?;

@@ -276,8 +276,18 @@ impl RedisBroker {
         shared
             .tasks
             .spawn(subscriber::run(shared.clone(), interest_rx));
-        shared.tasks.spawn(cluster::run(shared.clone()));
-        shared.tasks.spawn(presence::run(shared.clone()));
+        shared.tasks.spawn(every_refresh(
+            shared.clone(),
+            "reporting to the cluster",
+            |s| Box::pin(cluster::refresh(s)),
+        ));
+        if !shared.config.presence_channels.is_empty() {
+            shared
+                .tasks
+                .spawn(every_refresh(shared.clone(), "refreshing presence", |s| {
+                    Box::pin(presence::refresh(s))
+                }));
+        }
         for writer in writers {
             shared.tasks.spawn(pipeline::run(shared.clone(), writer));
         }
@@ -768,6 +778,32 @@ impl Broker for RedisBroker {
                 tracing::debug!(error = %e, "could not leave presence");
             }
         })
+    }
+}
+
+/// Runs `step` every `cluster_refresh` while Redis is up, until shutdown
+/// (a missed tick waits for the next); a failure goes to the broker's
+/// health as `what` failing. The cluster report and presence's liveness
+/// marker both keep time this way.
+async fn every_refresh(
+    shared: Arc<Shared>,
+    what: &'static str,
+    step: for<'a> fn(&'a Shared) -> BoxFuture<'a, Result<(), BrokerFailure>>,
+) {
+    let mut tick = tokio::time::interval(shared.config.cluster_refresh);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = shared.shutdown.cancelled() => return,
+            _ = tick.tick() => {
+                if !shared.state.is_up() {
+                    continue;
+                }
+                if let Err(e) = step(&shared).await {
+                    shared.state.error(what, &e);
+                }
+            }
+        }
     }
 }
 

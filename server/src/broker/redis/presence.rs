@@ -20,12 +20,10 @@
 //! channel; every node with local subscribers of the channel (the
 //! announcing node included) hands them to its watchers.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use brain_ws_protocol::{ChannelName, PresenceInfo};
 use redis::Script;
-use tokio::time::MissedTickBehavior;
 
 use super::{Shared, ms, timed, wire};
 use crate::broker::BrokerFailure;
@@ -155,27 +153,9 @@ impl Default for Scripts {
     }
 }
 
-/// Keeps this node's marker alive and sweeps dead nodes, every
-/// `cluster_refresh`.
-pub(super) async fn run(shared: Arc<Shared>) {
-    let mut tick = tokio::time::interval(shared.config.cluster_refresh);
-    tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            _ = shared.shutdown.cancelled() => return,
-            _ = tick.tick() => {
-                if !shared.state.is_up() || shared.config.presence_channels.is_empty() {
-                    continue;
-                }
-                if let Err(e) = refresh(&shared).await {
-                    shared.state.error("refreshing presence", &e);
-                }
-            }
-        }
-    }
-}
-
-async fn refresh(shared: &Shared) -> Result<(), BrokerFailure> {
+/// Keeps this node's marker alive and sweeps dead nodes; run every
+/// `cluster_refresh` by [`super::every_refresh`] when presence is on.
+pub(super) async fn refresh(shared: &Shared) -> Result<(), BrokerFailure> {
     let id = &shared.config.node_id;
     let mut conn = shared.commands()?;
     let mut invocation = shared
