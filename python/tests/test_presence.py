@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from brain_ws import AsyncBrainPublisher, BrainClient, PresenceChange, PublishError
+from brain_ws import AsyncBrainPublisher, BrainClient, Event, PresenceChange, PublishError
 
 from .conftest import API_KEY, JWT_SECRET, Server, mint_token
 
@@ -59,3 +59,33 @@ async def test_presence_joins_leaves_and_reads(server_factory: type[Server]) -> 
         off = watcher.subscribe("missions", presence=True)
         await off.ready()
         assert off.presence_enabled is False
+
+
+async def test_presence_asked_on_a_held_channel_upgrades_the_same_subscription(
+    server_factory: type[Server],
+) -> None:
+    server = server_factory("--api-key", API_KEY, "--presence-channels", "agents")
+    async with (
+        BrainClient(server.ws) as watcher,
+        AsyncBrainPublisher(server.http, api_key=API_KEY) as publisher,
+    ):
+        plain = watcher.subscribe("agents")
+        await plain.ready()
+        assert (plain.presence, plain.presence_enabled) == (False, None)
+        await publisher.broadcast("agents", "tick", {"n": 1})
+        same = watcher.subscribe("agents", presence=True)
+        assert same is plain
+        await same.ready()
+        assert (same.presence, same.presence_enabled) == (True, True)
+        async with BrainClient(server.ws) as other:
+            await other.subscribe("agents").ready()
+            await publisher.broadcast("agents", "tick", {"n": 2})
+            items = []
+            async for item in same:
+                items.append(item)
+                if len(items) == 3:
+                    break
+        # Each event once, no reset, and the other member's join.
+        assert [type(i).__name__ for i in items] == ["Event", "PresenceChange", "Event"]
+        assert [i.data for i in items if isinstance(i, Event)] == [{"n": 1}, {"n": 2}]
+        assert (same.resets, same.duplicates) == (0, 0)

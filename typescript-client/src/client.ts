@@ -135,12 +135,16 @@ export interface ClientOptions {
   /** Diagnostics; nothing is logged without one. */
   logger?: Logger;
   /**
-   * The `fetch` used to learn why an attempt failed before the socket opened
-   * (defaults to `globalThis.fetch`; without one the client cannot tell a
-   * refused upgrade from an unreachable server and keeps retrying). See
-   * {@link BrainWsClient}.
+   * The `fetch` the client's HTTP reads use (defaults to `globalThis.fetch`):
+   * learning why an attempt failed before the socket opened (without one the
+   * client cannot tell a refused upgrade from an unreachable server and
+   * keeps retrying; see {@link BrainWsClient}), and `presence` /
+   * `presenceStats`.
    */
-  fetch?: (url: string, init?: { signal?: AbortSignal; cache?: "no-store" }) => Promise<FetchResponseLike>;
+  fetch?: (
+    url: string,
+    init?: { signal?: AbortSignal; cache?: "no-store"; headers?: Record<string, string> },
+  ) => Promise<FetchResponseLike>;
 }
 
 /** The part of a `fetch` `Response` the client reads. */
@@ -396,13 +400,20 @@ export class BrainWsClient {
     return this.adminGet(`/api/ws/channels/${channel}/presence/stats`, channel, options) as Promise<PresenceStatsResponse>;
   }
 
+  /** The `fetch` option, else the global one, if any. */
+  private fetchFn(): ClientOptions["fetch"] | undefined {
+    return this.options.fetch ?? (globalThis as { fetch?: ClientOptions["fetch"] }).fetch;
+  }
+
   private async adminGet(path: string, channel: string, options: PresenceReadOptions): Promise<unknown> {
     const base = new URL(this.options.url);
     base.protocol = base.protocol === "wss:" ? "https:" : "http:";
     const url = `${base.origin}${path}`;
-    let res: Response;
+    const fetchFn = this.fetchFn();
+    let res: FetchResponseLike;
     try {
-      res = await fetch(url, {
+      if (!fetchFn) throw new Error("no fetch: pass the `fetch` option");
+      res = await fetchFn(url, {
         cache: "no-store",
         ...(options.apiKey ? { headers: { authorization: `Bearer ${options.apiKey}` } } : {}),
       });
@@ -538,7 +549,7 @@ export class BrainWsClient {
   private async diagnose(generation: number, url: string, reason: string): Promise<void> {
     this.clearTimers();
     this.ws = null;
-    const fetchFn = this.options.fetch ?? (globalThis as { fetch?: ClientOptions["fetch"] }).fetch;
+    const fetchFn = this.fetchFn();
     let refusal: { status: number; code: string; message: string } | undefined;
     if (fetchFn) {
       try {

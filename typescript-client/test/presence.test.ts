@@ -76,6 +76,24 @@ describe("presence", () => {
     expect((stats as BrainWsError).code).toBe("unreachable");
   });
 
+  test("presence reads go through the `fetch` option, with the API key as a bearer token", async () => {
+    const server = await startServer(["--presence-channels", "agents"]);
+    const calls: [string, unknown][] = [];
+    const c = createClient({
+      url: server.ws,
+      WebSocket,
+      fetch: (url, init) => {
+        calls.push([url, init]);
+        return globalThis.fetch(url, init);
+      },
+    });
+    clients.push(c);
+    expect(await c.presenceStats("agents", { apiKey: "k1" })).toEqual({ channel: "agents", connections: 0, users: 0 });
+    expect(calls).toEqual([
+      [`${server.http}/api/ws/channels/agents/presence/stats`, { cache: "no-store", headers: { authorization: "Bearer k1" } }],
+    ]);
+  });
+
   test("PresenceFeed (usePresence) keeps the member list", async () => {
     const server = await startServer(["--presence-channels", "room:*"]);
     const first = client(server.ws);

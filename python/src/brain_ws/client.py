@@ -352,6 +352,9 @@ class BrainClient:
         self._error: BaseException | None = None
         self._task: asyncio.Task[None] | None = None
         self._pending_since: dict[str, bool] = {}
+        # Channels whose presence upgrade (`_send_presence_upgrade`) awaits
+        # its `subscribed`.
+        self._pending_upgrade: set[str] = set()
         self._background: set[asyncio.Future[None]] = set()
         self._direct: Subscription | None = None
         self.connection_id: str | None = None
@@ -403,8 +406,10 @@ class BrainClient:
 
         With `presence=True` the stream also yields `PresenceChange` items
         (the other members' `join` and `leave`) on a channel that keeps
-        presence (`sub.presence_enabled` says, once ready). Raises
-        `BrainWSError` when the channel is already subscribed without it.
+        presence (`sub.presence_enabled` says, once ready). On a channel
+        already subscribed without it, the same `Subscription` asks the
+        server again with presence (a repeated `subscribe` delivers each event
+        once, docs/protocol.md, Presence) and yields changes from then on.
 
         With `rewind`, the stream starts with the channel's last `rewind`
         retained events, then live ones, without gap or duplicate
@@ -422,9 +427,11 @@ class BrainClient:
         if rewind is not None and rewind < 0:
             raise ValueError(f"rewind must be 0 or more events, not {rewind}")
         if sub is not None and presence and not sub.presence:
-            raise BrainWSError(
-                f"{channel} is already subscribed without presence: unsubscribe first"
-            )
+            sub.presence = True
+            sub.presence_enabled = None
+            sub._settled.clear()  # `ready()` waits for the answer with presence
+            if self._ws is not None and self._connected.is_set():
+                self._spawn(self._send_presence_upgrade(self._ws, sub))
         if sub is None:
             sub = Subscription(self, channel, self.queue_size, presence)
             sub._rewind = rewind
@@ -497,6 +504,17 @@ class BrainClient:
         elif sub._rewind is not None and not sub._had_connection:
             message["rewind"] = sub._rewind
         self._pending_since[sub.channel] = since is not None
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps(message))
+
+    async def _send_presence_upgrade(self, ws: ClientConnection, sub: Subscription) -> None:
+        """Subscribes a held channel again, with presence and without `since`
+        or `rewind`: the answer only sets `presence_enabled` (a reconnect
+        meanwhile subscribes with presence anyway)."""
+        if ws is not self._ws or self._subs.get(sub.channel) is not sub:
+            return
+        self._pending_upgrade.add(sub.channel)
+        message = {"type": "subscribe", "channel": sub.channel, "presence": True}
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps(message))
 
@@ -590,7 +608,9 @@ class BrainClient:
         self.heartbeat_interval = welcome.heartbeat_interval
         self.connection_id = str(welcome.connection_id)
         self.connections += 1
-        self._pending_since.clear()  # answers owed by the last connection never come
+        # Answers owed by the last connection never come.
+        self._pending_since.clear()
+        self._pending_upgrade.clear()
         for sub in list(self._subs.values()):
             await self._send_subscribe(ws, sub)
         if self._direct is not None:
@@ -642,7 +662,15 @@ class BrainClient:
         elif kind == "subscribed":
             msg = Subscribed.model_validate(message)
             sub = self._subs.get(msg.channel)
-            if sub is not None:
+            if (
+                sub is not None
+                and msg.channel not in self._pending_since
+                and msg.channel in self._pending_upgrade
+            ):
+                self._pending_upgrade.discard(msg.channel)
+                sub.presence_enabled = msg.presence
+                sub._settled.set()
+            elif sub is not None:
                 # No subscribe of ours pending: the server's own notice of a
                 # stream restart or an unfillable gap on a live subscription
                 # (docs/protocol.md, Stream restarts). It answers, like a

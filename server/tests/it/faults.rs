@@ -141,8 +141,8 @@ async fn redis_killed_and_restarted_empty_during_a_publish_stream() {
     assert!(refused >= 50, "2 s down at 20 ms: {refused} refused");
     assert!(ok.len() >= 60, "{} accepted", ok.len());
 
-    // Exactly the accepted events, in order, each once; the stream restart
-    // announced once, between the old epoch's events and the new one's.
+    // The stream restart announced once, between the old epoch's events
+    // and the new one's.
     let notices: Vec<usize> = got
         .iter()
         .enumerate()
@@ -156,21 +156,39 @@ async fn redis_killed_and_restarted_empty_during_a_publish_stream() {
     assert_eq!(notice["offset"], 0, "{notice}");
     let new_epoch = notice["epoch"].as_str().unwrap();
     assert_ne!(new_epoch, first_epoch);
-    let seqs: Vec<u64> = got
-        .iter()
-        .filter(|v| v["type"] == "tick")
-        .map(|v| v["data"]["seq"].as_u64().unwrap())
-        .collect();
-    assert_eq!(seqs, ok, "delivered = accepted, in order, once");
-    let offsets = |events: &[Value]| -> Vec<u64> {
+    // `pointer` of each tick event, e.g. "/data/seq" or "/offset".
+    let ticks = |events: &[Value], pointer: &str| -> Vec<u64> {
         events
             .iter()
             .filter(|v| v["type"] == "tick")
-            .map(|v| v["offset"].as_u64().unwrap())
+            .map(|v| v.pointer(pointer).unwrap().as_u64().unwrap())
             .collect()
     };
-    let before = offsets(&got[..notices[0]]);
-    let after = offsets(&got[notices[0] + 1..]);
+    // A kill -9 can land between Redis answering a publisher and writing
+    // the pub/sub message to node A: an event accepted in that instant is
+    // lost with the old stream, and the restart notice is what tells the
+    // subscriber. So the events before the notice are the ones accepted
+    // before the outage, in order, once, short of at most the last two;
+    // after it, exactly the ones accepted after the outage.
+    let outage = answers
+        .iter()
+        .position(|a| *a == Answer::Unavailable)
+        .unwrap() as u64;
+    let (ok_before, ok_after): (Vec<u64>, Vec<u64>) = ok.iter().partition(|s| **s < outage);
+    let (seqs_before, seqs_after) = (
+        ticks(&got[..notices[0]], "/data/seq"),
+        ticks(&got[notices[0] + 1..], "/data/seq"),
+    );
+    assert!(
+        ok_before.starts_with(&seqs_before) && seqs_before.len() + 2 >= ok_before.len(),
+        "delivered before the outage = accepted, in order, once, short of at most the last two: {seqs_before:?} of {ok_before:?}"
+    );
+    assert_eq!(
+        seqs_after, ok_after,
+        "delivered after the restart = accepted, in order, once"
+    );
+    let before = ticks(&got[..notices[0]], "/offset");
+    let after = ticks(&got[notices[0] + 1..], "/offset");
     assert_eq!(before, (1..=before.len() as u64).collect::<Vec<_>>());
     assert_eq!(after, (1..=after.len() as u64).collect::<Vec<_>>());
 
