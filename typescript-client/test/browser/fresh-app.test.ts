@@ -1,13 +1,15 @@
 // The issue's "Done means", as a new user does it: the two packed tarballs
-// installed into a fresh Vite 7 React app and a fresh Vite 7 Vue app outside
-// the workspace (temp dirs; react, react-dom, vue, vite, @vitejs/plugin-react
-// and @vitejs/plugin-vue from npm, offline cache preferred), the
+// installed into a fresh Vite 8 React app and a fresh Vite 8 Vue app outside
+// the workspace (temp dirs; what `npm create vite@latest` (create-vite 9)
+// installs for react-ts and vue-ts, from npm, offline cache preferred), the
 // MissionDashboard and the Vue Single-File Component of docs/clients.md
 // copied as printed (only the server URL taken from the page's `?ws=`),
-// built with `vite build`, served, and both opened in headless Chromium
-// against one Redis-backed node. The node is killed while events are
-// published through a second node, restarted on the same port, and each
-// page must list every event exactly once, in order.
+// type-checked as the templates' `npm run build` does (`tsc`, `vue-tsc`)
+// under the templates' tsconfig.app.json (with skipLibCheck off, so that the
+// packages' .d.ts are checked too), built with `vite build`, served, and both
+// opened in headless Chromium against one Redis-backed node. The node is
+// killed while events are published through a second node, restarted on the
+// same port, and each page must list every event exactly once, in order.
 //
 // Needs Chromium (CHROMIUM, default /usr/bin/chromium), the server binary
 // and Redis on 127.0.0.1:6379 (a unique key prefix per run).
@@ -45,14 +47,20 @@ const run = (cmd: string, args: string[], cwd: string) => {
 };
 const pageWs = `new URLSearchParams(location.search).get("ws")!`;
 
-/** A fresh app in `dir`: the tarballs and `deps` installed, `files` written, `vite build` into `dist`. */
-function freshApp(dir: string, tarballs: string[], deps: string[], files: Record<string, string>): void {
+/** A fresh app in `dir`: the tarballs and `deps` installed, `files` written, type-checked with `typecheck`, `vite build` into `dist`. */
+function freshApp(dir: string, tarballs: string[], deps: string[], files: Record<string, string>, typecheck: string[]): void {
   mkdirSync(join(dir, "src"), { recursive: true });
   writeFileSync(join(dir, "package.json"), JSON.stringify({ name: `fresh-${dir.split("/").at(-1)}`, private: true, type: "module" }));
   run("npm", ["install", "--prefer-offline", "--no-audit", "--no-fund", "--silent", ...tarballs.map((t) => join(work, t)), ...deps], dir);
   for (const [file, text] of Object.entries(files)) writeFileSync(join(dir, file), text);
+  run(typecheck[0]!, [...typecheck.slice(1), "-p", "tsconfig.app.json"], dir);
   run(join(dir, "node_modules/.bin/vite"), ["build", "--logLevel", "warn", "--outDir", join(work, "dist", dir.split("/").at(-1)!)], dir);
 }
+
+/** create-vite 9's tsconfig.app.json "Linting" options (react-ts and vue-ts), and skipLibCheck off. */
+const strictness = { noUnusedLocals: true, noUnusedParameters: true, erasableSyntaxOnly: true, noFallthroughCasesInSwitch: true, skipLibCheck: false };
+const tsconfig = (options: object, include: string[], base: object = {}) =>
+  JSON.stringify({ ...base, compilerOptions: { ...options, ...strictness }, include }, null, 2);
 
 const html = (entry: string, root: string) =>
   `<!doctype html>\n<html><head><meta charset="UTF-8" /><title>missions</title></head>\n<body><div id="${root}"></div><script type="module" src="${entry}"></script></body></html>\n`;
@@ -69,30 +77,40 @@ beforeAll(async () => {
   expect(tarballs).toEqual(["brain-ws-client-0.1.0.tgz", "brain-ws-protocol-0.1.0.tgz"]);
   const ordered = [tarballs[1]!, tarballs[0]!];
 
-  // React: what `npm create vite@7 -- --template react-ts` sets up, minus
-  // linting, with the dashboard exactly as docs/clients.md prints it.
+  // React: what `npm create vite@latest -- --template react-ts` (create-vite
+  // 9: Vite 8, TypeScript 7) sets up, minus linting, with the dashboard
+  // exactly as docs/clients.md prints it. The workspace's TypeScript is the
+  // template's (~7.0).
   const dashboard = blocks("tsx")[0]!;
   expect(dashboard).toContain(`createClient({ url: "ws://localhost:8000" })`);
   expect(dashboard.split("\n").filter((l) => l.trim()).length).toBeLessThanOrEqual(16);
-  freshApp(apps.react, ordered, ["react@19", "react-dom@19", "vite@7", "@vitejs/plugin-react@5"], {
+  freshApp(apps.react, ordered, ["react@19", "react-dom@19", "@types/react@19", "@types/react-dom@19", "vite@8", "@vitejs/plugin-react@6"], {
     "vite.config.js": `import { defineConfig } from "vite";\nimport react from "@vitejs/plugin-react";\nexport default defineConfig({ plugins: [react()] });\n`,
+    "tsconfig.app.json": tsconfig({
+      target: "es2023", lib: ["ES2023", "DOM"], module: "esnext", types: ["vite/client"], allowArbitraryExtensions: true,
+      moduleResolution: "bundler", allowImportingTsExtensions: true, verbatimModuleSyntax: true, moduleDetection: "force", noEmit: true, jsx: "react-jsx",
+    }, ["src"]),
     "index.html": html("/src/main.tsx", "root"),
-    "src/main.tsx": `import { StrictMode } from "react";\nimport { createRoot } from "react-dom/client";\nimport App from "./App";\n\ncreateRoot(document.getElementById("root")!).render(<StrictMode><App /></StrictMode>);\n`,
+    "src/main.tsx": `import { StrictMode } from "react";\nimport { createRoot } from "react-dom/client";\nimport App from "./App.tsx";\n\ncreateRoot(document.getElementById("root")!).render(<StrictMode><App /></StrictMode>);\n`,
     "src/App.tsx": dashboard.replace(`"ws://localhost:8000"`, pageWs),
-  });
+  }, [process.execPath, join(root, "node_modules/typescript/bin/tsc")]);
 
-  // Vue: what `npm create vite@7 -- --template vue-ts` sets up, minus
-  // linting and type-checking, with main.ts and App.vue as docs/clients.md prints them.
+  // Vue: what `npm create vite@latest -- --template vue-ts` (create-vite 9:
+  // Vite 8, TypeScript 6 for vue-tsc) sets up, with main.ts and App.vue as
+  // docs/clients.md prints them.
   const main = blocks("ts").find((b) => b.startsWith("// main.ts\n"));
   const sfc = blocks("vue").find((b) => b.startsWith("<!-- App.vue -->\n"));
   expect(main).toContain(`createClient({ url: "ws://localhost:8000" })`);
   expect(sfc).toContain(`useChannel("missions", { limit: 100 })`);
-  freshApp(apps.vue, ordered, ["vue@3", "vite@7", "@vitejs/plugin-vue@6"], {
+  freshApp(apps.vue, ordered, ["vue@3", "vite@8", "@vitejs/plugin-vue@6", "vue-tsc@3", "typescript@~6.0", "@vue/tsconfig@0.9"], {
     "vite.config.js": `import { defineConfig } from "vite";\nimport vue from "@vitejs/plugin-vue";\nexport default defineConfig({ plugins: [vue()] });\n`,
+    "tsconfig.app.json": tsconfig({ types: ["vite/client"], allowArbitraryExtensions: true }, ["src/**/*.ts", "src/**/*.tsx", "src/**/*.vue"], {
+      extends: "@vue/tsconfig/tsconfig.dom.json",
+    }),
     "index.html": html("/src/main.ts", "app"),
     "src/main.ts": main!.replace(`"ws://localhost:8000"`, pageWs),
     "src/App.vue": sfc!,
-  });
+  }, [join(apps.vue, "node_modules/.bin/vue-tsc")]);
 
   for (const kind of ["react", "vue"] as const) {
     const { server, origin } = await serveDir(join(work, "dist", kind));
