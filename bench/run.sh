@@ -21,7 +21,11 @@
 # publish rate until p99 passes 100 ms), MEMORY (1: ours, idle cost per
 # connection at MEMORY_NS="10000 19000" by path and by /ws/connect +
 # subscribe; and with 1, 10 and 100 subscriptions at MEMORY_SUBS_N=5000),
-# PORT_BASE (18100: servers listen on PORT_BASE+1..+4, so two runs with
+# BASELINE_BIN (unset: none; a brain-ws-server binary of another build, run
+# as "base" with ours' flags next to every server in the latency and steady
+# runs, e.g. the build an issue was filed against: the "within 5%" checks;
+# BASELINE_LABEL names it in the tables),
+# PORT_BASE (18100: servers listen on PORT_BASE+1..+5, so two runs with
 # different bases can share a machine), OUT (target/bench-results),
 # REPORT_ONLY (1: run nothing, rebuild $OUT/summary.md from the JSON already
 # in $OUT, e.g. OUT=docs/bench-results/2026-11-30 REPORT_ONLY=1 bench/run.sh;
@@ -66,19 +70,23 @@ fi
 cargo build --release "${packages[@]}"
 
 # name -> port and command line.
-declare -A PORT=([floor]=$((PORT_BASE + 1)) [axum]=$((PORT_BASE + 2)) [ours]=$((PORT_BASE + 3)) [floor2]=$((PORT_BASE + 4)))
+declare -A PORT=([floor]=$((PORT_BASE + 1)) [axum]=$((PORT_BASE + 2)) [ours]=$((PORT_BASE + 3)) [floor2]=$((PORT_BASE + 4)) [base]=$((PORT_BASE + 5)))
+BASELINE_BIN=${BASELINE_BIN:-}
+OURS_FLAGS="--max-connections 20000 --heartbeat-interval 30s"
 server_cmd() {
   case $1 in
     floor) echo "$BIN/bench-floor --bind 127.0.0.1:${PORT[floor]}" ;;
     floor2) echo "$BIN/bench-floor --bind 127.0.0.1:${PORT[floor2]} --threads 2" ;;
     axum) echo "$BIN/bench-axum --bind 127.0.0.1:${PORT[axum]}" ;;
-    ours) echo "$BIN/brain-ws-server --bind 127.0.0.1:${PORT[ours]} --max-connections 20000 --heartbeat-interval 30s" ;;
+    ours) echo "$BIN/brain-ws-server --bind 127.0.0.1:${PORT[ours]} $OURS_FLAGS" ;;
+    base) echo "$BASELINE_BIN --bind 127.0.0.1:${PORT[base]} $OURS_FLAGS" ;;
   esac
 }
 # floor2 splits each large broadcast's write loop over two threads: the floor
 # for time to last delivery on two cores. It matters only for the one-channel
 # fan-out, so the throughput ramp (100 subscribers per channel) skips it.
 SERVERS=(floor axum)
+[ -n "$BASELINE_BIN" ] && SERVERS+=(base)
 [ "$have_ours" = 1 ] && SERVERS+=(ours)
 LATENCY_SERVERS=(floor floor2 "${SERVERS[@]:1}")
 
@@ -99,6 +107,9 @@ stop_server() {
 }
 trap stop_server EXIT
 
+label_of() { # name -> the name tables show (the baseline: BASELINE_LABEL, default "base")
+  if [ "$1" = base ]; then echo "${BASELINE_LABEL:-base}"; else echo "$1"; fi
+}
 bench() { # name json-file args... (LABEL=... names the run in tables; default: name)
   local name=$1 json=$2
   shift 2
@@ -106,7 +117,7 @@ bench() { # name json-file args... (LABEL=... names the run in tables; default: 
   start_server "$name"
   local rc=0
   "$BIN/brain-ws-bench" --url "ws://127.0.0.1:${PORT[$name]}" --server-pid "$SERVER_PID" \
-    --label "${LABEL:-$name}" --json "$json" "$@" >"${json%.json}.txt" || rc=$?
+    --label "${LABEL:-$(label_of "$name")}" --json "$json" "$@" >"${json%.json}.txt" || rc=$?
   stop_server
   cat "${json%.json}.txt"
   [ "$rc" = 0 ] || echo "!! $name: brain-ws-bench exited $rc" >&2
@@ -178,13 +189,13 @@ compare() { # title files-or-globs...
 {
   for n in $NS; do
     compare "Broadcast to $n subscribers (median of $BROADCASTS broadcasts, median of $REPEAT runs; ratios vs the one-thread floor)" \
-      "$OUT/latency-$n-floor-*.json" "$OUT/latency-$n-floor2-*.json" "$OUT/latency-$n-axum-*.json" "$OUT/latency-$n-ours-*.json"
+      "$OUT/latency-$n-floor-*.json" "$OUT/latency-$n-floor2-*.json" "$OUT/latency-$n-axum-*.json" "$OUT/latency-$n-base-*.json" "$OUT/latency-$n-ours-*.json"
     compare "Broadcast to $n subscribers (ratios vs the two-thread floor)" \
-      "$OUT/latency-$n-floor2-*.json" "$OUT/latency-$n-axum-*.json" "$OUT/latency-$n-ours-*.json"
+      "$OUT/latency-$n-floor2-*.json" "$OUT/latency-$n-axum-*.json" "$OUT/latency-$n-base-*.json" "$OUT/latency-$n-ours-*.json"
   done
   if [ "$THROUGHPUT" = 1 ]; then
     compare "Sustained throughput, $THROUGHPUT_N clients on $CHANNELS channels (ratios vs the floor)" \
-      "$OUT/throughput-floor.json" "$OUT/throughput-axum.json" "$OUT/throughput-ours.json"
+      "$OUT/throughput-floor.json" "$OUT/throughput-axum.json" "$OUT/throughput-base.json" "$OUT/throughput-ours.json"
   fi
   if [ "$HOLD" != 0 ]; then
     compare "Hold: $HOLD_N connections for $HOLD with 30 s heartbeats" "$OUT/hold-ours.json"
@@ -192,7 +203,7 @@ compare() { # title files-or-globs...
   if [ "$STEADY" = 1 ]; then
     for bytes in 150 1024; do
       compare "Steady stream: $STEADY_N subscribers, $STEADY_RATE events/s of $bytes B for $STEADY_DURATION, background $STEADY_BACKGROUND_RATE/s (median of $REPEAT runs; ratios vs the floor)" \
-        "$OUT/steady-$bytes-floor-*.json" "$OUT/steady-$bytes-axum-*.json" "$OUT/steady-$bytes-ours-*.json"
+        "$OUT/steady-$bytes-floor-*.json" "$OUT/steady-$bytes-axum-*.json" "$OUT/steady-$bytes-base-*.json" "$OUT/steady-$bytes-ours-*.json"
     done
   fi
   if [ "$MANY" = 1 ]; then
