@@ -22,7 +22,8 @@ import {
 } from "@brain/ws-protocol";
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from "./backoff.js";
 import { Listeners, type Off } from "./emitter.js";
-import { BrainWsError, unreachable } from "./errors.js";
+import { BrainWsError } from "./errors.js";
+import { adminRead, globalFetch, type ErrorBody, type FetchLike } from "./http.js";
 import { Subscription, type ChannelView } from "./subscription.js";
 import type { Position, SubscribedInfo } from "./types.js";
 
@@ -141,21 +142,7 @@ export interface ClientOptions {
    * keeps retrying; see {@link BrainWsClient}), and `presence` /
    * `presenceStats`.
    */
-  fetch?: (
-    url: string,
-    init?: { signal?: AbortSignal; cache?: "no-store"; headers?: Record<string, string> },
-  ) => Promise<FetchResponseLike>;
-}
-
-/** The part of a `fetch` `Response` the client reads. */
-export interface FetchResponseLike {
-  readonly status: number;
-  json(): Promise<unknown>;
-}
-
-/** The server's JSON error body (docs/protocol.md, Errors). */
-interface ErrorBody {
-  error?: { code?: unknown; message?: unknown };
+  fetch?: FetchLike;
 }
 
 /** The client's defaults, those of the Rust SDK (client-sdk/src/options.rs). */
@@ -402,32 +389,13 @@ export class BrainWsClient {
 
   /** The `fetch` option, else the global one, if any. */
   private fetchFn(): ClientOptions["fetch"] | undefined {
-    return this.options.fetch ?? (globalThis as { fetch?: ClientOptions["fetch"] }).fetch;
+    return this.options.fetch ?? globalFetch();
   }
 
-  private async adminGet(path: string, channel: string, options: PresenceReadOptions): Promise<unknown> {
+  private adminGet(path: string, channel: string, options: PresenceReadOptions): Promise<unknown> {
     const base = new URL(this.options.url);
     base.protocol = base.protocol === "wss:" ? "https:" : "http:";
-    const url = `${base.origin}${path}`;
-    const fetchFn = this.fetchFn();
-    let res: FetchResponseLike;
-    try {
-      if (!fetchFn) throw new Error("no fetch: pass the `fetch` option");
-      res = await fetchFn(url, {
-        cache: "no-store",
-        ...(options.apiKey ? { headers: { authorization: `Bearer ${options.apiKey}` } } : {}),
-      });
-    } catch (cause) {
-      throw unreachable(url, channel, cause);
-    }
-    const body = (await res.json().catch(() => null)) as unknown;
-    if (res.status !== 200) {
-      const error = (body as ErrorBody | null)?.error;
-      const code = typeof error?.code === "string" ? error.code : `http_${res.status}`;
-      const message = typeof error?.message === "string" ? error.message : `HTTP ${res.status}`;
-      throw new BrainWsError("server", `${code}: ${message}`, { code, channel, status: res.status });
-    }
-    return body;
+    return adminRead(this.fetchFn(), `${base.origin}${path}`, channel, options.apiKey);
   }
 
   /**

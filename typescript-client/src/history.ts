@@ -2,7 +2,7 @@
 // channel's retained events, read over HTTP with the admin API's key.
 
 import type { HistoryResponse } from "@brain/ws-protocol";
-import { BrainWsError, unreachable } from "./errors.js";
+import { adminRead, globalFetch, type FetchLike } from "./http.js";
 import type { Position } from "./types.js";
 
 /** Options of {@link fetchHistory}. */
@@ -14,7 +14,7 @@ export interface HistoryOptions {
   /** An API key, sent as `Authorization: Bearer` (the route is an admin one). */
   apiKey?: string;
   /** The `fetch` to use (default `globalThis.fetch`). */
-  fetch?: typeof globalThis.fetch;
+  fetch?: FetchLike;
 }
 
 /**
@@ -32,24 +32,5 @@ export async function fetchHistory(httpBase: string, channel: string, options: H
   const url = new URL(`/api/ws/channels/${encodeURIComponent(channel)}/history`, httpBase);
   if (options.limit !== undefined) url.searchParams.set("limit", String(options.limit));
   if (options.since) url.searchParams.set("since", `${options.since.epoch}:${options.since.offset}`);
-  const fetchFn = options.fetch ?? globalThis.fetch;
-  const headers: Record<string, string> = options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {};
-  let response: Response;
-  try {
-    response = await fetchFn(url, { headers });
-  } catch (cause) {
-    throw unreachable(url.href, channel, cause);
-  }
-  const body = (await response.json().catch(() => undefined)) as
-    | (HistoryResponse & { error?: { code?: string; message?: string } })
-    | undefined;
-  if (!response.ok) {
-    const code = body?.error?.code;
-    throw new BrainWsError("server", `${code ?? response.status}: ${body?.error?.message ?? "history read failed"}`, {
-      channel,
-      status: response.status,
-      ...(code !== undefined ? { code } : {}),
-    });
-  }
-  return body as HistoryResponse;
+  return adminRead(options.fetch ?? globalFetch(), url.href, channel, options.apiKey) as Promise<HistoryResponse>;
 }

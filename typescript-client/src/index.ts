@@ -4,7 +4,6 @@
 export { createClient, BrainWsClient, DEFAULTS } from "./client.js";
 export type {
   ClientOptions,
-  FetchResponseLike,
   PresenceReadOptions,
   SubscribeOptions,
   ConnectionState,
@@ -18,6 +17,7 @@ export { BrainWsError, type BrainWsErrorKind } from "./errors.js";
 export type { Off } from "./emitter.js";
 export { Subscription } from "./subscription.js";
 export { fetchHistory, type HistoryOptions } from "./history.js";
+export type { FetchLike, FetchResponseLike } from "./http.js";
 export { ChannelFeed, DEFAULT_MIN_INTERVAL_MS, type ChannelSnapshot, type FeedOptions } from "./feed.js";
 export { PresenceFeed, type PresenceSnapshot } from "./presence.js";
 export type {

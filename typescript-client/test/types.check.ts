@@ -2,7 +2,7 @@
 // (tsc). Each `@ts-expect-error` must meet an error, or tsc fails.
 
 import type { EventEnvelope } from "@brain/ws-protocol";
-import { createClient } from "../src/index.js";
+import { createClient, fetchHistory } from "../src/index.js";
 import { useEvent } from "../src/react.js";
 
 declare const WebSocketImpl: import("../src/index.js").WebSocketConstructor;
@@ -38,3 +38,7 @@ client.on("state", (state) => state === "open");
 useEvent("missions", "mission_created", (e) => e.data.mission_id);
 // @ts-expect-error mission_created's data has mission_id, not id
 useEvent("missions", "mission_cancelled", (e) => e.data.id);
+
+// `globalThis.fetch` fits the client's and fetchHistory's `fetch` option.
+createClient({ url: "ws://localhost:8000", fetch: globalThis.fetch });
+void fetchHistory("http://localhost:8000", "missions", { fetch: globalThis.fetch });
