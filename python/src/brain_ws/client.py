@@ -352,7 +352,7 @@ class BrainClient:
         self._error: BaseException | None = None
         self._task: asyncio.Task[None] | None = None
         self._pending_since: dict[str, bool] = {}
-        # Channels whose presence upgrade (`_send_presence_upgrade`) awaits
+        # Channels whose presence upgrade (`_send_subscribe`) awaits
         # its `subscribed`.
         self._pending_upgrade: set[str] = set()
         self._background: set[asyncio.Future[None]] = set()
@@ -431,7 +431,7 @@ class BrainClient:
             sub.presence_enabled = None
             sub._settled.clear()  # `ready()` waits for the answer with presence
             if self._ws is not None and self._connected.is_set():
-                self._spawn(self._send_presence_upgrade(self._ws, sub))
+                self._spawn(self._send_subscribe(self._ws, sub, presence_upgrade=True))
         if sub is None:
             sub = Subscription(self, channel, self.queue_size, presence)
             sub._rewind = rewind
@@ -492,29 +492,27 @@ class BrainClient:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    async def _send_subscribe(self, ws: ClientConnection, sub: Subscription) -> None:
+    async def _send_subscribe(
+        self, ws: ClientConnection, sub: Subscription, *, presence_upgrade: bool = False
+    ) -> None:
+        """Sends `sub`'s subscribe on `ws`. A `presence_upgrade` subscribes a
+        held channel again, with presence and without `since` or `rewind`:
+        its answer only sets `presence_enabled` (a reconnect meanwhile
+        subscribes with presence anyway)."""
         if ws is not self._ws or self._subs.get(sub.channel) is not sub:
             return  # a connection that ended, or a subscription left meanwhile
         message: dict[str, Any] = {"type": "subscribe", "channel": sub.channel}
         if sub.presence:
             message["presence"] = True
-        since = sub._sent_position()
-        if since is not None:
-            message["since"] = since
-        elif sub._rewind is not None and not sub._had_connection:
-            message["rewind"] = sub._rewind
-        self._pending_since[sub.channel] = since is not None
-        with contextlib.suppress(ConnectionClosed):
-            await ws.send(json.dumps(message))
-
-    async def _send_presence_upgrade(self, ws: ClientConnection, sub: Subscription) -> None:
-        """Subscribes a held channel again, with presence and without `since`
-        or `rewind`: the answer only sets `presence_enabled` (a reconnect
-        meanwhile subscribes with presence anyway)."""
-        if ws is not self._ws or self._subs.get(sub.channel) is not sub:
-            return
-        self._pending_upgrade.add(sub.channel)
-        message = {"type": "subscribe", "channel": sub.channel, "presence": True}
+        if presence_upgrade:
+            self._pending_upgrade.add(sub.channel)
+        else:
+            since = sub._sent_position()
+            if since is not None:
+                message["since"] = since
+            elif sub._rewind is not None and not sub._had_connection:
+                message["rewind"] = sub._rewind
+            self._pending_since[sub.channel] = since is not None
         with contextlib.suppress(ConnectionClosed):
             await ws.send(json.dumps(message))
 
